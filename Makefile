@@ -1,0 +1,58 @@
+# The two commands of the README: `make run` and `make check`. Both install missing Debian
+# packages first (as root), configure with CMake and build with Ninja.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+CMAKE_GEN  := -G Ninja
+CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
+
+.PHONY: all deps build build-asan check check-fast check-asan run fuzz bench clean format
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/build.ninja: | deps
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(ASAN_BUILD)/build.ninja: | deps
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DKVSPILL_SANITIZE=ON
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Every test, in the optimised build and again under ASan+UBSan.
+check: check-fast check-asan
+
+check-fast: build
+	cd $(BUILD) && $(CTEST)
+
+check-asan: build-asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 KVSPILL_SANITIZED=1 $(CTEST)
+
+# Builds and runs the main job on the embedded default: see scripts/run-demo.sh.
+run: build
+	@bash scripts/run-demo.sh $(BUILD)
+
+# Coverage-guided fuzzing of every harness in tests/fuzz (FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 60
+fuzz: | deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVSPILL_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@bash scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Benchmarks print ratios against baselines measured in the same run; see bench/README.md.
+bench: build
+	@bash bench/run-all.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kvspill builds and tests with, when any is missing.
+# As root it runs apt-get; otherwise it prints the command to run and fails.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build pkg-config gcc clang make
+  libcmocka-dev libssl-dev libxxhash-dev liburing-dev libmicrohttpd-dev libjansson-dev
+  libhiredis-dev libyaml-dev libutf8proc-dev
+  redis-server curl python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "kvspill: installing missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "kvspill: not root; run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

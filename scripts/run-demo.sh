@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+echo "kvspill: the demo is not assembled yet"

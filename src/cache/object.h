@@ -1,0 +1,65 @@
+/* The chunk object (DESIGN.md §3): the bytes every tier stores, in memory exactly as on disk.
+ *
+ *   [header, padded to a multiple of 4096][payload: per layer, K segment then V segment,
+ *    each starting at a 4096-byte boundary]
+ *
+ * Header (little-endian): magic "KVSPILL\0", format version, header size, key, parent key,
+ * namespace, chunk index, token count, layout, payload size, payload checksum (XXH3-64),
+ * creation time, writer id, the chunk's token ids, and an XXH3-64 of the header itself
+ * (computed with that field zeroed). A reader trusts nothing it has not checked. */
+#ifndef KVSPILL_CACHE_OBJECT_H
+#define KVSPILL_CACHE_OBJECT_H
+
+#include <stdatomic.h>
+
+#include "kvspill.h"
+
+#define KVS_OBJECT_MAGIC "KVSPILL" /* 8 bytes with the NUL */
+#define KVS_OBJECT_VERSION 1u
+#define KVS_OBJECT_ALIGN 4096u
+/* A chunk holds at most this many tokens; bounds the header a reader will accept. */
+#define KVS_OBJECT_MAX_TOKENS (1u << 20)
+/* Bounds a reader accepts for the layout before it allocates anything. */
+#define KVS_OBJECT_MAX_LAYERS 4096u
+#define KVS_OBJECT_MAX_HEADS 4096u
+#define KVS_OBJECT_MAX_HEAD_DIM 16384u
+
+struct kvs_chunk {
+    atomic_uint refs;
+    kvs_chunk_info info;
+    size_t header_size;   /* multiple of KVS_OBJECT_ALIGN */
+    size_t total_size;    /* header_size + info.payload_size */
+    uint8_t *buf;         /* KVS_OBJECT_ALIGN-aligned, total_size bytes: the object */
+    int32_t *tokens;      /* info.n_tokens token ids (owned copy) */
+    bool sealed;          /* header bytes in buf are written and checksummed */
+};
+
+/* Bytes of the header for a chunk of n_tokens, padded to KVS_OBJECT_ALIGN. */
+size_t kvs_object_header_size(uint32_t n_tokens);
+
+/* Writes the header into chunk->buf (payload checksum included). Called once, by put;
+ * idempotent. After sealing, the payload must not change. */
+void kvs_object_seal(kvs_chunk *chunk);
+
+/* Parses and checks a header from the first len bytes of an object: magic, version,
+ * header size, header checksum, layout bounds, payload size against the layout.
+ * Fills info and, when tokens is not NULL, copies the token ids (caller provides room for
+ * KVS_OBJECT_MAX_TOKENS or info->n_tokens after a first call with tokens = NULL).
+ * Never reads past len. */
+kvs_status kvs_object_parse_header(const uint8_t *buf, size_t len, kvs_chunk_info *info,
+                                   size_t *header_size, int32_t *tokens, kvs_error *err);
+
+/* Builds a chunk from the complete bytes of an object (taking ownership of buf, which must
+ * come from kvs_object_alloc_buffer) and verifies everything: header, payload size against
+ * len, payload checksum, and — when given — namespace, key and expected tokens.
+ * On any mismatch returns KVS_ERR_CORRUPT with the reason, and frees buf. */
+kvs_status kvs_object_from_bytes(uint8_t *buf, size_t len, const kvs_key *ns,
+                                 const kvs_key *key, const int32_t *tokens,
+                                 uint32_t n_tokens, kvs_chunk **out, kvs_error *err);
+
+/* A KVS_OBJECT_ALIGN-aligned buffer of size bytes (rounded up to the alignment), for
+ * O_DIRECT reads; free with kvs_object_free_buffer. */
+uint8_t *kvs_object_alloc_buffer(size_t size);
+void kvs_object_free_buffer(uint8_t *buf);
+
+#endif

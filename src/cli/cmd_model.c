@@ -1,0 +1,18 @@
+/* PLACEHOLDER: replaced by the real command. */
+#include <stdio.h>
+#include "cli/commands.h"
+int cmd_model_info(int argc, char **argv)
+{
+    fprintf(stderr, "kvspill %s: not built yet\n", argv[0]);
+    return 2;
+}
+int cmd_model_gen(int argc, char **argv)
+{
+    fprintf(stderr, "kvspill %s: not built yet\n", argv[0]);
+    return 2;
+}
+int cmd_model_tokenize(int argc, char **argv)
+{
+    fprintf(stderr, "kvspill %s: not built yet\n", argv[0]);
+    return 2;
+}
