@@ -66,4 +66,14 @@ typedef struct kvs_file_tier_options {
 
 kvs_status kvs_tier_file_open(const kvs_file_tier_options *opts, kvs_tier **out, kvs_error *err);
 
+typedef struct kvs_redis_tier_options {
+    const char *url;           /* redis://[user:password@]host:port[/db] */
+    uint32_t pool_size;        /* connections (default: io_threads) */
+    uint32_t connect_timeout_ms;
+    uint32_t command_timeout_ms;
+} kvs_redis_tier_options;
+
+/* Fails at open when the server cannot be reached or refuses the credentials. */
+kvs_status kvs_tier_redis_open(const kvs_redis_tier_options *opts, kvs_tier **out, kvs_error *err);
+
 #endif
