@@ -280,6 +280,7 @@ typedef struct kvs_tier_stats {
     uint64_t read_ns, write_ns; /* total time spent in reads and writes */
     uint64_t timeouts;          /* operations a remote tier gave up on after its timeout */
     uint64_t reconnects;        /* connections a remote tier re-established after a failure */
+    uint64_t metadata_ops;      /* file system metadata calls (stat, open, rename, unlink...) */
     char last_error[KVS_ERROR_MSG_MAX]; /* the most recent error the tier hit, or "" */
 } kvs_tier_stats;
 
