@@ -53,6 +53,10 @@ typedef enum ggml_type {
 uint32_t ggml_type_block_elems(uint32_t type);
 uint32_t ggml_type_block_bytes(uint32_t type);
 const char *ggml_type_name(uint32_t type);
+/* Bytes of a tensor of this type and shape: 0, or -1 when the type is unknown, n_dims is
+ * not 1..4, a dimension is 0, ne[0] is not a multiple of the block size or the size
+ * overflows. */
+int ggml_tensor_nbytes(uint32_t type, uint32_t n_dims, const uint64_t *ne, uint64_t *out);
 
 typedef struct gguf_string {
     const char *ptr; /* not NUL-terminated; points into the mapping */
@@ -85,6 +89,8 @@ int64_t gguf_find_key(const gguf_file *gf, const char *key);
 uint64_t gguf_n_keys(const gguf_file *gf);
 gguf_string gguf_key_name(const gguf_file *gf, int64_t idx);
 gguf_value_type gguf_key_type(const gguf_file *gf, int64_t idx);
+/* The encoded value of key idx as stored in the file (for copying metadata verbatim). */
+int gguf_key_raw(const gguf_file *gf, int64_t idx, const void **val, uint64_t *size);
 
 /* Typed getters: 0 on success, -1 when the key is absent or of an incompatible type (any
  * integer type converts to another integer type when the value fits). */
@@ -129,7 +135,21 @@ int gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *
 /* Adds a tensor; the data is copied. */
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims,
                            const uint64_t *ne, uint32_t type, const void *data);
-/* Writes the file (to a temp name, then rename). */
+/* Writes the file (to a temp name, then rename). Every tensor must have been added with
+ * its data. Setting a key again replaces its value. */
 int gguf_writer_write(gguf_writer *w, const char *path, model_error *err) MODEL_MUST_CHECK;
+/* Copies key idx of src (name, type and value) into w. */
+int gguf_writer_copy_kv(gguf_writer *w, const gguf_file *src, int64_t idx);
+
+/* Streaming, for models larger than memory: declare tensors without data; begin writes the
+ * header and tensor infos to PATH.tmp.PID; stream appends tensor bytes in declaration
+ * order, in chunks of any size (padding between tensors is added); finish checks that
+ * every byte arrived, syncs and renames to PATH. gguf_writer_free abandons an unfinished
+ * write and removes the temp file. */
+int gguf_writer_declare_tensor(gguf_writer *w, const char *name, uint32_t n_dims,
+                               const uint64_t *ne, uint32_t type);
+int gguf_writer_begin(gguf_writer *w, const char *path, model_error *err) MODEL_MUST_CHECK;
+int gguf_writer_stream(gguf_writer *w, const void *data, size_t n, model_error *err) MODEL_MUST_CHECK;
+int gguf_writer_finish(gguf_writer *w, model_error *err) MODEL_MUST_CHECK;
 
 #endif
