@@ -1,0 +1,327 @@
+/* AVX2/FMA/F16C kernel set. Each product computes four weight rows against one activation
+ * row at a time, so an activation load serves four rows; the caller keeps a tile of rows
+ * in cache while it walks the batch's tokens, so weights stream from memory once per batch. */
+#include "model/kernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float f16(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    return _cvtsh_ss(h);
+}
+
+static inline __m256 load_f16x8(const void *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+static inline __m256 load_bf16x8(const void *p)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+/* Sum of products of signed bytes, as 8 int32 lanes (each lane: 4 adjacent products). */
+static inline __m256i dot_i8(__m256i w, __m256i a)
+{
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Unsigned bytes w (< 128) times signed bytes a, as 8 int32 lanes. */
+static inline __m256i dot_u8i8(__m256i w, __m256i a)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
+}
+
+/* The four-row tile loop shared by every type: ROWS(n) computes n ≤ 4 rows of one token. */
+#define TILED_GEMM(name, tile)                                                               \
+    static void name(int k, const uint8_t *w, size_t w_stride, int n_rows, const uint8_t *a, \
+                     size_t a_stride, int n_tok, float *y, size_t y_stride)                  \
+    {                                                                                        \
+        for (int r = 0; r < n_rows; r += 4) {                                                \
+            int nr = n_rows - r < 4 ? n_rows - r : 4;                                        \
+            for (int t = 0; t < n_tok; t++)                                                  \
+                tile(k, w + (size_t)r * w_stride, w_stride, nr, a + (size_t)t * a_stride,    \
+                     y + (size_t)t * y_stride + r);                                          \
+        }                                                                                    \
+    }
+
+static void tile_f32(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
+{
+    const float *x = (const float *)(const void *)a;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 8 <= k; i += 8) {
+        __m256 xv = _mm256_loadu_ps(x + i);
+        for (int j = 0; j < nr; j++)
+            acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)(const void *)(w + j * ws) + i),
+                                     xv, acc[j]);
+    }
+    for (int j = 0; j < nr; j++) {
+        float s = hsum8(acc[j]);
+        for (int l = i; l < k; l++) {
+            float wv;
+            memcpy(&wv, w + j * ws + 4 * (size_t)l, sizeof wv);
+            s += wv * x[l];
+        }
+        y[j] = s;
+    }
+}
+
+static void tile_f16(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
+{
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 8 <= k; i += 8) {
+        __m256 xv = load_f16x8(a + 2 * i);
+        for (int j = 0; j < nr; j++)
+            acc[j] = _mm256_fmadd_ps(load_f16x8(w + j * ws + 2 * (size_t)i), xv, acc[j]);
+    }
+    for (int j = 0; j < nr; j++) {
+        float s = hsum8(acc[j]);
+        for (int l = i; l < k; l++)
+            s += f16(w + j * ws + 2 * (size_t)l) * f16(a + 2 * l);
+        y[j] = s;
+    }
+}
+
+static void tile_bf16(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
+{
+    const float *x = (const float *)(const void *)a;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 8 <= k; i += 8) {
+        __m256 xv = _mm256_loadu_ps(x + i);
+        for (int j = 0; j < nr; j++)
+            acc[j] = _mm256_fmadd_ps(load_bf16x8(w + j * ws + 2 * (size_t)i), xv, acc[j]);
+    }
+    for (int j = 0; j < nr; j++) {
+        float s = hsum8(acc[j]);
+        for (int l = i; l < k; l++) {
+            uint16_t h;
+            memcpy(&h, w + j * ws + 2 * (size_t)l, sizeof h);
+            s += kern_bf16_to_f32(h) * x[l];
+        }
+        y[j] = s;
+    }
+}
+
+static void tile_q8_0(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
+{
+    const kern_q8_block *x = (const kern_q8_block *)(const void *)a;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int b = 0; b < k / 32; b++) {
+        __m256i xq = _mm256_loadu_si256((const __m256i *)x[b].q);
+        for (int j = 0; j < nr; j++) {
+            const uint8_t *blk = w + j * ws + 34 * (size_t)b;
+            __m256i wq = _mm256_loadu_si256((const __m256i *)(blk + 2));
+            __m256 sc = _mm256_set1_ps(f16(blk) * x[b].d);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8(wq, xq)), sc, acc[j]);
+        }
+    }
+    for (int j = 0; j < nr; j++)
+        y[j] = hsum8(acc[j]);
+}
+
+static void tile_q4_0(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
+{
+    const kern_q8_block *x = (const kern_q8_block *)(const void *)a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    float corr[4] = {0, 0, 0, 0};
+    for (int b = 0; b < k / 32; b++) {
+        __m256i xq = _mm256_loadu_si256((const __m256i *)x[b].q);
+        for (int j = 0; j < nr; j++) {
+            const uint8_t *blk = w + j * ws + 18 * (size_t)b;
+            __m128i raw = _mm_loadu_si128((const __m128i *)(blk + 2));
+            __m256i nib = _mm256_and_si256(
+                _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4); /* lows, then highs */
+            float sc = f16(blk) * x[b].d;
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8i8(nib, xq)), _mm256_set1_ps(sc),
+                                     acc[j]);
+            corr[j] += sc * (float)(8 * x[b].sum);
+        }
+    }
+    for (int j = 0; j < nr; j++)
+        y[j] = hsum8(acc[j]) - corr[j];
+}
+
+static void tile_q4_k(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int j = 0; j < nr; j++) {
+        const kern_q8_block *x = (const kern_q8_block *)(const void *)a;
+        const uint8_t *blk = w + j * ws;
+        __m256 acc = _mm256_setzero_ps();
+        float mins = 0.0f;
+        for (int b = 0; b < k / 256; b++, blk += 144) {
+            float d = f16(blk), dmin = f16(blk + 2);
+            for (int c = 0; c < 4; c++, x += 2) {
+                int s0, m0, s1, m1;
+                kern_q4k_scale_min(blk + 4, 2 * c, &s0, &m0);
+                kern_q4k_scale_min(blk + 4, 2 * c + 1, &s1, &m1);
+                __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * c));
+                __m256i lo = _mm256_and_si256(q, m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                __m256i p0 = dot_u8i8(lo, _mm256_loadu_si256((const __m256i *)x[0].q));
+                __m256i p1 = dot_u8i8(hi, _mm256_loadu_si256((const __m256i *)x[1].q));
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(d * (float)s0 * x[0].d), acc);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(d * (float)s1 * x[1].d), acc);
+                mins += dmin * ((float)(m0 * x[0].sum) * x[0].d + (float)(m1 * x[1].sum) * x[1].d);
+            }
+        }
+        y[j] = hsum8(acc) - mins;
+    }
+}
+
+static void tile_q6_k(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    const __m256i c32 = _mm256_set1_epi8(32);
+    for (int j = 0; j < nr; j++) {
+        const kern_q8_block *x = (const kern_q8_block *)(const void *)a;
+        const uint8_t *blk = w + j * ws;
+        __m256 acc = _mm256_setzero_ps();
+        for (int b = 0; b < k / 256; b++, blk += 210) {
+            const uint8_t *ql = blk, *qh = blk + 128;
+            const int8_t *sc = (const int8_t *)(blk + 192);
+            float d = f16(blk + 208);
+            for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8) {
+                __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+                for (int g = 0; g < 4; g++, x++) {
+                    __m256i l = _mm256_loadu_si256((const __m256i *)(ql + (g & 1) * 32));
+                    __m256i lo = _mm256_and_si256(_mm256_srli_epi16(l, (g >> 1) * 4), m4);
+                    __m256i hb = _mm256_and_si256(_mm256_srli_epi16(h, 2 * g), m2);
+                    __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 4));
+                    __m256i xq = _mm256_loadu_si256((const __m256i *)x->q);
+                    /* (q − 32)·x as pairwise int16 sums, then weighted by each half's scale */
+                    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xq),
+                                                 _mm256_maddubs_epi16(c32, xq));
+                    __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[2 * g + 1]),
+                                                   _mm_set1_epi16(sc[2 * g]));
+                    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, s16)),
+                                          _mm256_set1_ps(d * x->d), acc);
+                }
+            }
+        }
+        y[j] = hsum8(acc);
+    }
+}
+
+TILED_GEMM(gemm_f32, tile_f32)
+TILED_GEMM(gemm_f16, tile_f16)
+TILED_GEMM(gemm_bf16, tile_bf16)
+TILED_GEMM(gemm_q8_0, tile_q8_0)
+TILED_GEMM(gemm_q4_0, tile_q4_0)
+TILED_GEMM(gemm_q4_k, tile_q4_k)
+TILED_GEMM(gemm_q6_k, tile_q6_k)
+
+static void act_f16(const float *x, uint16_t *out, int k)
+{
+    int i = 0;
+    for (; i + 8 <= k; i += 8)
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < k; i++)
+        out[i] = kern_f32_to_f16(x[i]);
+}
+
+static void attn_scores_f32(const float *q, const float *k, size_t stride, int n, int d,
+                            float scale, float *scores)
+{
+    for (int i = 0; i < n; i++) {
+        const float *kr = k + (size_t)i * stride;
+        __m256 acc = _mm256_setzero_ps();
+        int j = 0;
+        for (; j + 8 <= d; j += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(kr + j), acc);
+        float s = hsum8(acc);
+        for (; j < d; j++)
+            s += q[j] * kr[j];
+        scores[i] = s * scale;
+    }
+}
+
+static void attn_scores_f16(const float *q, const uint16_t *k, size_t stride, int n, int d,
+                            float scale, float *scores)
+{
+    for (int i = 0; i < n; i++) {
+        const uint16_t *kr = k + (size_t)i * stride;
+        __m256 acc = _mm256_setzero_ps();
+        int j = 0;
+        for (; j + 8 <= d; j += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), load_f16x8(kr + j), acc);
+        float s = hsum8(acc);
+        for (; j < d; j++)
+            s += q[j] * _cvtsh_ss(kr[j]);
+        scores[i] = s * scale;
+    }
+}
+
+static void attn_accum_f32(const float *w, const float *v, size_t stride, int n, int d,
+                           float *out)
+{
+    int j = 0;
+    for (; j + 8 <= d; j += 8) {
+        __m256 acc = _mm256_loadu_ps(out + j);
+        for (int i = 0; i < n; i++)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(w[i]), _mm256_loadu_ps(v + (size_t)i * stride + j), acc);
+        _mm256_storeu_ps(out + j, acc);
+    }
+    for (; j < d; j++)
+        for (int i = 0; i < n; i++)
+            out[j] += w[i] * v[(size_t)i * stride + j];
+}
+
+static void attn_accum_f16(const float *w, const uint16_t *v, size_t stride, int n, int d,
+                           float *out)
+{
+    int j = 0;
+    for (; j + 8 <= d; j += 8) {
+        __m256 acc = _mm256_loadu_ps(out + j);
+        for (int i = 0; i < n; i++)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(w[i]), load_f16x8(v + (size_t)i * stride + j), acc);
+        _mm256_storeu_ps(out + j, acc);
+    }
+    for (; j < d; j++)
+        for (int i = 0; i < n; i++)
+            out[j] += w[i] * _cvtsh_ss(v[(size_t)i * stride + j]);
+}
+
+static void swiglu(const float *gate, const float *up, float *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+const kern_set kern_avx2_set = {
+    .name = "avx2",
+    .gemm = {[KW_F32] = gemm_f32, [KW_F16] = gemm_f16, [KW_BF16] = gemm_bf16,
+             [KW_Q8_0] = gemm_q8_0, [KW_Q4_0] = gemm_q4_0, [KW_Q4_K] = gemm_q4_k,
+             [KW_Q6_K] = gemm_q6_k},
+    .act_f16 = act_f16,
+    .act_q8 = kern_scalar_act_q8,
+    .attn_scores_f32 = attn_scores_f32,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_accum_f32 = attn_accum_f32,
+    .attn_accum_f16 = attn_accum_f16,
+    .swiglu = swiglu,
+};

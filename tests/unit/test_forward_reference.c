@@ -1,0 +1,125 @@
+/* The forward pass against logits an independent implementation computed for the tiny
+ * models (testdata/README.md): worst relative L2 error over the stored positions within
+ * the README's tolerances, through the vector kernels and the scalar fallback, with F32
+ * and F16 KV caches; greedy continuations identical for tiny-f32 and tiny-f16. */
+#include "model_fixture.h"
+
+typedef struct ref_case {
+    const char *model;
+    const char *prompt; /* "short" or "long" */
+    kv_dtype kv;
+    double tol;
+    int greedy_exact;
+} ref_case;
+
+static void run_case(const ref_case *rc, kern_kind kind)
+{
+    const kern_set *ks = kern_get(kind);
+    if (!ks) {
+        print_message("  %s kernels not available on this CPU: case skipped\n",
+                      kind == KERN_AVX2 ? "avx2" : "auto");
+        return;
+    }
+    fixture_model fm;
+    fixture_load(&fm, rc->model);
+    uint32_t vocab = fm.m->hp.n_vocab, n_tok, n_pos, n_greedy;
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s.tokens.txt", rc->model, rc->prompt);
+    int32_t *tokens = fixture_ints(name, &n_tok);
+    snprintf(name, sizeof name, "%s.%s.positions.txt", rc->model, rc->prompt);
+    int32_t *positions = fixture_ints(name, &n_pos);
+    snprintf(name, sizeof name, "%s.%s.greedy.txt", rc->model, rc->prompt);
+    int32_t *greedy = fixture_ints(name, &n_greedy);
+    snprintf(name, sizeof name, "%s.%s.logits.f32", rc->model, rc->prompt);
+    float *ref = fixture_logits(name, (size_t)n_pos * vocab);
+
+    kv_cache *kv;
+    fwd_ctx *fc;
+    model_error err = {{0}};
+    const model_hparams *hp = &fm.m->hp;
+    assert_int_equal(kv_contiguous_create(hp->n_layer, hp->n_head_kv, hp->head_dim, 1,
+                                          n_tok + n_greedy, rc->kv, &kv, &err), 0);
+    assert_int_equal(fwd_create(fm.m, 2, ks, &fc, &err), 0);
+
+    float *logits = malloc((size_t)n_pos * vocab * sizeof *logits);
+    assert_non_null(logits);
+    fixture_eval(fc, kv, tokens, n_tok, 0, 0, (const uint32_t *)positions, n_pos, logits);
+    double worst = 0.0;
+    for (uint32_t i = 0; i < n_pos; i++) {
+        double e = fixture_rel_l2(logits + (size_t)i * vocab, ref + (size_t)i * vocab, vocab);
+        worst = e > worst ? e : worst;
+    }
+
+    /* Greedy continuation, one decode step per token. */
+    uint32_t matched = 0, diverged = 0;
+    int32_t next = (int32_t)fixture_argmax(logits + (size_t)(n_pos - 1) * vocab, vocab);
+    for (uint32_t g = 0; g < n_greedy; g++) {
+        if (next == greedy[g] && !diverged)
+            matched++;
+        else
+            diverged = 1;
+        uint32_t row = 0;
+        fixture_eval(fc, kv, &next, 1, n_tok + g, 0, &row, 1, logits);
+        next = (int32_t)fixture_argmax(logits, vocab);
+    }
+    print_message("  %-9s %-5s kv=%s kernels=%-6s worst rel L2 %.3g (tol %.0e), greedy %u/%u\n",
+                  rc->model, rc->prompt, rc->kv == KV_F32 ? "f32" : "f16", ks->name, worst,
+                  rc->tol, matched, n_greedy);
+    assert_true(worst <= rc->tol);
+    if (rc->greedy_exact)
+        assert_int_equal(matched, n_greedy);
+
+    free(logits);
+    free(ref);
+    free(greedy);
+    free(positions);
+    free(tokens);
+    fwd_destroy(fc);
+    kv_cache_destroy(kv);
+    fixture_free(&fm);
+}
+
+static const ref_case cases[] = {
+    {"tiny-f32", "short", KV_F32, 1e-4, 1},  {"tiny-f32", "long", KV_F32, 1e-4, 1},
+    {"tiny-f32", "short", KV_F16, 2e-3, 0},  {"tiny-f32", "long", KV_F16, 2e-3, 0},
+    {"tiny-f16", "short", KV_F32, 5e-3, 1},  {"tiny-f16", "long", KV_F32, 5e-3, 1},
+    {"tiny-f16", "short", KV_F16, 5e-3, 0},  {"tiny-f16", "long", KV_F16, 5e-3, 0},
+    {"tiny-q8_0", "short", KV_F32, 6e-2, 0}, {"tiny-q8_0", "long", KV_F32, 6e-2, 0},
+    {"tiny-q8_0", "short", KV_F16, 6e-2, 0}, {"tiny-q8_0", "long", KV_F16, 6e-2, 0},
+};
+
+/* Under sanitizers every short case runs, and of the long ones only tiny-f32 with F32 KV. */
+static void run_all(kern_kind kind)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const ref_case *rc = &cases[i];
+        if (fixture_sanitized() && !strcmp(rc->prompt, "long") &&
+            !(rc->kv == KV_F32 && !strcmp(rc->model, "tiny-f32")))
+            continue;
+        run_case(rc, kind);
+    }
+}
+
+static void test_reference_vector_kernels(void **state)
+{
+    (void)state;
+    run_all(KERN_AUTO);
+}
+
+static void test_reference_scalar_kernels(void **state)
+{
+    (void)state;
+    run_all(KERN_SCALAR);
+}
+
+int main(void)
+{
+    test_require_shared_dir();
+    /* KERN_AUTO honours KVSPILL_KERNELS; the vector case must really be the vector set. */
+    unsetenv("KVSPILL_KERNELS");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_vector_kernels),
+        cmocka_unit_test(test_reference_scalar_kernels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
