@@ -1,0 +1,651 @@
+/* The file tier (DESIGN.md §4): one object per chunk under <root>/v1, published by rename
+ * from a unique temp file, read whole and verified, evicted least-recently-used under a
+ * lease. Data moves through io_uring (many chunks of a batch in flight) with O_DIRECT when
+ * the file system accepts it (probed at open). Objects are whole 4096-byte blocks (the
+ * object format pads the last segment), so O_DIRECT never meets a partial tail. */
+#include "cache/tier_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/error.h"
+#include "cache/file_lease.h"
+#include "cache/file_path.h"
+#include "cache/file_presence.h"
+#include "cache/object.h"
+#include "cache/uring_io.h"
+
+/* A file bigger than this is not read: its size comes from an untrusted directory. */
+#define MAX_OBJECT_BYTES (1ull << 31)
+
+typedef struct file_tier {
+    kvs_tier base;
+    char root[KVS_PATH_MAX];
+    char writer_id[64];
+    kvs_durability durability;
+    unsigned io_depth;
+    bool direct, uring;
+    kvs_file_tier_tuning tune;
+    uint64_t capacity;
+    kvs_presence presence;
+    pthread_mutex_t evict_lock;
+    atomic_uint_fast64_t hits, misses, bytes_read, bytes_written, puts, put_errors, get_errors,
+        corrupt, evictions, read_ns, write_ns, metadata_ops, objects;
+    atomic_uint_fast64_t used_at_scan, written_since_scan;
+} file_tier;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void count_ops(file_tier *t, uint64_t n)
+{
+    atomic_fetch_add_explicit(&t->metadata_ops, n, memory_order_relaxed);
+}
+
+/* Like kvs_fail_errno, but a vanished path is an I/O error of the tier, not a miss. */
+static kvs_status io_fail(kvs_error *err, int errnum, const char *what, const char *path)
+{
+    kvs_status st = kvs_fail_errno(err, errnum, "%s %s", what, path);
+    if (st == KVS_ERR_NOT_FOUND) {
+        st = KVS_ERR_IO;
+        err->code = st;
+    }
+    return st;
+}
+
+static void note(file_tier *t, const kvs_error *err)
+{
+    kvs_tier_note_error(&t->base, err);
+}
+
+/* ---- put -------------------------------------------------------------------------------- */
+
+typedef struct put_item {
+    char temp[KVS_PATH_MAX];
+    char final[KVS_PATH_MAX];
+} put_item;
+
+typedef struct put_ctx {
+    file_tier *t;
+    kvs_chunk *const *chunks;
+    put_item *items;
+    kvs_status *status;
+} put_ctx;
+
+/* Creates <ns>/<k0k1>/<k2k3> below v1, which must exist: a vanished root is an error, not
+ * something to recreate behind the operator's back. */
+static kvs_status make_object_dir(file_tier *t, const char *dir, kvs_error *err)
+{
+    char path[KVS_PATH_MAX];
+    size_t root_len = strlen(t->root) + strlen("/v1");
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + root_len + 1; ; p++) {
+        if (*p != '/' && *p != 0)
+            continue;
+        char saved = *p;
+        *p = 0;
+        count_ops(t, 1);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return io_fail(err, errno, "create directory", path);
+        *p = saved;
+        if (saved == 0)
+            return KVS_OK;
+    }
+}
+
+static int open_temp(file_tier *t, const put_item *it, const kvs_chunk *c, kvs_error *err,
+                     kvs_status *st)
+{
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (t->direct ? O_DIRECT : 0);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        count_ops(t, 1);
+        int fd = open(it->temp, flags, 0644);
+        if (fd >= 0)
+            return fd;
+        if (errno != ENOENT || attempt == 1)
+            break;
+        char dir[KVS_PATH_MAX];
+        kvs_file_object_dir(dir, sizeof dir, t->root, &c->info.ns, &c->info.key);
+        if ((*st = make_object_dir(t, dir, err)) != KVS_OK)
+            return -1;
+    }
+    *st = io_fail(err, errno, "create", it->temp);
+    return -1;
+}
+
+static bool put_start(void *ctx, size_t i, kvs_io_job *job)
+{
+    put_ctx *pc = ctx;
+    file_tier *t = pc->t;
+    kvs_chunk *c = pc->chunks[i];
+    put_item *it = &pc->items[i];
+    kvs_error err;
+    char dir[KVS_PATH_MAX];
+    if (!c || !c->sealed) {
+        pc->status[i] = kvs_fail(&err, KVS_ERR_INVALID, "put: chunk %zu is not sealed", i);
+        note(t, &err);
+        return false;
+    }
+    if (c->total_size > t->capacity) {
+        pc->status[i] = kvs_fail(&err, KVS_ERR_FULL, "put %s: object of %zu bytes exceeds the "
+                                 "capacity of %llu", t->root, c->total_size,
+                                 (unsigned long long)t->capacity);
+        note(t, &err);
+        return false;
+    }
+    if (!kvs_file_object_dir(dir, sizeof dir, t->root, &c->info.ns, &c->info.key) ||
+        !kvs_file_object_path(it->final, sizeof it->final, t->root, &c->info.ns, &c->info.key) ||
+        !kvs_file_temp_path(it->temp, sizeof it->temp, dir, &c->info.key, t->writer_id)) {
+        pc->status[i] = kvs_fail(&err, KVS_ERR_INVALID, "put: path too long under %s", t->root);
+        note(t, &err);
+        return false;
+    }
+    kvs_status st = KVS_OK;
+    int fd = open_temp(t, it, c, &err, &st);
+    if (fd < 0) {
+        pc->status[i] = st;
+        note(t, &err);
+        return false;
+    }
+    *job = (kvs_io_job){.fd = fd, .write = true, .buf = c->buf, .len = c->total_size,
+                        .want = c->total_size};
+    return true;
+}
+
+static void put_finish(void *ctx, size_t i, kvs_io_job *job)
+{
+    put_ctx *pc = ctx;
+    file_tier *t = pc->t;
+    put_item *it = &pc->items[i];
+    kvs_error err;
+    kvs_status st = KVS_OK;
+    if (job->error)
+        st = io_fail(&err, job->error, "write", it->temp);
+    else if (job->done < job->want)
+        st = kvs_fail(&err, KVS_ERR_IO, "write %s: short write (%zu of %zu bytes)", it->temp,
+                      job->done, job->want);
+    else if (t->durability == KVS_DURABILITY_DATA && fdatasync(job->fd) != 0)
+        st = io_fail(&err, errno, "fdatasync", it->temp);
+    if (close(job->fd) != 0 && st == KVS_OK)
+        st = io_fail(&err, errno, "close", it->temp);
+    if (st == KVS_OK) {
+        count_ops(t, 1);
+        if (rename(it->temp, it->final) != 0)
+            st = io_fail(&err, errno, "rename to", it->final);
+    }
+    if (st != KVS_OK) {
+        count_ops(t, 1);
+        unlink(it->temp); /* never leave a partial object or its temp file behind */
+        note(t, &err);
+    } else {
+        const kvs_chunk *c = pc->chunks[i];
+        kvs_presence_set(&t->presence, &c->info.key, KVS_PRESENCE_PRESENT, mono_ns());
+        atomic_fetch_add(&t->bytes_written, c->total_size);
+        atomic_fetch_add(&t->written_since_scan, c->total_size);
+        atomic_fetch_add(&t->objects, 1);
+    }
+    pc->status[i] = st;
+}
+
+/* Caller holds evict_lock. */
+static kvs_status evict_pass(file_tier *t, kvs_evict_report *report, kvs_error *err)
+{
+    kvs_evict_params params = {
+        .trigger_bytes = t->capacity,
+        .target_bytes = t->capacity / 100 * t->tune.low_watermark_pct,
+        .orphan_age_ns = t->tune.orphan_age_ns,
+        .lease_ttl_ns = t->tune.lease_ttl_ns,
+        .owner = t->writer_id,
+    };
+    uint64_t pending = atomic_exchange(&t->written_since_scan, 0);
+    kvs_status st = kvs_file_evict(t->root, &params, report, err);
+    count_ops(t, report->metadata_ops);
+    if (st == KVS_OK && !report->lease_busy) {
+        atomic_store(&t->used_at_scan, report->used_after);
+        atomic_store(&t->objects, report->objects_after);
+        atomic_fetch_add(&t->evictions, report->evicted_objects);
+    } else if (st != KVS_OK) {
+        atomic_fetch_add(&t->written_since_scan, pending); /* try again after the next put */
+    }
+    return st;
+}
+
+/* After writing: rescan (and evict if over capacity) when this process has written enough
+ * since its last scan that the directory may be over capacity, or scan_every_pct of it. */
+static void maybe_evict(file_tier *t)
+{
+    uint64_t pending = atomic_load(&t->written_since_scan);
+    uint64_t every = t->capacity / 100 * t->tune.scan_every_pct;
+    if (pending == 0 ||
+        (atomic_load(&t->used_at_scan) + pending <= t->capacity && pending < every))
+        return;
+    if (pthread_mutex_trylock(&t->evict_lock) != 0)
+        return; /* another thread of this process is on it */
+    kvs_evict_report report;
+    kvs_error err;
+    if (evict_pass(t, &report, &err) != KVS_OK)
+        note(t, &err);
+    pthread_mutex_unlock(&t->evict_lock);
+}
+
+static void file_put(kvs_tier *tier, kvs_chunk *const *chunks, size_t n, kvs_status *status)
+{
+    file_tier *t = (file_tier *)tier;
+    put_item *items = calloc(n ? n : 1, sizeof *items);
+    if (!items) {
+        for (size_t i = 0; i < n; i++)
+            status[i] = KVS_ERR_NOMEM;
+        atomic_fetch_add(&t->put_errors, n);
+        return;
+    }
+    uint64_t t0 = mono_ns();
+    put_ctx pc = {t, chunks, items, status};
+    kvs_io_run(t->uring, t->io_depth, n, put_start, put_finish, &pc);
+    atomic_fetch_add(&t->write_ns, mono_ns() - t0);
+    free(items);
+    for (size_t i = 0; i < n; i++) {
+        atomic_fetch_add(&t->puts, 1);
+        if (status[i] != KVS_OK)
+            atomic_fetch_add(&t->put_errors, 1);
+    }
+    maybe_evict(t);
+}
+
+/* ---- get -------------------------------------------------------------------------------- */
+
+typedef struct get_ctx {
+    file_tier *t;
+    const kvs_key *ns;
+    const kvs_chunk_request *reqs;
+    kvs_chunk **out;
+    kvs_status *status;
+    char (*paths)[KVS_PATH_MAX];
+    int64_t *mtime_ns;
+} get_ctx;
+
+static void drop_corrupt(file_tier *t, const char *path, const kvs_key *key, kvs_error *err)
+{
+    count_ops(t, 1);
+    unlink(path);
+    atomic_fetch_add(&t->corrupt, 1);
+    atomic_fetch_add(&t->misses, 1);
+    kvs_presence_set(&t->presence, key, KVS_PRESENCE_ABSENT, mono_ns());
+    note(t, err);
+}
+
+static bool get_start(void *ctx, size_t i, kvs_io_job *job)
+{
+    get_ctx *gc = ctx;
+    file_tier *t = gc->t;
+    const kvs_key *key = &gc->reqs[i].key;
+    char *path = gc->paths[i];
+    kvs_error err;
+    gc->out[i] = NULL;
+    if (!kvs_file_object_path(path, KVS_PATH_MAX, t->root, gc->ns, key)) {
+        gc->status[i] = kvs_fail(&err, KVS_ERR_INVALID, "get: path too long under %s", t->root);
+        return false;
+    }
+    count_ops(t, 2); /* open + fstat */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (t->direct ? O_DIRECT : 0));
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            gc->status[i] = KVS_ERR_NOT_FOUND;
+            atomic_fetch_add(&t->misses, 1);
+            kvs_presence_set(&t->presence, key, KVS_PRESENCE_ABSENT, mono_ns());
+        } else {
+            gc->status[i] = io_fail(&err, errno, "open", path);
+            atomic_fetch_add(&t->get_errors, 1);
+            note(t, &err);
+        }
+        return false;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        gc->status[i] = io_fail(&err, errno, "stat", path);
+        atomic_fetch_add(&t->get_errors, 1);
+        note(t, &err);
+        close(fd);
+        return false;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    uint8_t *buf = NULL;
+    if (size < KVS_OBJECT_ALIGN || size > MAX_OBJECT_BYTES) {
+        gc->status[i] = kvs_fail(&err, KVS_ERR_CORRUPT, "get %s: size %llu is not an object's",
+                                 path, (unsigned long long)size);
+    } else if (!(buf = kvs_object_alloc_buffer(size))) {
+        gc->status[i] = kvs_fail(&err, KVS_ERR_NOMEM, "get %s: cannot allocate %llu bytes", path,
+                                 (unsigned long long)size);
+        atomic_fetch_add(&t->get_errors, 1);
+        note(t, &err);
+        close(fd);
+        return false;
+    }
+    if (!buf) {
+        close(fd);
+        drop_corrupt(t, path, key, &err);
+        return false;
+    }
+    gc->mtime_ns[i] = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    size_t len = (size + KVS_OBJECT_ALIGN - 1) / KVS_OBJECT_ALIGN * KVS_OBJECT_ALIGN;
+    *job = (kvs_io_job){.fd = fd, .write = false, .buf = buf, .len = len, .want = size};
+    return true;
+}
+
+static void get_finish(void *ctx, size_t i, kvs_io_job *job)
+{
+    get_ctx *gc = ctx;
+    file_tier *t = gc->t;
+    const kvs_chunk_request *req = &gc->reqs[i];
+    const char *path = gc->paths[i];
+    kvs_error err;
+    kvs_status st;
+    if (job->error) {
+        st = io_fail(&err, job->error, "read", path);
+        kvs_object_free_buffer(job->buf);
+        atomic_fetch_add(&t->get_errors, 1);
+        note(t, &err);
+    } else if (job->done < job->want) {
+        st = kvs_fail(&err, KVS_ERR_CORRUPT, "read %s: short file (%zu of %zu bytes)", path,
+                      job->done, job->want);
+        kvs_object_free_buffer(job->buf);
+        drop_corrupt(t, path, &req->key, &err);
+    } else {
+        kvs_error verr;
+        st = kvs_object_from_bytes(job->buf, job->want, gc->ns, &req->key, req->tokens,
+                                   req->n_tokens, &gc->out[i], &verr);
+        if (st == KVS_OK) {
+            atomic_fetch_add(&t->hits, 1);
+            atomic_fetch_add(&t->bytes_read, job->want);
+            kvs_presence_set(&t->presence, &req->key, KVS_PRESENCE_PRESENT, mono_ns());
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+            if (now_ns - gc->mtime_ns[i] > (int64_t)t->tune.touch_interval_ns) {
+                count_ops(t, 1);
+                futimens(job->fd, NULL); /* LRU: a hit is a use */
+            }
+        } else {
+            kvs_fail(&err, st, "get %s: %s", path, verr.msg);
+            if (st == KVS_ERR_CORRUPT)
+                drop_corrupt(t, path, &req->key, &err);
+            else {
+                atomic_fetch_add(&t->get_errors, 1);
+                note(t, &err);
+            }
+        }
+    }
+    close(job->fd);
+    gc->status[i] = st;
+}
+
+static void file_get(kvs_tier *tier, const kvs_key *ns, const kvs_chunk_request *reqs, size_t n,
+                     kvs_chunk **out, kvs_status *status)
+{
+    file_tier *t = (file_tier *)tier;
+    char (*paths)[KVS_PATH_MAX] = calloc(n ? n : 1, sizeof *paths);
+    int64_t *mtimes = calloc(n ? n : 1, sizeof *mtimes);
+    if (!paths || !mtimes) {
+        for (size_t i = 0; i < n; i++) {
+            out[i] = NULL;
+            status[i] = KVS_ERR_NOMEM;
+        }
+        free(paths);
+        free(mtimes);
+        return;
+    }
+    uint64_t t0 = mono_ns();
+    get_ctx gc = {t, ns, reqs, out, status, paths, mtimes};
+    kvs_io_run(t->uring, t->io_depth, n, get_start, get_finish, &gc);
+    atomic_fetch_add(&t->read_ns, mono_ns() - t0);
+    free(paths);
+    free(mtimes);
+}
+
+/* ---- lookup, remove, stats ---------------------------------------------------------------- */
+
+static bool present(file_tier *t, const kvs_key *ns, const kvs_key *key)
+{
+    uint64_t now = mono_ns();
+    kvs_presence_state known = kvs_presence_get(&t->presence, key, now);
+    if (known != KVS_PRESENCE_UNKNOWN)
+        return known == KVS_PRESENCE_PRESENT;
+    char path[KVS_PATH_MAX];
+    struct stat sb;
+    if (!kvs_file_object_path(path, sizeof path, t->root, ns, key))
+        return false;
+    count_ops(t, 1);
+    bool yes = stat(path, &sb) == 0;
+    kvs_presence_set(&t->presence, key, yes ? KVS_PRESENCE_PRESENT : KVS_PRESENCE_ABSENT, now);
+    return yes;
+}
+
+/* Binary search for the first absent key, trusting that presence is prefix-closed. */
+static size_t file_contains_prefix(kvs_tier *tier, const kvs_key *ns, const kvs_key *keys,
+                                   size_t n)
+{
+    file_tier *t = (file_tier *)tier;
+    size_t lo = 0, hi = n; /* keys[0..lo) present; keys[hi..n) absent */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (present(t, ns, &keys[mid - 1]))
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+static kvs_status file_remove(kvs_tier *tier, const kvs_key *ns, const kvs_key *key,
+                              kvs_error *err)
+{
+    file_tier *t = (file_tier *)tier;
+    char path[KVS_PATH_MAX];
+    if (!kvs_file_object_path(path, sizeof path, t->root, ns, key))
+        return kvs_fail(err, KVS_ERR_INVALID, "remove: path too long under %s", t->root);
+    kvs_presence_set(&t->presence, key, KVS_PRESENCE_ABSENT, mono_ns());
+    count_ops(t, 1);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return io_fail(err, errno, "remove", path);
+    return KVS_OK;
+}
+
+static void file_stats(kvs_tier *tier, kvs_tier_stats *out)
+{
+    file_tier *t = (file_tier *)tier;
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", t->base.name);
+    out->hits = atomic_load(&t->hits);
+    out->misses = atomic_load(&t->misses);
+    out->bytes_read = atomic_load(&t->bytes_read);
+    out->bytes_written = atomic_load(&t->bytes_written);
+    out->puts = atomic_load(&t->puts);
+    out->put_errors = atomic_load(&t->put_errors);
+    out->get_errors = atomic_load(&t->get_errors);
+    out->corrupt = atomic_load(&t->corrupt);
+    out->evictions = atomic_load(&t->evictions);
+    out->used_bytes = atomic_load(&t->used_at_scan) + atomic_load(&t->written_since_scan);
+    out->capacity_bytes = t->capacity;
+    out->objects = atomic_load(&t->objects);
+    out->read_ns = atomic_load(&t->read_ns);
+    out->write_ns = atomic_load(&t->write_ns);
+    out->metadata_ops = atomic_load(&t->metadata_ops);
+    pthread_mutex_lock(&t->base.error_lock);
+    snprintf(out->last_error, sizeof out->last_error, "%s", t->base.last_error);
+    pthread_mutex_unlock(&t->base.error_lock);
+}
+
+static void file_close(kvs_tier *tier)
+{
+    file_tier *t = (file_tier *)tier;
+    kvs_presence_destroy(&t->presence);
+    pthread_mutex_destroy(&t->evict_lock);
+    kvs_tier_base_destroy(&t->base);
+    free(t);
+}
+
+static const kvs_tier_methods file_methods = {
+    .contains_prefix = file_contains_prefix,
+    .get = file_get,
+    .put = file_put,
+    .remove = file_remove,
+    .stats = file_stats,
+    .close = file_close,
+};
+
+/* ---- open ------------------------------------------------------------------------------- */
+
+/* Whether the directory takes O_DIRECT: an aligned write and read of a probe file.
+ * tmpfs refuses the open (EINVAL); some FUSE and NFS setups refuse the I/O. */
+static kvs_status probe_direct(file_tier *t, const char *v1, bool *direct, kvs_error *err)
+{
+    char path[KVS_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/.probe.%ld.%llx", v1, (long)getpid(),
+                 (unsigned long long)mono_ns()) >= (int)sizeof path)
+        return kvs_fail(err, KVS_ERR_INVALID, "cache directory path too long: %s", v1);
+    *direct = false;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0644);
+    if (fd < 0 && errno == EINVAL)
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    else if (fd >= 0)
+        *direct = true;
+    if (fd < 0)
+        return io_fail(err, errno, "create", path);
+    uint8_t *buf = kvs_object_alloc_buffer(KVS_OBJECT_ALIGN);
+    kvs_status st = KVS_OK;
+    if (!buf)
+        st = kvs_fail(err, KVS_ERR_NOMEM, "probe %s: out of memory", path);
+    else {
+        memset(buf, 0x5a, KVS_OBJECT_ALIGN);
+        ssize_t w = pwrite(fd, buf, KVS_OBJECT_ALIGN, 0);
+        if (w < 0 && !(*direct && errno == EINVAL))
+            st = io_fail(err, errno, "write", path);
+        else if (*direct && (w != KVS_OBJECT_ALIGN || pread(fd, buf, KVS_OBJECT_ALIGN, 0) !=
+                                                          KVS_OBJECT_ALIGN))
+            *direct = false;
+    }
+    kvs_object_free_buffer(buf);
+    close(fd);
+    unlink(path);
+    return st;
+}
+
+void kvs_file_tier_default_tuning(kvs_file_tier_tuning *tuning)
+{
+    *tuning = (kvs_file_tier_tuning){
+        .orphan_age_ns = 600ull * 1000000000ull,
+        .lease_ttl_ns = 30ull * 1000000000ull,
+        .touch_interval_ns = 60ull * 1000000000ull,
+        .present_ttl_ns = 60ull * 1000000000ull,
+        .absent_ttl_ns = 2ull * 1000000000ull,
+        .index_slots = 65536,
+        .low_watermark_pct = 90,
+        .scan_every_pct = 10,
+    };
+}
+
+static kvs_status make_dir(const char *path, kvs_error *err)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return io_fail(err, errno, "create directory", path);
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return io_fail(err, errno, "stat", path);
+    if (!S_ISDIR(sb.st_mode))
+        return kvs_fail(err, KVS_ERR_IO, "cache directory %s: not a directory", path);
+    return KVS_OK;
+}
+
+kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
+                                    const kvs_file_tier_tuning *tuning, kvs_tier **out,
+                                    kvs_error *err)
+{
+    *out = NULL;
+    if (!opts || !opts->root || !*opts->root)
+        return kvs_fail(err, KVS_ERR_INVALID, "file tier: no directory given");
+    if (strlen(opts->root) > KVS_PATH_MAX - 256)
+        return kvs_fail(err, KVS_ERR_INVALID, "file tier: directory path too long: %.64s...",
+                        opts->root);
+    file_tier *t = calloc(1, sizeof *t);
+    if (!t)
+        return kvs_fail(err, KVS_ERR_NOMEM, "file tier %s: out of memory", opts->root);
+    snprintf(t->root, sizeof t->root, "%s", opts->root);
+    if (opts->writer_id && *opts->writer_id)
+        snprintf(t->writer_id, sizeof t->writer_id, "%s", opts->writer_id);
+    else
+        snprintf(t->writer_id, sizeof t->writer_id, "pid%ld", (long)getpid());
+    t->durability = opts->durability;
+    t->io_depth = opts->io_depth ? opts->io_depth : 32;
+    t->tune = *tuning;
+    if (t->tune.low_watermark_pct == 0 || t->tune.low_watermark_pct > 100)
+        t->tune.low_watermark_pct = 90;
+    char v1[KVS_PATH_MAX];
+    kvs_file_v1_dir(v1, sizeof v1, t->root);
+    kvs_status st = make_dir(t->root, err);
+    if (st == KVS_OK)
+        st = make_dir(v1, err);
+    if (st == KVS_OK)
+        st = probe_direct(t, v1, &t->direct, err);
+    if (st == KVS_OK && t->tune.force_buffered)
+        t->direct = false;
+    t->uring = !t->tune.no_uring && kvs_io_uring_available();
+    t->capacity = opts->capacity_bytes;
+    if (st == KVS_OK && t->capacity == 0) {
+        struct statvfs vfs;
+        if (statvfs(t->root, &vfs) != 0)
+            st = io_fail(err, errno, "statvfs", t->root);
+        else
+            t->capacity = (uint64_t)vfs.f_blocks * vfs.f_frsize / 10 * 9;
+    }
+    if (st == KVS_OK)
+        st = kvs_presence_init(&t->presence, t->tune.index_slots, t->tune.present_ttl_ns,
+                               t->tune.absent_ttl_ns, err);
+    if (st != KVS_OK) {
+        free(t);
+        return st;
+    }
+    pthread_mutex_init(&t->evict_lock, NULL);
+    kvs_tier_base_init(&t->base, &file_methods, opts->name ? opts->name : "local_disk");
+    *out = &t->base;
+    return KVS_OK;
+}
+
+kvs_status kvs_tier_file_open(const kvs_file_tier_options *opts, kvs_tier **out, kvs_error *err)
+{
+    kvs_file_tier_tuning tuning;
+    kvs_file_tier_default_tuning(&tuning);
+    return kvs_tier_file_open_tuned(opts, &tuning, out, err);
+}
+
+const char *kvs_tier_file_io_mode(const kvs_tier *tier)
+{
+    const file_tier *t = (const file_tier *)tier;
+    if (t->uring)
+        return t->direct ? "io_uring+o_direct" : "io_uring+buffered";
+    return t->direct ? "pread+o_direct" : "pread+buffered";
+}
+
+bool kvs_tier_file_uses_direct(const kvs_tier *tier)
+{
+    return ((const file_tier *)tier)->direct;
+}
+
+kvs_status kvs_tier_file_evict_now(kvs_tier *tier, kvs_evict_report *report, kvs_error *err)
+{
+    file_tier *t = (file_tier *)tier;
+    pthread_mutex_lock(&t->evict_lock);
+    kvs_status st = evict_pass(t, report, err);
+    pthread_mutex_unlock(&t->evict_lock);
+    return st;
+}
