@@ -138,7 +138,9 @@ static boarding board(kvs_cache *cache, const kvs_key *ns, kvs_batch *batch, siz
                       flight **out, kvs_chunk **found)
 {
     flight *f = (flight *)kvs_keymap_find(&cache->flights, ns, &batch->reqs[i].key);
-    if (!f && cache->mem) {
+    /* contains_prefix first: the miss was counted at the first look already. */
+    if (!f && cache->mem &&
+        cache->mem->methods->contains_prefix(cache->mem, ns, &batch->reqs[i].key, 1) == 1) {
         kvs_status st;
         cache->mem->methods->get(cache->mem, ns, &batch->reqs[i], 1, found, &st);
         if (st == KVS_OK)

@@ -254,6 +254,54 @@ static void test_restart_promotes_from_disk(void **state)
     test_rmtree(dir);
 }
 
+/* A hit in the shared directory (gds) is copied to memory and to the local disk. */
+static void test_promotes_shared_to_local_disk(void **state)
+{
+    (void)state;
+    char shared[4096], local[4096];
+    test_mkdtemp(shared, "cache-shared");
+    test_mkdtemp(local, "cache-local");
+    prompt p;
+    prompt_init(&p, 16, 16 * 3, &small_layout, 47, false);
+    kvs_config cfg;
+    kvs_config_init(&cfg);
+    cfg.local_cpu = false;
+    snprintf(cfg.gds_path, sizeof cfg.gds_path, "%s", shared);
+    cfg.io_threads = 2;
+    kvs_cache *c = NULL;
+    kvs_error err;
+    assert_int_equal(kvs_cache_open(&cfg, &c, &err), KVS_OK); /* another node */
+    assert_int_equal(put_range(c, &p, 0, p.n), p.n);
+    kvs_cache_close(c);
+
+    cfg.local_cpu = true;
+    cfg.max_local_cpu_size = 1ull << 30;
+    snprintf(cfg.local_disk, sizeof cfg.local_disk, "%s", local);
+    cfg.max_local_disk_size = 1ull << 30;
+    if (kvs_cache_open(&cfg, &c, &err) != KVS_OK)
+        fail_msg("%s", err.msg);
+    kvs_stats st;
+    kvs_cache_stats(c, &st);
+    assert_int_equal(st.n_tiers, 3);
+    assert_string_equal(st.tiers[2].name, "gds");
+    kvs_tier *disk = c->tiers[c->local_disk];
+    assert_int_equal(disk->methods->contains_prefix(disk, &p.ns, p.keys, p.n), 0);
+    assert_int_equal(get_all(c, &p), p.n);
+    assert_int_equal(kvs_cache_flush(c, -1, &err), KVS_OK);
+    assert_int_equal(c->mem->methods->contains_prefix(c->mem, &p.ns, p.keys, p.n), p.n);
+    assert_int_equal(disk->methods->contains_prefix(disk, &p.ns, p.keys, p.n), p.n);
+    kvs_cache_close(c);
+
+    cfg.local_cpu = false; /* the local disk alone now serves the prompt */
+    cfg.gds_path[0] = '\0';
+    assert_int_equal(kvs_cache_open(&cfg, &c, &err), KVS_OK);
+    assert_int_equal(get_all(c, &p), p.n);
+    kvs_cache_close(c);
+    prompt_free(&p);
+    test_rmtree(shared);
+    test_rmtree(local);
+}
+
 /* A tier wrapped to be slow and to count its loads, to make the single-flight window wide. */
 typedef struct slow_tier {
     kvs_tier base;
@@ -577,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_mem_round_trips),
         cmocka_unit_test(test_lookup_prefix_with_gaps),
         cmocka_unit_test(test_restart_promotes_from_disk),
+        cmocka_unit_test(test_promotes_shared_to_local_disk),
         cmocka_unit_test(test_single_flight),
         cmocka_unit_test(test_write_budget_drops),
         cmocka_unit_test(test_remove_and_flush),
