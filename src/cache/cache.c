@@ -172,14 +172,16 @@ kvs_status kvs_lookup(kvs_cache *cache, const kvs_key *ns, const kvs_key *keys, 
     if (!cache || !ns || !n_hit || (n > 0 && !keys))
         return kvs_fail(err, KVS_ERR_INVALID, "lookup: NULL argument");
     /* Tiers may hold different stretches of the chain (memory evicted the start, the disk
-     * has it): go round the tiers until none extends the prefix. */
-    size_t pos = 0, before;
-    do {
-        before = pos;
-        for (uint32_t t = 0; t < cache->n_tiers && pos < n; t++)
-            pos += cache->tiers[t]->methods->contains_prefix(cache->tiers[t], ns, keys + pos,
-                                                             n - pos);
-    } while (pos > before && pos < n);
+     * has it): go round the tiers until every one of them has failed to extend the prefix
+     * since it was last asked. A tier that just extended it would fail at once: it counts. */
+    size_t pos = 0;
+    uint32_t idle = 0;
+    for (uint32_t t = 0; pos < n && idle < cache->n_tiers; t = (t + 1) % cache->n_tiers) {
+        kvs_tier *tier = cache->tiers[t];
+        size_t more = tier->methods->contains_prefix(tier, ns, keys + pos, n - pos);
+        pos += more;
+        idle = more ? 1 : idle + 1;
+    }
     *n_hit = pos;
     atomic_fetch_add(&cache->lookups, 1);
     atomic_fetch_add(&cache->lookup_hit_chunks, pos);
