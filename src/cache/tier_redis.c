@@ -370,22 +370,26 @@ static kvs_status redis_remove(kvs_tier *tier, const kvs_key *ns, const kvs_key 
     redis_tier *t = (redis_tier *)tier;
     kvs_sigpipe_guard guard;
     kvs_sigpipe_block(&guard);
+    kvs_error why;
     kvs_redis_lease lease;
-    kvs_status s = kvs_redis_pool_acquire(t->pool, &lease, err);
+    kvs_status s = kvs_redis_pool_acquire(t->pool, &lease, &why);
     if (s == KVS_OK) {
         object_key k = make_key(ns, key);
         append_key_command(lease.ctx, "DEL", &k);
-        redisReply *r = read_reply(t, lease.ctx, "DEL", &s, err);
+        redisReply *r = read_reply(t, lease.ctx, "DEL", &s, &why);
         if (r && r->type == REDIS_REPLY_ERROR)
-            s = kvs_fail(err, KVS_ERR_REMOTE, "%s: DEL %s: %.*s", t->target.url.display, k.s,
+            s = kvs_fail(&why, KVS_ERR_REMOTE, "%s: DEL %s: %.*s", t->target.url.display, k.s,
                          (int)r->len, r->str);
         if (r)
             freeReplyObject(r);
-        kvs_redis_pool_release(t->pool, &lease, r ? NULL : err);
+        kvs_redis_pool_release(t->pool, &lease, r ? NULL : &why);
     }
-    if (s != KVS_OK)
-        note_failure(t, s, err);
     kvs_sigpipe_restore(&guard);
+    if (s == KVS_OK)
+        return KVS_OK;
+    note_failure(t, s, &why);
+    if (err)
+        *err = why;
     return s;
 }
 
