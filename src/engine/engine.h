@@ -1,0 +1,124 @@
+/* The serving engine (DESIGN.md §5–§6): a loaded model, a paged KV cache with automatic
+ * prefix caching, a scheduler thread doing continuous batching, and the connector to the
+ * KV offload library. The server submits requests as token ids and receives events.
+ *
+ * Threading: engine_submit, engine_cancel and engine_stats may be called from any thread.
+ * Events are delivered on the engine's scheduler thread, in order per request; the callback
+ * must not block (queue the event and return). After an event with done = true, no more
+ * events arrive for that request and its id is no longer valid. */
+#ifndef KVSPILL_ENGINE_ENGINE_H
+#define KVSPILL_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvspill.h"
+#include "model/kv_cache.h"
+#include "model/model_error.h"
+#include "model/sampler.h"
+
+typedef struct engine engine;
+typedef struct tokenizer tokenizer;
+typedef struct model model;
+
+/* kv_role of --kv-transfer-config (LMCacheConnectorV1 semantics). */
+typedef enum engine_kv_role {
+    ENGINE_KV_NONE = 0, /* no offload */
+    ENGINE_KV_BOTH,     /* load and store */
+    ENGINE_KV_PRODUCER, /* store only */
+    ENGINE_KV_CONSUMER, /* load only */
+} engine_kv_role;
+
+typedef struct engine_config {
+    const char *model_path;
+    const char *served_model_name;  /* NULL: the file's general.name or its base name */
+    int n_threads;                  /* forward-pass threads (0: all cores) */
+    uint32_t max_model_len;         /* prompt + generated tokens per request (0: the model's context) */
+    uint32_t max_num_seqs;          /* sequences running at once (default 32) */
+    uint32_t max_num_batched_tokens;/* tokens per scheduler step: the chunked-prefill budget */
+    uint64_t kv_cache_bytes;        /* memory for the paged KV cache */
+    kv_dtype kv_dtype;              /* KV_F16 default */
+    bool enable_prefix_caching;     /* in-memory block reuse (vLLM APC) */
+    engine_kv_role kv_role;         /* offload connector; ENGINE_KV_NONE disables it */
+    const kvs_config *offload;      /* tiers for the connector (NULL with ENGINE_KV_NONE) */
+    bool save_decode_cache;         /* also store chunks produced while decoding */
+} engine_config;
+
+/* vLLM-like defaults; model_path still to be set. */
+void engine_config_init(engine_config *cfg);
+
+int engine_create(const engine_config *cfg, engine **out, model_error *err) MODEL_MUST_CHECK;
+/* Cancels running requests (each gets its final event), flushes queued stores, frees. */
+void engine_destroy(engine *e);
+
+const char *engine_model_name(const engine *e);
+const tokenizer *engine_tokenizer(const engine *e);
+const model *engine_model(const engine *e);
+uint32_t engine_max_model_len(const engine *e);
+/* Chat template family rendering is in model/chat_template.h; this is the GGUF's text. */
+const char *engine_chat_template(const engine *e);
+
+typedef enum engine_finish {
+    ENGINE_FINISH_NONE = 0,
+    ENGINE_FINISH_STOP,      /* a stop/EOS token */
+    ENGINE_FINISH_LENGTH,    /* max_tokens or max_model_len */
+    ENGINE_FINISH_CANCELLED, /* engine_cancel or shutdown */
+    ENGINE_FINISH_ERROR,     /* see message */
+} engine_finish;
+
+typedef struct engine_event {
+    uint64_t request_id;
+    bool has_token;           /* a new generated token */
+    int32_t token;
+    float logprob;            /* log-softmax of the chosen token (temperature 1) */
+    bool done;
+    engine_finish finish;
+    const char *message;      /* for ENGINE_FINISH_ERROR */
+    /* Usage, valid in every event: */
+    uint32_t prompt_tokens;
+    uint32_t cached_tokens;   /* prompt tokens not computed: prefix cache + offload hits */
+    uint32_t completion_tokens;
+} engine_event;
+
+typedef void (*engine_event_fn)(void *user, const engine_event *ev);
+
+typedef struct engine_request {
+    const int32_t *prompt;    /* copied */
+    size_t n_prompt;
+    sampler_config sampling;  /* arrays copied; max_tokens 0 = up to max_model_len */
+    const char *cache_salt;   /* tenant isolation of both prefix caches; NULL = none */
+    engine_event_fn on_event;
+    void *user;
+} engine_request;
+
+/* Queues a request. Fails (no events follow) on invalid input: empty prompt, prompt longer
+ * than max_model_len, tokens outside the vocabulary, engine shutting down. */
+int engine_submit(engine *e, const engine_request *req, uint64_t *request_id,
+                  model_error *err) MODEL_MUST_CHECK;
+/* Asks the scheduler to drop a request (client went away); its final event follows. */
+void engine_cancel(engine *e, uint64_t request_id);
+
+#define ENGINE_HIST_BUCKETS 16
+
+typedef struct engine_histogram {
+    double bounds[ENGINE_HIST_BUCKETS]; /* upper bounds in seconds; unused ones are 0 */
+    uint64_t counts[ENGINE_HIST_BUCKETS + 1]; /* last: +Inf */
+    double sum;
+    uint64_t count;
+} engine_histogram;
+
+typedef struct engine_stats {
+    uint64_t requests_total, requests_running, requests_waiting;
+    uint64_t prompt_tokens_total, generation_tokens_total;
+    uint64_t prefix_cache_queries, prefix_cache_hits; /* tokens, in-memory APC */
+    uint64_t offload_hit_tokens, offload_loaded_tokens, offload_stored_chunks;
+    uint64_t preemptions;
+    uint64_t kv_blocks_total, kv_blocks_free;
+    engine_histogram ttft, inter_token, offload_load, offload_store;
+    kvs_stats offload;        /* zeroed when the connector is off */
+} engine_stats;
+
+void engine_get_stats(engine *e, engine_stats *out);
+
+#endif
