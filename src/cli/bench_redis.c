@@ -21,7 +21,7 @@
 #include "cache/tier.h"
 
 #define BATCH 8
-#define ROUNDS 3
+#define ROUNDS 5
 #define DEFAULT_CHUNKS 32
 /* TinyLlama's KV for one 256-token chunk: 22 layers x K,V x 4 heads x 64 x f16 x 256. */
 #define DEFAULT_CHUNK_BYTES (22ull * 2 * 4 * 64 * 2 * 256)
