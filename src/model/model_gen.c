@@ -1,0 +1,208 @@
+#include "model/model_gen.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/quant_write.h"
+#include "model/vocab_gen.h"
+
+#define GEN_MERGES 700
+#define CHUNK_FLOATS (1u << 20)
+
+typedef struct gen_tensor {
+    char name[64];
+    uint64_t ne[2];
+    uint32_t n_dims, type;
+} gen_tensor;
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static float uniform(uint64_t *s) { return (float)(splitmix(s) >> 40) * (2.0f / 16777216.0f) - 1.0f; }
+
+static int check_params(const model_gen_params *p, model_error *err)
+{
+    if (!p->n_layer || !p->n_embd || !p->n_head || !p->n_head_kv || !p->n_ff || !p->n_ctx)
+        return model_fail(err, "model gen: layers, dim, heads, kv heads, ff and ctx must be > 0");
+    if (p->n_embd % p->n_head || (p->n_embd / p->n_head) % 2)
+        return model_fail(err, "model gen: dim %u must split into %u heads of even size", p->n_embd, p->n_head);
+    if (p->n_head % p->n_head_kv)
+        return model_fail(err, "model gen: heads (%u) must be a multiple of kv heads (%u)", p->n_head, p->n_head_kv);
+    if (p->type != GGML_TYPE_F32 && p->type != GGML_TYPE_F16 && p->type != GGML_TYPE_BF16 &&
+        p->type != GGML_TYPE_Q8_0)
+        return model_fail(err, "model gen: weight type %s not supported (f32, f16, bf16, q8_0)",
+                          ggml_type_name(p->type));
+    uint32_t blk = ggml_type_block_elems(p->type);
+    if (p->n_embd % blk || p->n_ff % blk)
+        return model_fail(err, "model gen: dim (%u) and ff (%u) must be multiples of %u for %s",
+                          p->n_embd, p->n_ff, blk, ggml_type_name(p->type));
+    if (!(p->rope_base > 0))
+        return model_fail(err, "model gen: rope base must be > 0");
+    return 0;
+}
+
+static uint32_t file_type_of(uint32_t type)
+{
+    switch (type) {
+    case GGML_TYPE_F16: return 1;
+    case GGML_TYPE_Q8_0: return 7;
+    case GGML_TYPE_BF16: return 32;
+    default: return 0;
+    }
+}
+
+static int set_metadata(gguf_writer *w, const model_gen_params *p, uint32_t *n_vocab, model_error *err)
+{
+    char name[64];
+    snprintf(name, sizeof name, "kvspill-gen-seed%llu", (unsigned long long)p->seed);
+    int rc = gguf_writer_set_str(w, "general.architecture", "llama") ||
+             gguf_writer_set_str(w, "general.name", name) ||
+             gguf_writer_set_u32(w, "general.file_type", file_type_of(p->type)) ||
+             gguf_writer_set_u32(w, "llama.context_length", p->n_ctx) ||
+             gguf_writer_set_u32(w, "llama.embedding_length", p->n_embd) ||
+             gguf_writer_set_u32(w, "llama.block_count", p->n_layer) ||
+             gguf_writer_set_u32(w, "llama.feed_forward_length", p->n_ff) ||
+             gguf_writer_set_u32(w, "llama.attention.head_count", p->n_head) ||
+             gguf_writer_set_u32(w, "llama.attention.head_count_kv", p->n_head_kv) ||
+             gguf_writer_set_u32(w, "llama.rope.dimension_count", p->n_embd / p->n_head) ||
+             gguf_writer_set_f32(w, "llama.rope.freq_base", p->rope_base) ||
+             gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    if (rc == 0 && p->type == GGML_TYPE_Q8_0)
+        rc = gguf_writer_set_u32(w, "general.quantization_version", 2);
+    if (rc)
+        return model_fail(err, "model gen: out of memory");
+    if (!p->vocab_from) {
+        if (vocab_gen_bpe(w, GEN_MERGES, n_vocab, err))
+            return -1;
+    } else {
+        gguf_value_type et;
+        uint64_t n;
+        if (gguf_get_arr(p->vocab_from, "tokenizer.ggml.tokens", &et, &n) || et != GGUF_VT_STRING ||
+            n == 0 || n > UINT32_MAX)
+            return model_fail(err, "%s: no tokenizer.ggml.tokens to copy", gguf_path(p->vocab_from));
+        *n_vocab = (uint32_t)n;
+        for (uint64_t i = 0; i < gguf_n_keys(p->vocab_from); i++) {
+            gguf_string k = gguf_key_name(p->vocab_from, (int64_t)i);
+            if (k.len > 10 && !memcmp(k.ptr, "tokenizer.", 10) &&
+                gguf_writer_copy_kv(w, p->vocab_from, (int64_t)i))
+                return model_fail(err, "model gen: out of memory");
+        }
+    }
+    return gguf_writer_set_u32(w, "llama.vocab_size", *n_vocab) ? model_fail(err, "model gen: out of memory") : 0;
+}
+
+static void add(gen_tensor *t, size_t *n, const char *name, uint64_t d0, uint64_t d1, uint32_t type)
+{
+    t[*n] = (gen_tensor){"", {d0, d1 ? d1 : 1}, d1 ? 2u : 1u, type};
+    snprintf(t[*n].name, sizeof t[*n].name, "%s", name);
+    (*n)++;
+}
+
+/* Tensors in file order (d1 = 0: a 1-D tensor); returns the count, 3 + 9 per layer. */
+static size_t list_tensors(const model_gen_params *p, uint32_t n_vocab, gen_tensor *t)
+{
+    static const char *const per_layer[9] = {
+        "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down",
+    };
+    uint64_t e = p->n_embd, kv = (uint64_t)p->n_embd / p->n_head * p->n_head_kv, ff = p->n_ff;
+    const uint64_t d1[9] = {0, e, kv, kv, e, 0, ff, ff, e};
+    size_t n = 0;
+    add(t, &n, "token_embd.weight", e, n_vocab, p->type);
+    for (uint32_t l = 0; l < p->n_layer; l++) {
+        for (int k = 0; k < 9; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%u.%s.weight", l, per_layer[k]);
+            add(t, &n, name, k == 8 ? ff : e, d1[k], d1[k] ? p->type : GGML_TYPE_F32);
+        }
+    }
+    add(t, &n, "output_norm.weight", e, 0, GGML_TYPE_F32);
+    add(t, &n, "output.weight", e, n_vocab, p->type);
+    return n;
+}
+
+/* Norm weights near 1; other weights uniform with scale 1/sqrt(input size). */
+static int stream_tensor(gguf_writer *w, const model_gen_params *p, const gen_tensor *t, size_t idx,
+                         float *buf, void *qbuf, model_error *err)
+{
+    uint64_t state = p->seed * 0x9E3779B97F4A7C15ull + idx;
+    uint64_t cols = t->ne[0], rows = t->n_dims == 2 ? t->ne[1] : 1;
+    bool norm = t->n_dims == 1;
+    float scale = norm ? 0.1f : 1.0f / sqrtf((float)cols);
+    uint64_t rows_per_chunk = CHUNK_FLOATS / cols ? CHUNK_FLOATS / cols : 1;
+    uint64_t row_bytes;
+    uint64_t ne0[1] = {cols};
+    if (ggml_tensor_nbytes(t->type, 1, ne0, &row_bytes))
+        return model_fail(err, "model gen: tensor %s: bad shape", t->name);
+    for (uint64_t r = 0; r < rows; r += rows_per_chunk) {
+        uint64_t nr = rows - r < rows_per_chunk ? rows - r : rows_per_chunk;
+        for (uint64_t i = 0; i < nr * cols; i++)
+            buf[i] = (norm ? 1.0f : 0.0f) + scale * uniform(&state);
+        for (uint64_t i = 0; i < nr; i++)
+            if (quant_row(t->type, buf + i * cols, cols, (char *)qbuf + i * row_bytes))
+                return model_fail(err, "model gen: tensor %s: cannot convert to %s", t->name,
+                                  ggml_type_name(t->type));
+        if (gguf_writer_stream(w, qbuf, nr * row_bytes, err))
+            return -1;
+    }
+    return 0;
+}
+
+int model_gen_write(const model_gen_params *p, const char *path, model_gen_progress progress,
+                    void *progress_ctx, model_error *err)
+{
+    if (check_params(p, err))
+        return -1;
+    gguf_writer *w = gguf_writer_new();
+    size_t max_tensors = 3 + 9 * (size_t)p->n_layer;
+    gen_tensor *t = malloc(max_tensors * sizeof *t);
+    /* a chunk holds at least one row: the widest row is max(dim, ff) */
+    size_t chunk = CHUNK_FLOATS + (p->n_embd > p->n_ff ? p->n_embd : p->n_ff);
+    float *buf = malloc(chunk * sizeof *buf);
+    void *qbuf = malloc(chunk * sizeof *buf);
+    int rc = -1;
+    if (!w || !t || !buf || !qbuf) {
+        model_fail(err, "model gen: out of memory");
+        goto out;
+    }
+    uint32_t n_vocab;
+    if (set_metadata(w, p, &n_vocab, err))
+        goto out;
+    size_t n = list_tensors(p, n_vocab, t);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t sz;
+        if (gguf_writer_declare_tensor(w, t[i].name, t[i].n_dims, t[i].ne, t[i].type) ||
+            ggml_tensor_nbytes(t[i].type, t[i].n_dims, t[i].ne, &sz)) {
+            model_fail(err, "model gen: tensor %s: invalid shape", t[i].name);
+            goto out;
+        }
+        total += sz;
+    }
+    if (gguf_writer_begin(w, path, err))
+        goto out;
+    uint64_t done = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (stream_tensor(w, p, &t[i], i, buf, qbuf, err))
+            goto out;
+        uint64_t sz;
+        if (ggml_tensor_nbytes(t[i].type, t[i].n_dims, t[i].ne, &sz) == 0)
+            done += sz;
+        if (progress)
+            progress(done, total, progress_ctx);
+    }
+    rc = gguf_writer_finish(w, err);
+out:
+    gguf_writer_free(w);
+    free(t);
+    free(buf);
+    free(qbuf);
+    return rc;
+}

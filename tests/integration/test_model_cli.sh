@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# kvspill model gen -> model info (text and --json) -> model tokenize, on generated models
+# and on the reference vocabulary files.
+set -u
+BIN=${KVSPILL_BIN:?KVSPILL_BIN not set}
+[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/kvspill-model-XXXXXX")
+trap 'rm -rf "$DIR"' EXIT
+fails=0
+check() { # check NAME EXPECTED ACTUAL
+    if [ "$2" != "$3" ]; then echo "FAIL: $1: got '$3', want '$2'"; fails=$((fails + 1)); else echo "ok: $1"; fi
+}
+field() { grep "^$1: " "$2" | head -1 | cut -d' ' -f2-; }
+
+"$BIN" model gen --out "$DIR/a.gguf" --layers 3 --dim 96 --heads 6 --kv-heads 2 --ff 160 \
+    --ctx 512 --rope-base 500000 --type q8_0 --seed 7; check "gen q8_0" 0 $?
+"$BIN" model info "$DIR/a.gguf" > "$DIR/info"; check "info" 0 $?
+check "architecture" llama "$(field architecture "$DIR/info")"
+check "layers" 3 "$(field layers "$DIR/info")"
+check "dim" 96 "$(field dim "$DIR/info")"
+check "heads" 6 "$(field heads "$DIR/info")"
+check "kv_heads" 2 "$(field kv_heads "$DIR/info")"
+check "ff" 160 "$(field ff "$DIR/info")"
+check "context" 512 "$(field context "$DIR/info")"
+check "rope_base" 500000 "$(field rope_base "$DIR/info")"
+check "rope_dims" 16 "$(field rope_dims "$DIR/info")"
+check "tokenizer" gpt2 "$(field tokenizer "$DIR/info")"
+check "chat template" chatml "$(field chat_template "$DIR/info")"
+check "tensors" 30 "$(field tensors "$DIR/info")"
+check "types" "f32=7 q8_0=23" "$(field types "$DIR/info")"
+check "file size" "$(stat -c %s "$DIR/a.gguf")" "$(field file_size "$DIR/info")"
+
+# deterministic for a seed, different for another
+"$BIN" model gen --out "$DIR/b.gguf" --layers 3 --dim 96 --heads 6 --kv-heads 2 --ff 160 \
+    --ctx 512 --rope-base 500000 --type q8_0 --seed 7
+check "same seed, same bytes" "$(sha256sum < "$DIR/a.gguf")" "$(sha256sum < "$DIR/b.gguf")"
+"$BIN" model gen --out "$DIR/c.gguf" --layers 3 --dim 96 --heads 6 --kv-heads 2 --ff 160 \
+    --ctx 512 --rope-base 500000 --type q8_0 --seed 8
+"$BIN" model info "$DIR/c.gguf" > "$DIR/info_c"
+[ "$(field fingerprint "$DIR/info")" != "$(field fingerprint "$DIR/info_c")" ]; check "other seed, other fingerprint" 0 $?
+
+for t in f16 bf16; do
+    "$BIN" model gen --out "$DIR/$t.gguf" --type $t; check "gen $t" 0 $?
+    "$BIN" model info --json "$DIR/$t.gguf" > "$DIR/$t.json"; check "info --json $t" 0 $?
+    check "json types $t" "{'f32': 5, '$t': 16}" \
+        "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["types"])' "$DIR/$t.json")"
+done
+
+# bad arguments are usage errors; a non-GGUF is refused with a message
+"$BIN" model gen --out "$DIR/x.gguf" --dim 65 --heads 4 2> "$DIR/err"; check "gen bad dim" 1 $?
+[ ! -e "$DIR/x.gguf" ]; check "no file left behind" 0 $?
+"$BIN" model gen --out "$DIR/x.gguf" --type q4_k 2> /dev/null; check "gen bad type" 2 $?
+echo "not a model" > "$DIR/junk"
+"$BIN" model info "$DIR/junk" 2> "$DIR/err"; check "info junk" 1 $?
+grep -q "not a GGUF file" "$DIR/err"; check "info junk message" 0 $?
+
+# tokenize with the generated vocabulary: BOS, special tokens, plain text
+printf 'Hello world<|im_end|>' > "$DIR/text"
+"$BIN" model tokenize --model "$DIR/a.gguf" --text-file "$DIR/text" --bos --special > "$DIR/ids"; check "tokenize" 0 $?
+bos=$(field bos "$DIR/info")
+check "tokenize starts with BOS" "$bos" "$(cut -d' ' -f1 < "$DIR/ids")"
+n_vocab=$(field vocab_size "$DIR/info")
+check "tokenize ends with <|im_end|>" "$((n_vocab - 1))" "$(awk '{print $NF}' < "$DIR/ids")"
+
+SHARED=${KVSPILL_SHARED_DIR:-}
+if [ -n "$SHARED" ] && [ -d "$SHARED/testdata/vocab" ]; then
+    printf 'Hello world' > "$DIR/hw"
+    check "tokenize llama-spm" "15043 3186" \
+        "$("$BIN" model tokenize --model "$SHARED/testdata/vocab/ggml-vocab-llama-spm.gguf" --text-file "$DIR/hw")"
+    check "tokenize gpt-2" "15496 995" \
+        "$("$BIN" model tokenize --model "$SHARED/testdata/vocab/ggml-vocab-gpt-2.gguf" --text-file "$DIR/hw")"
+    check "tokenize reference prompt" "$(cat "$SHARED/testdata/reference/tiny-f32.short.tokens.txt")" \
+        "$("$BIN" model tokenize --model "$SHARED/testdata/models/tiny-f32.gguf" --bos \
+            --text-file "$SHARED/testdata/reference/short_prompt.txt")"
+    "$BIN" model gen --out "$DIR/v.gguf" --vocab-from "$SHARED/testdata/vocab/ggml-vocab-llama-spm.gguf"
+    check "gen --vocab-from" 0 $?
+    "$BIN" model info "$DIR/v.gguf" > "$DIR/info_v"
+    check "copied vocabulary" 32000 "$(field vocab_size "$DIR/info_v")"
+    check "copied tokenizer" llama "$(field tokenizer "$DIR/info_v")"
+else
+    echo "skip: reference vocabularies (KVSPILL_SHARED_DIR not set)"
+fi
+
+[ $fails -eq 0 ] && echo "all passed" || echo "$fails failed"
+[ $fails -eq 0 ]
