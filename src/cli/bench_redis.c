@@ -272,8 +272,8 @@ static double median(double *v)
     return v[ROUNDS / 2];
 }
 
-enum { TIER_PUT, RAW_SET, TIER_GET, RAW_GET, N_MEASURES };
-static const char *const measure_names[N_MEASURES] = {"tier put", "raw SET", "tier get",
+enum { TIER_PUT, TIER_GET, RAW_SET, RAW_GET, N_MEASURES };
+static const char *const measure_names[N_MEASURES] = {"tier put", "tier get", "raw SET",
                                                       "raw GET"};
 
 static int run(const char *cmd, const bench_opts *o, kvs_tier *t, redisContext *raw,
@@ -282,22 +282,20 @@ static int run(const char *cmd, const bench_opts *o, kvs_tier *t, redisContext *
     double secs[N_MEASURES][ROUNDS];
     for (int r = 0; r < ROUNDS; r++) {
         /* alternate which goes first, so that neither always meets a warmer server */
-        bool tier_first = r % 2 == 0;
-        for (int k = 0; k < 2; k++) {
-            if ((k == 0) == tier_first) {
-                secs[TIER_PUT][r] = tier_put(t, d);
-                secs[TIER_GET][r] = tier_get(t, d);
-            } else {
-                secs[RAW_SET][r] = raw_run(raw, d, true);
-                secs[RAW_GET][r] = raw_run(raw, d, false);
-            }
-        }
-        for (int m = 0; m < N_MEASURES; m++) {
+        static const int orders[2][N_MEASURES] = {{TIER_PUT, TIER_GET, RAW_SET, RAW_GET},
+                                                  {RAW_SET, RAW_GET, TIER_PUT, TIER_GET}};
+        for (int k = 0; k < N_MEASURES; k++) {
+            int m = orders[r % 2][k];
+            secs[m][r] = m == TIER_PUT ? tier_put(t, d)
+                         : m == TIER_GET ? tier_get(t, d)
+                                         : raw_run(raw, d, m == RAW_SET);
             if (secs[m][r] < 0) {
                 kvs_tier_stats s;
                 t->methods->stats(t, &s);
                 fprintf(stderr, "kvspill %s: %s failed in round %d%s%s\n", cmd,
-                        measure_names[m], r + 1, s.last_error[0] ? ": " : "", s.last_error);
+                        measure_names[m], r + 1,
+                        m <= TIER_GET && s.last_error[0] ? ": " : "",
+                        m <= TIER_GET ? s.last_error : "");
                 return 1;
             }
         }
