@@ -455,18 +455,17 @@ static void test_permission_denied(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     /* And a directory nobody may write: opening the tier fails with the path named. */
+    chmod(v1, 0555);
     pid = fork();
     if (pid == 0) {
         if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
             _exit(77);
-        chmod(v1, 0555);
         kvs_file_tier_options o = {.root = root};
         kvs_tier *u;
         kvs_error err;
         kvs_status st = kvs_tier_file_open(&o, &u, &err);
         _exit(st == KVS_ERR_IO && strstr(err.msg, root) ? 0 : 1);
     }
-    chmod(v1, 0555);
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     free_chain(&ch);
