@@ -66,9 +66,8 @@ int symbols_from_text(const char *text, size_t len, symbol **syms, size_t *n)
     if (!*syms)
         return -1;
     for (size_t off = 0; off < len;) {
-        size_t cl = utf8_lead_len((uint8_t)text[off]);
-        if (cl > len - off)
-            cl = len - off;
+        size_t cl;
+        utf8_decode(text + off, len - off, &cl);
         (*syms)[*n] = (symbol){(int32_t)*n - 1, (int32_t)*n + 1, off, cl};
         (*n)++;
         off += cl;

@@ -18,8 +18,10 @@ typedef struct symbol {
 typedef bool (*merge_key_fn)(const void *ctx, const char *text, size_t off, size_t n_left,
                              size_t n_right, double *key);
 
-/* Splits text into symbols of UTF-8 characters (a lead byte's announced length, cut at
- * the end of the text); *syms is malloc'd. */
+/* Splits text into symbols of UTF-8 characters; each byte of an invalid sequence is a
+ * symbol of its own (llama.cpp takes the length a lead byte announces, which on invalid
+ * input can swallow the first bytes of the next character and break round trips; the two
+ * agree on valid UTF-8). *syms is malloc'd. */
 int symbols_from_text(const char *text, size_t len, symbol **syms, size_t *n);
 /* Merges in place; -1 when out of memory. */
 int symbols_merge(const char *text, symbol *syms, size_t n, merge_key_fn key_of, const void *ctx);

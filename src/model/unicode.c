@@ -20,12 +20,6 @@ size_t utf8_encode(uint32_t cp, char out[4])
     return (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)out);
 }
 
-size_t utf8_lead_len(uint8_t lead)
-{
-    static const uint8_t by_high_nibble[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
-    return by_high_nibble[lead >> 4];
-}
-
 unsigned unicode_class(uint32_t cp)
 {
     /* White_Space = the Z categories plus the controls TAB..CR and NEL (which Unicode

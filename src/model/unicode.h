@@ -13,9 +13,6 @@
 uint32_t utf8_decode(const char *s, size_t len, size_t *adv);
 /* Encodes cp (<= 0x10FFFF) into out; returns the byte count (1..4). */
 size_t utf8_encode(uint32_t cp, char out[4]);
-/* Length of the sequence a lead byte announces (1 for continuation/invalid bytes), as
- * SentencePiece splits text into characters. */
-size_t utf8_lead_len(uint8_t lead);
 
 enum {
     UCLASS_LETTER = 1u << 0,  /* \p{L}: Lu Ll Lt Lm Lo */
