@@ -1,7 +1,11 @@
 /* kvspill bench engine: prefill and decode tokens/s of the forward pass on a model, with
  * seeded random prompt tokens (a prefill of --prompt-tokens in one batch, then
- * --gen-tokens single-token decode steps), as llama-bench's pp/tg figures. */
+ * --gen-tokens single-token decode steps), as llama-bench's pp/tg figures. The baseline
+ * measured in the same run is the read bandwidth over the model's tensor bytes with the
+ * same thread count: a decode step must read every weight once, so bandwidth ÷ bytes is
+ * the decode ceiling (decode_floor_ratio = decode_tps / that ceiling). */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,53 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct read_part {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+} read_part;
+
+static void *read_words(void *arg)
+{
+    read_part *r = arg;
+    uint64_t s = 0;
+    for (size_t i = 0; i < r->n; i++)
+        s += r->p[i];
+    r->sum = s;
+    return NULL;
+}
+
+/* Bytes of all tensors, and the GB/s of reading them with `threads` threads (best of 3). */
+static double weight_read_gbs(const gguf_file *gf, int threads, double *bytes)
+{
+    const uint8_t *lo = NULL, *hi = NULL;
+    for (uint64_t i = 0; i < gguf_n_tensors(gf); i++) {
+        const gguf_tensor *t = gguf_tensor_at(gf, i);
+        const uint8_t *a = t->data, *b = a + t->size;
+        lo = !lo || a < lo ? a : lo;
+        hi = !hi || b > hi ? b : hi;
+    }
+    lo = (const uint8_t *)(((uintptr_t)lo + 7) & ~(uintptr_t)7);
+    size_t words = (size_t)(hi - lo) / 8, per = words / (size_t)threads;
+    *bytes = (double)(hi - lo);
+    double best = 0.0;
+    for (int rep = 0; rep < 3; rep++) {
+        pthread_t th[64];
+        read_part parts[64];
+        double t0 = now_s();
+        for (int i = 0; i < threads; i++) {
+            parts[i] = (read_part){(const uint64_t *)(const void *)lo + i * per,
+                                   i == threads - 1 ? words - i * per : per, 0};
+            pthread_create(&th[i], NULL, read_words, &parts[i]);
+        }
+        for (int i = 0; i < threads; i++)
+            pthread_join(th[i], NULL);
+        double gbs = words * 8.0 / (now_s() - t0) / 1e9;
+        best = gbs > best ? gbs : best;
+    }
+    return best;
 }
 
 static void usage(FILE *f, const char *cmd)
@@ -50,7 +101,7 @@ int cmd_bench_engine(int argc, char **argv)
         }
     }
     if (!o.model_path || n_prompt < 1 || n_prompt > 65536 || n_gen < 0 || n_gen > 65536 ||
-        optind != argc) {
+        o.threads < 1 || o.threads > 64 || optind != argc) {
         usage(stderr, cmd);
         return 2;
     }
@@ -91,21 +142,27 @@ int cmd_bench_engine(int argc, char **argv)
     double t_decode = now_s() - t0;
     double pp = np / t_prefill, tg = n_gen ? n_gen / t_decode : 0.0;
     const model_hparams *hp = &e.m->hp;
+    double wbytes, gbs = weight_read_gbs(e.gf, o.threads, &wbytes);
+    double tg_ceiling = gbs * 1e9 / wbytes;
     if (json)
         printf("{\"model\":\"%s\",\"arch\":\"%s\",\"weight_type\":\"%s\",\"n_layer\":%u,"
                "\"n_embd\":%u,\"n_vocab\":%u,\"threads\":%d,\"kernels\":\"%s\",\"kv\":\"%s\","
                "\"prompt_tokens\":%u,\"gen_tokens\":%ld,\"prefill_s\":%.4f,\"decode_s\":%.4f,"
-               "\"prefill_tps\":%.3f,\"decode_tps\":%.3f}\n",
+               "\"prefill_tps\":%.3f,\"decode_tps\":%.3f,\"weight_bytes\":%.0f,\"read_gbs\":%.2f,"
+               "\"decode_ceiling_tps\":%.3f,\"decode_floor_ratio\":%.3f}\n",
                o.model_path, e.m->arch, model_weight_type_name(e.m), hp->n_layer, hp->n_embd,
                hp->n_vocab, fwd_threads(e.fc), fwd_kernels(e.fc)->name,
-               e.kv->dtype == KV_F32 ? "f32" : "f16", np, n_gen, t_prefill, t_decode, pp, tg);
+               e.kv->dtype == KV_F32 ? "f32" : "f16", np, n_gen, t_prefill, t_decode, pp, tg,
+               wbytes, gbs, tg_ceiling, tg / tg_ceiling);
     else
         printf("model %s (%s, %s, %u layers, dim %u)\nthreads %d, kernels %s, kv %s\n"
                "prefill: %u tokens in %.3f s = %.2f tokens/s\n"
-               "decode:  %ld tokens in %.3f s = %.2f tokens/s\n",
+               "decode:  %ld tokens in %.3f s = %.2f tokens/s\n"
+               "weights: %.0f MB read at %.2f GB/s: decode ceiling %.2f tokens/s (ratio %.3f)\n",
                o.model_path, e.m->arch, model_weight_type_name(e.m), hp->n_layer, hp->n_embd,
                fwd_threads(e.fc), fwd_kernels(e.fc)->name, e.kv->dtype == KV_F32 ? "f32" : "f16",
-               np, t_prefill, pp, n_gen, t_decode, tg);
+               np, t_prefill, pp, n_gen, t_decode, tg, wbytes / 1e6, gbs, tg_ceiling,
+               tg / tg_ceiling);
     status = 0;
     goto out;
 fail:
