@@ -1,9 +1,239 @@
-/* PLACEHOLDER: replaced by the server. */
+/* kvspill serve: the OpenAI-compatible server. Flags are vLLM's; the offload tiers come
+ * from the LMCACHE_* environment (or LMCACHE_CONFIG_FILE) as LMCache reads them, and are
+ * used only when --kv-transfer-config names the LMCache connector, as in vLLM.
+ * SIGINT/SIGTERM: stop accepting, let running requests finish (bounded), cancel the rest,
+ * flush the stores, exit 0. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/commands.h"
+#include "engine/engine.h"
+#include "server/http.h"
+#include "server/server.h"
+
+enum { DRAIN_MS = 10000, CANCEL_MS = 5000 };
+
+static void usage(FILE *f, const char *cmd)
+{
+    fprintf(f,
+            "usage: kvspill %s --model FILE [--host H] [--port P] [--api-key K]\n"
+            "         [--served-model-name NAME] [--max-model-len N] [--threads N]\n"
+            "         [--enable-prefix-caching | --no-enable-prefix-caching]\n"
+            "         [--kv-transfer-config JSON] [--kv-cache-memory BYTES[K|M|G]]\n"
+            "         [--max-num-seqs N] [--max-num-batched-tokens N] [--kv-cache-dtype f16|f32]\n"
+            "Defaults: --host 0.0.0.0 --port 8000; the API key may also come from VLLM_API_KEY.\n"
+            "--kv-transfer-config '{\"kv_connector\":\"LMCacheConnectorV1\",\"kv_role\":\"kv_both\"}'\n"
+            "turns on KV offload to the tiers the LMCACHE_* variables describe.\n", cmd);
+}
+
+/* A count with an optional K/M/G/T suffix (powers of 1024). */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || *s == '-')
+        return -1;
+    unsigned shift = 0;
+    switch (toupper((unsigned char)*end)) {
+    case 0: break;
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    case 'T': shift = 40; break;
+    default: return -1;
+    }
+    if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'B' && !end[2]) &&
+        !(toupper((unsigned char)end[1]) == 'I' && toupper((unsigned char)end[2]) == 'B' && !end[3]))
+        return -1;
+    if (shift && v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int parse_u32(const char *s, uint32_t lo, uint32_t *out)
+{
+    uint64_t v;
+    if (parse_size(s, &v) || strpbrk(s, "KkMmGgTt") || v < lo || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* --kv-transfer-config: only the LMCache connector is built in. */
+static int parse_kv_transfer(const char *cmd, const char *text, engine_kv_role *role)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    int rc = -1;
+    if (!root || !json_is_object(root)) {
+        fprintf(stderr, "kvspill %s: --kv-transfer-config: not a JSON object%s%s\n", cmd,
+                root ? "" : ": ", root ? "" : jerr.text);
+        goto out;
+    }
+    const char *conn = json_string_value(json_object_get(root, "kv_connector"));
+    const char *r = json_string_value(json_object_get(root, "kv_role"));
+    if (!conn || strcmp(conn, "LMCacheConnectorV1") != 0) {
+        fprintf(stderr, "kvspill %s: --kv-transfer-config: kv_connector must be "
+                        "\"LMCacheConnectorV1\" (got %s)\n", cmd, conn ? conn : "none");
+        goto out;
+    }
+    if (!r || !strcmp(r, "kv_both"))
+        *role = ENGINE_KV_BOTH;
+    else if (!strcmp(r, "kv_producer"))
+        *role = ENGINE_KV_PRODUCER;
+    else if (!strcmp(r, "kv_consumer"))
+        *role = ENGINE_KV_CONSUMER;
+    else {
+        fprintf(stderr, "kvspill %s: --kv-transfer-config: kv_role must be kv_both, "
+                        "kv_producer or kv_consumer (got %s)\n", cmd, r);
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+/* Waits for SIGINT or SIGTERM, then shuts the server down in order. */
+static void serve_until_signal(const char *cmd, server *srv, http_server *http,
+                               const sigset_t *sigs)
+{
+    int sig = 0;
+    sigwait(sigs, &sig);
+    fprintf(stderr, "kvspill: %s received, finishing %zu request(s)\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", gen_registry_live(&srv->reg));
+    http_server_quiesce(http);
+    if (gen_registry_wait_idle(&srv->reg, DRAIN_MS)) {
+        atomic_store(&srv->reg.cancel_all, true);
+        size_t left = gen_registry_wait_idle(&srv->reg, CANCEL_MS);
+        if (left)
+            fprintf(stderr, "kvspill %s: %zu request(s) still open after cancelling\n", cmd,
+                    left);
+    }
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "kvspill %s: not built yet\n", argv[0]);
-    return 2;
+    const char *cmd = argv[0], *host = "0.0.0.0", *kv_transfer = NULL;
+    const char *api_key = getenv("VLLM_API_KEY");
+    uint32_t port = 8000;
+    engine_config ec;
+    engine_config_init(&ec);
+    enum { O_HOST = 256, O_PORT, O_KEY, O_MML, O_THREADS, O_NAME, O_APC, O_NO_APC, O_KVT,
+           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},
+        {"host", required_argument, 0, O_HOST},
+        {"port", required_argument, 0, O_PORT},
+        {"api-key", required_argument, 0, O_KEY},
+        {"max-model-len", required_argument, 0, O_MML},
+        {"threads", required_argument, 0, O_THREADS},
+        {"served-model-name", required_argument, 0, O_NAME},
+        {"enable-prefix-caching", no_argument, 0, O_APC},
+        {"no-enable-prefix-caching", no_argument, 0, O_NO_APC},
+        {"kv-transfer-config", required_argument, 0, O_KVT},
+        {"kv-cache-memory", required_argument, 0, O_KVMEM},
+        {"max-num-seqs", required_argument, 0, O_SEQS},
+        {"max-num-batched-tokens", required_argument, 0, O_BATCHED},
+        {"kv-cache-dtype", required_argument, 0, O_DTYPE},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    uint32_t threads = 0;
+    const char *bad = NULL;
+    while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': ec.model_path = optarg; break;
+        case O_HOST: host = optarg; break;
+        case O_PORT: if (parse_u32(optarg, 1, &port) || port > 65535) bad = "--port"; break;
+        case O_KEY: api_key = optarg; break;
+        case O_MML: if (parse_u32(optarg, 1, &ec.max_model_len)) bad = "--max-model-len"; break;
+        case O_THREADS: if (parse_u32(optarg, 1, &threads) || threads > 4096) bad = "--threads"; break;
+        case O_NAME: ec.served_model_name = optarg; break;
+        case O_APC: ec.enable_prefix_caching = true; break;
+        case O_NO_APC: ec.enable_prefix_caching = false; break;
+        case O_KVT: kv_transfer = optarg; break;
+        case O_KVMEM: if (parse_size(optarg, &ec.kv_cache_bytes) || !ec.kv_cache_bytes) bad = "--kv-cache-memory"; break;
+        case O_SEQS: if (parse_u32(optarg, 1, &ec.max_num_seqs)) bad = "--max-num-seqs"; break;
+        case O_BATCHED: if (parse_u32(optarg, 1, &ec.max_num_batched_tokens)) bad = "--max-num-batched-tokens"; break;
+        case O_DTYPE:
+            if (!strcmp(optarg, "f16") || !strcmp(optarg, "auto"))
+                ec.kv_dtype = KV_F16;
+            else if (!strcmp(optarg, "f32"))
+                ec.kv_dtype = KV_F32;
+            else
+                bad = "--kv-cache-dtype";
+            break;
+        case 'h': usage(stdout, cmd); return 0;
+        default: usage(stderr, cmd); return 2;
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "kvspill %s: bad value for %s: '%s'\n", cmd, bad, optarg);
+        return 2;
+    }
+    if (!ec.model_path || optind != argc) {
+        usage(stderr, cmd);
+        return 2;
+    }
+    ec.n_threads = (int)threads;
+    kvs_config offload;
+    kvs_config_init(&offload);
+    if (kv_transfer) {
+        kvs_error kerr;
+        if (parse_kv_transfer(cmd, kv_transfer, &ec.kv_role))
+            return 2;
+        if (kvs_config_from_env(&offload, &kerr) != KVS_OK) {
+            fprintf(stderr, "kvspill %s: LMCache configuration: %s\n", cmd, kerr.msg);
+            return 2;
+        }
+        ec.offload = &offload;
+    }
+
+    /* Block the signals before any thread starts so only sigwait sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    engine *e = NULL;
+    model_error err;
+    if (engine_create(&ec, &e, &err)) {
+        fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
+        return 2;
+    }
+    int status = 2;
+    server srv;
+    http_server *http = NULL;
+    if (server_init(&srv, e, api_key, &err)) {
+        fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
+        engine_destroy(e);
+        return 2;
+    }
+    http_options ho = {.host = host, .port = (uint16_t)port, .max_body = SERVER_MAX_BODY,
+                       .max_connections = 1024};
+    if (http_server_start(&ho, server_handle, &srv, &http, &err)) {
+        fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
+        goto out;
+    }
+    fprintf(stderr, "kvspill: serving %s on http://%s%s%s:%u\n", srv.model_name,
+            strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
+    serve_until_signal(cmd, &srv, http, &sigs);
+    http_server_stop(http);
+    status = 0;
+out:
+    engine_destroy(e);
+    server_destroy(&srv);
+    return status;
 }

@@ -1,0 +1,215 @@
+/* JSON of completion responses and stream chunks. */
+#include "server/openai_response.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+void oai_meta_init(oai_meta *m, oai_kind kind, const char *model)
+{
+    unsigned char rnd[12] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        /* Ids only need to be distinct, not secret: time and address will do. */
+        uint64_t t = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m;
+        memcpy(rnd, &t, sizeof t);
+    }
+    m->kind = kind;
+    int off = snprintf(m->id, sizeof m->id, "%s", kind == OAI_CHAT ? "chatcmpl-" : "cmpl-");
+    for (size_t i = 0; i < sizeof rnd; i++)
+        off += snprintf(m->id + off, sizeof m->id - (size_t)off, "%02x", rnd[i]);
+    m->created = (long long)time(NULL);
+    m->model = model;
+}
+
+json_t *oai_text(const char *text, size_t len)
+{
+    json_t *j = json_stringn(text, len);
+    if (j)
+        return j;
+    /* Invalid UTF-8: rebuild with U+FFFD for each byte that does not start a valid char. */
+    char *clean = malloc(len * 3 + 1);
+    if (!clean)
+        return NULL;
+    size_t w = 0;
+    for (size_t i = 0; i < len;) {
+        size_t k = 1;
+        while (k <= 4 && i + k <= len) {
+            json_t *probe = json_stringn(text + i, k);
+            if (probe) {
+                json_decref(probe);
+                break;
+            }
+            k++;
+        }
+        if (k <= 4 && i + k <= len) {
+            memcpy(clean + w, text + i, k);
+            w += k;
+            i += k;
+        } else {
+            memcpy(clean + w, "\xEF\xBF\xBD", 3);
+            w += 3;
+            i++;
+        }
+    }
+    j = json_stringn(clean, w);
+    free(clean);
+    return j;
+}
+
+json_t *oai_usage_json(const oai_usage *u)
+{
+    return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", (json_int_t)u->prompt_tokens,
+                     "completion_tokens", (json_int_t)u->completion_tokens, "total_tokens",
+                     (json_int_t)u->prompt_tokens + u->completion_tokens,
+                     "prompt_tokens_details", "cached_tokens", (json_int_t)u->cached_tokens);
+}
+
+static json_t *meta_object(const oai_meta *m, bool chunk)
+{
+    const char *object = m->kind == OAI_CHAT ? (chunk ? "chat.completion.chunk" : "chat.completion")
+                                             : "text_completion";
+    return json_pack("{s:s, s:s, s:I, s:s, s:[]}", "id", m->id, "object", object, "created",
+                     (json_int_t)m->created, "model", m->model, "choices");
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *lp_or_null(json_t *lp)
+{
+    return lp ? json_incref(lp) : json_null();
+}
+
+static char *dump(json_t *root, size_t *len)
+{
+    char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (s && len)
+        *len = strlen(s);
+    return s;
+}
+
+char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
+                        const oai_usage *u, size_t *len)
+{
+    json_t *root = meta_object(m, false), *arr = json_object_get(root, "choices");
+    if (!root)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const oai_choice *c = &choices[i];
+        json_t *text = oai_text(c->text, c->len), *ch;
+        if (m->kind == OAI_CHAT)
+            ch = json_pack("{s:I, s:{s:s, s:o}, s:o, s:o}", "index", (json_int_t)i, "message",
+                           "role", "assistant", "content", text, "logprobs",
+                           lp_or_null(c->logprobs), "finish_reason", str_or_null(c->finish_reason));
+        else
+            ch = json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)i, "text", text,
+                           "logprobs", lp_or_null(c->logprobs), "finish_reason",
+                           str_or_null(c->finish_reason));
+        if (!ch || json_array_append_new(arr, ch)) {
+            json_decref(root);
+            return NULL;
+        }
+    }
+    if (json_object_set_new(root, "usage", oai_usage_json(u))) {
+        json_decref(root);
+        return NULL;
+    }
+    return dump(root, len);
+}
+
+static int append_event(json_t *root, tok_bytes *out)
+{
+    size_t n;
+    char *s = dump(root, &n);
+    if (!s)
+        return -1;
+    int rc = tok_bytes_append(out, "data: ", 6) || tok_bytes_append(out, s, n) ||
+             tok_bytes_append(out, "\n\n", 2);
+    free(s);
+    return rc ? -1 : 0;
+}
+
+int oai_chunk_append(const oai_meta *m, uint32_t index, const char *text, size_t len,
+                     bool first, const char *finish_reason, json_t *logprobs, tok_bytes *out)
+{
+    json_t *root = meta_object(m, true), *ch;
+    if (!root)
+        return -1;
+    json_t *t = oai_text(text, len);
+    if (m->kind == OAI_CHAT) {
+        json_t *delta = first ? json_pack("{s:s, s:o}", "role", "assistant", "content", t)
+                              : json_pack("{s:o}", "content", t);
+        ch = json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "delta", delta,
+                       "logprobs", lp_or_null(logprobs), "finish_reason",
+                       str_or_null(finish_reason));
+    } else
+        ch = json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "text", t, "logprobs",
+                       lp_or_null(logprobs), "finish_reason", str_or_null(finish_reason));
+    if (!ch || json_array_append_new(json_object_get(root, "choices"), ch)) {
+        json_decref(root);
+        return -1;
+    }
+    return append_event(root, out);
+}
+
+int oai_usage_chunk_append(const oai_meta *m, const oai_usage *u, tok_bytes *out)
+{
+    json_t *root = meta_object(m, true);
+    if (!root || json_object_set_new(root, "usage", oai_usage_json(u))) {
+        json_decref(root);
+        return -1;
+    }
+    return append_event(root, out);
+}
+
+int oai_done_append(tok_bytes *out)
+{
+    static const char done[] = "data: [DONE]\n\n";
+    return tok_bytes_append(out, done, sizeof done - 1);
+}
+
+json_t *oai_logprobs_new(oai_kind kind)
+{
+    if (kind == OAI_CHAT)
+        return json_pack("{s:[]}", "content");
+    return json_pack("{s:[], s:[], s:[], s:[]}", "tokens", "token_logprobs", "top_logprobs",
+                     "text_offset");
+}
+
+int oai_logprobs_add(json_t *lp, oai_kind kind, const char *piece, size_t len, float logprob,
+                     size_t text_offset, bool with_top)
+{
+    json_t *tok = oai_text(piece, len);
+    if (!tok)
+        return -1;
+    int rc;
+    if (kind == OAI_CHAT) {
+        json_t *bytes = json_array();
+        for (size_t i = 0; bytes && i < len; i++)
+            json_array_append_new(bytes, json_integer((unsigned char)piece[i]));
+        json_t *top = json_array();
+        if (with_top && top)
+            json_array_append_new(top, json_pack("{s:O, s:f, s:O}", "token", tok, "logprob",
+                                                 (double)logprob, "bytes", bytes));
+        json_t *entry = json_pack("{s:O, s:f, s:o, s:o}", "token", tok, "logprob",
+                                  (double)logprob, "bytes", bytes, "top_logprobs", top);
+        rc = entry ? json_array_append_new(json_object_get(lp, "content"), entry) : -1;
+    } else {
+        json_t *top = with_top ? json_object() : json_null();
+        if (with_top && top)
+            json_object_setn_new_nocheck(top, json_string_value(tok), json_string_length(tok),
+                                         json_real(logprob));
+        rc = json_array_append(json_object_get(lp, "tokens"), tok) ||
+             json_array_append_new(json_object_get(lp, "token_logprobs"), json_real(logprob)) ||
+             json_array_append_new(json_object_get(lp, "top_logprobs"), top) ||
+             json_array_append_new(json_object_get(lp, "text_offset"),
+                                   json_integer((json_int_t)text_offset));
+    }
+    json_decref(tok);
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,57 @@
+/* Response bodies of the OpenAI completion endpoints: whole responses, server-sent-event
+ * chunks of a stream, usage, and the cheap form of logprobs (the chosen token only). */
+#ifndef KVSPILL_SERVER_OPENAI_RESPONSE_H
+#define KVSPILL_SERVER_OPENAI_RESPONSE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/openai_request.h"
+
+typedef struct oai_usage {
+    uint32_t prompt_tokens, completion_tokens, cached_tokens;
+} oai_usage;
+
+/* Identity shared by the response or by every chunk of a stream. */
+typedef struct oai_meta {
+    oai_kind kind;
+    char id[48];       /* "cmpl-..." or "chatcmpl-..." */
+    long long created;
+    const char *model;
+} oai_meta;
+
+void oai_meta_init(oai_meta *m, oai_kind kind, const char *model);
+
+/* One choice of a whole response. */
+typedef struct oai_choice {
+    const char *text;
+    size_t len;
+    const char *finish_reason;  /* "stop", "length", NULL while running */
+    json_t *logprobs;           /* borrowed; NULL → null */
+} oai_choice;
+
+/* A JSON string of text that may hold invalid UTF-8 (bad bytes become U+FFFD). */
+json_t *oai_text(const char *text, size_t len);
+
+json_t *oai_usage_json(const oai_usage *u);
+/* The whole non-streaming body, malloc'd. */
+char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
+                        const oai_usage *u, size_t *len);
+
+/* One "data: {...}\n\n" event for choice index: a text delta (chat: with the assistant role
+ * when first), the finish reason when finish_reason is set. Appended to out. */
+int oai_chunk_append(const oai_meta *m, uint32_t index, const char *text, size_t len,
+                     bool first, const char *finish_reason, json_t *logprobs, tok_bytes *out);
+/* The usage-only chunk of stream_options.include_usage (empty choices). */
+int oai_usage_chunk_append(const oai_meta *m, const oai_usage *u, tok_bytes *out);
+int oai_done_append(tok_bytes *out);
+
+/* Logprobs of the tokens of one choice (or of one chunk): completions use
+ * {tokens, token_logprobs, top_logprobs, text_offset}, chat {content: [...]}. */
+json_t *oai_logprobs_new(oai_kind kind);
+int oai_logprobs_add(json_t *lp, oai_kind kind, const char *piece, size_t len, float logprob,
+                     size_t text_offset, bool with_top);
+
+#endif

@@ -1,0 +1,104 @@
+/* Routing and authentication of the API; response helpers shared by the endpoints. */
+#include "server/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/auth.h"
+
+int server_init(server *s, engine *e, const char *api_key, model_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->e = e;
+    s->model_name = engine_model_name(e);
+    s->api_key = api_key && *api_key ? api_key : NULL;
+    s->max_model_len = engine_max_model_len(e);
+    const char *t = engine_chat_template(e);
+    s->tmpl = chat_template_detect(t, t ? strlen(t) : 0);
+    if (gen_registry_init(&s->reg))
+        return model_fail(err, "cannot create the server's request registry lock");
+    return 0;
+}
+
+void server_destroy(server *s)
+{
+    gen_registry_destroy(&s->reg);
+}
+
+void server_reply(http_response *resp, unsigned status, const char *type, char *body, size_t len)
+{
+    resp->status = status;
+    resp->content_type = type;
+    resp->body = body;
+    resp->body_len = len;
+    if (!body) {
+        resp->status = 500;
+        resp->content_type = "text/plain";
+        resp->body_len = 0;
+    }
+}
+
+void server_reply_json(http_response *resp, unsigned status, json_t *root)
+{
+    char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    server_reply(resp, status, "application/json", s, s ? strlen(s) : 0);
+}
+
+void server_reply_error(http_response *resp, const api_error *err)
+{
+    size_t len = 0;
+    char *body = api_error_json(err, &len);
+    server_reply(resp, err->status, "application/json", body, len);
+}
+
+typedef struct route {
+    const char *method, *path;
+    void (*fn)(server *s, const http_request *req, http_response *resp);
+    bool open; /* served without the API key */
+} route;
+
+static const route routes[] = {
+    {"GET", "/health", ep_health, true},
+    {"GET", "/version", ep_version, false},
+    {"GET", "/v1/models", ep_models, false},
+    {"GET", "/metrics", ep_metrics, false},
+    {"POST", "/tokenize", ep_tokenize, false},
+    {"POST", "/detokenize", ep_detokenize, false},
+    {"POST", "/v1/completions", ep_completions, false},
+    {"POST", "/v1/chat/completions", ep_chat_completions, false},
+};
+
+void server_handle(void *user, const http_request *req, http_response *resp)
+{
+    server *s = user;
+    api_error err;
+    const route *r = NULL;
+    bool path_known = false;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(req->path, routes[i].path) != 0)
+            continue;
+        path_known = true;
+        if (!strcmp(req->method, routes[i].method) ||
+            (!strcmp(req->method, "HEAD") && !strcmp(routes[i].method, "GET")))
+            r = &routes[i];
+    }
+    if (!r) {
+        api_fail(&err, path_known ? 405 : 404, NULL, NULL, "%s %.200s: %s", req->method,
+                 req->path, path_known ? "method not allowed" : "no such endpoint");
+        server_reply_error(resp, &err);
+        return;
+    }
+    if (!r->open && s->api_key && !auth_bearer_ok(s->api_key, req->authorization)) {
+        api_fail(&err, 401, NULL, "invalid_api_key",
+                 "Missing or incorrect API key: send 'Authorization: Bearer <key>'");
+        server_reply_error(resp, &err);
+        return;
+    }
+    if (req->body_too_large) {
+        api_fail(&err, 413, NULL, NULL, "the request body is over %u bytes", SERVER_MAX_BODY);
+        server_reply_error(resp, &err);
+        return;
+    }
+    r->fn(s, req, resp);
+}

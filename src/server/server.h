@@ -1,0 +1,53 @@
+/* The OpenAI-compatible API over an engine: routing, authentication, and the endpoints
+ * (one file per group: endpoint_info.c, endpoint_completion.c). */
+#ifndef KVSPILL_SERVER_SERVER_H
+#define KVSPILL_SERVER_SERVER_H
+
+#include <jansson.h>
+
+#include "engine/engine.h"
+#include "model/chat_template.h"
+#include "server/api_error.h"
+#include "server/generation.h"
+#include "server/http.h"
+#include "server/openai_request.h"
+
+#define SERVER_MAX_BODY (32u << 20)
+
+typedef struct server {
+    engine *e;
+    const char *model_name;
+    const char *api_key;       /* NULL or "": no authentication */
+    uint32_t max_model_len;
+    chat_template tmpl;
+    gen_registry reg;
+} server;
+
+int server_init(server *s, engine *e, const char *api_key, model_error *err) MODEL_MUST_CHECK;
+void server_destroy(server *s);
+
+/* The http_handler_fn: every request goes through here. */
+void server_handle(void *user, const http_request *req, http_response *resp);
+
+/* Response helpers (they take over body / root). */
+void server_reply(http_response *resp, unsigned status, const char *type, char *body, size_t len);
+void server_reply_json(http_response *resp, unsigned status, json_t *root);
+void server_reply_error(http_response *resp, const api_error *err);
+
+/* The prompt of a parsed request as token ids: completion text through the tokenizer (BOS
+ * as the model asks, special-token texts parsed), token ids as given, chat messages through
+ * the model's template. */
+int server_prompt_tokens(server *s, const oai_request *r, bool add_generation_prompt,
+                         token_ids *out, api_error *err);
+
+/* Endpoints. */
+void ep_health(server *s, const http_request *req, http_response *resp);
+void ep_version(server *s, const http_request *req, http_response *resp);
+void ep_models(server *s, const http_request *req, http_response *resp);
+void ep_metrics(server *s, const http_request *req, http_response *resp);
+void ep_tokenize(server *s, const http_request *req, http_response *resp);
+void ep_detokenize(server *s, const http_request *req, http_response *resp);
+void ep_completions(server *s, const http_request *req, http_response *resp);
+void ep_chat_completions(server *s, const http_request *req, http_response *resp);
+
+#endif
