@@ -43,6 +43,8 @@ typedef struct engine_config {
     engine_kv_role kv_role;         /* offload connector; ENGINE_KV_NONE disables it */
     const kvs_config *offload;      /* tiers for the connector (NULL with ENGINE_KV_NONE) */
     bool save_decode_cache;         /* also store chunks produced while decoding */
+    bool offload_always_load;       /* load every offload hit, skipping the load-or-compute
+                                       estimate (tests, tier benchmarks) */
 } engine_config;
 
 /* vLLM-like defaults; model_path still to be set. */

@@ -1,0 +1,349 @@
+/* The offload connector: lookup, load-or-compute, asynchronous load with scatter into the
+ * paged cache, and asynchronous store of gathered chunks. */
+#include "engine/connector.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/histogram.h"
+
+/* Priors of the load-or-compute estimate before anything is measured: optimistic about
+ * the storage (a local NVMe or the page cache) and modest about a CPU prefill. */
+#define PRIOR_LOAD_BPS 1e9
+#define PRIOR_COMPUTE_TPS 1000.0
+#define EMA_WEIGHT 0.25
+#define FLUSH_TIMEOUT_MS 30000
+
+typedef struct pending {
+    kvs_batch *batch;
+    double t0;
+} pending;
+
+typedef struct pending_list {
+    pending *v;
+    size_t n, cap;
+} pending_list;
+
+struct connector {
+    kvs_cache *cache;
+    kv_paged *kv;
+    kvs_layout layout;
+    uint32_t chunk;
+    engine_kv_role role;
+    bool save_decode, always_load;
+    size_t row_bytes;
+    double load_bps, compute_tps; /* running estimates */
+    pending_list puts, orphans;   /* stores in flight, abandoned loads */
+
+    pthread_mutex_t mu;           /* the counters below, read by connector_stats */
+    uint64_t hit_tokens, loaded_tokens, stored_chunks;
+    engine_histogram h_load, h_store;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double ema(double old, double sample) { return old + EMA_WEIGHT * (sample - old); }
+
+int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *layout,
+                     connector **out, model_error *err)
+{
+    *out = NULL;
+    connector *c = calloc(1, sizeof *c);
+    if (!c)
+        return model_fail(err, "offload connector: out of memory");
+    kvs_error kerr;
+    if (kvs_cache_open(cfg->offload, &c->cache, &kerr) != KVS_OK) {
+        free(c);
+        return model_fail(err, "offload connector: %s", kerr.msg);
+    }
+    c->kv = kv;
+    c->layout = *layout;
+    c->chunk = kvs_cache_config(c->cache)->chunk_size;
+    c->role = cfg->kv_role;
+    c->save_decode = cfg->save_decode_cache;
+    c->always_load = cfg->offload_always_load;
+    c->row_bytes = kv_row_elems(kv_paged_cache(kv)) * kvs_dtype_size(layout->dtype);
+    c->load_bps = PRIOR_LOAD_BPS;
+    c->compute_tps = PRIOR_COMPUTE_TPS;
+    pthread_mutex_init(&c->mu, NULL);
+    histogram_init(&c->h_load, 0.0005, 2.0);
+    histogram_init(&c->h_store, 0.0005, 2.0);
+    *out = c;
+    return 0;
+}
+
+static void pending_free_all(pending_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        kvs_batch_free(l->v[i].batch);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+void connector_destroy(connector *c)
+{
+    if (!c)
+        return;
+    kvs_error kerr;
+    (void)kvs_cache_flush(c->cache, FLUSH_TIMEOUT_MS, &kerr); /* best effort at shutdown */
+    pending_free_all(&c->puts);
+    pending_free_all(&c->orphans);
+    kvs_cache_close(c->cache);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* False when out of memory: the batch is then freed (waited for) at once. */
+static bool pending_add(pending_list *l, kvs_batch *b, double t0)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        pending *g = realloc(l->v, cap * sizeof *g);
+        if (!g)
+            return false;
+        l->v = g;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (pending){b, t0};
+    return true;
+}
+
+/* Chunk keys of the full chunks of tokens[0, n_tokens), extended from what cs has. */
+static bool ensure_keys(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
+                        uint32_t n_tokens)
+{
+    uint32_t n_full = n_tokens / c->chunk;
+    if (n_full > cs->cap_keys) {
+        kvs_key *g = realloc(cs->keys, n_full * sizeof *g);
+        if (!g)
+            return false;
+        cs->keys = g;
+        cs->cap_keys = n_full;
+    }
+    for (uint32_t i = cs->n_keys; i < n_full; i++)
+        kvs_key_next(i ? &cs->keys[i - 1] : ns, tokens + (size_t)i * c->chunk, c->chunk,
+                     &cs->keys[i]);
+    if (n_full > cs->n_keys)
+        cs->n_keys = n_full;
+    return true;
+}
+
+void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
+                     uint32_t n_tokens, uint32_t have, uint32_t *load_end)
+{
+    *load_end = have;
+    cs->n_stored = 0;
+    if (!ensure_keys(c, cs, ns, tokens, n_tokens) || cs->n_keys == 0)
+        return;
+    size_t n_hit = 0;
+    kvs_error kerr;
+    if (kvs_lookup(c->cache, ns, cs->keys, cs->n_keys, &n_hit, &kerr) != KVS_OK)
+        return; /* a failing cache is a miss */
+    cs->n_stored = (uint32_t)n_hit;
+    if (c->role == ENGINE_KV_PRODUCER)
+        return;
+    /* The last token is always computed: its logits are needed. */
+    uint32_t n_use = (uint32_t)n_hit, max_use = (n_tokens - 1) / c->chunk;
+    n_use = n_use < max_use ? n_use : max_use;
+    uint32_t hit_end = n_use * c->chunk;
+    if (hit_end <= have)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->hit_tokens += hit_end - have;
+    pthread_mutex_unlock(&c->mu);
+
+    uint32_t first = have / c->chunk;
+    uint64_t bytes = (uint64_t)(n_use - first) * kvs_payload_bytes(&c->layout, c->chunk);
+    double load_s = (double)bytes / c->load_bps;
+    double compute_s = (double)(hit_end - have) / c->compute_tps;
+    if (!c->always_load && load_s >= compute_s)
+        return;
+    kvs_chunk_request *reqs = calloc(n_use - first, sizeof *reqs);
+    if (!reqs)
+        return;
+    for (uint32_t i = first; i < n_use; i++)
+        reqs[i - first] = (kvs_chunk_request){cs->keys[i], i, tokens + (size_t)i * c->chunk,
+                                              c->chunk};
+    kvs_batch *b = NULL;
+    kvs_status st = kvs_get_async(c->cache, ns, reqs, n_use - first, &b, &kerr);
+    free(reqs);
+    if (st != KVS_OK)
+        return;
+    cs->load = b;
+    cs->load_first = first;
+    cs->load_skip = have;
+    cs->load_bytes = bytes;
+    cs->load_start = now_s();
+    cs->load_deadline = c->always_load ? 0 : cs->load_start + compute_s;
+    *load_end = hit_end;
+}
+
+/* Copies positions [from, to) between a chunk segment starting at position `start` and
+ * the sequence's blocks; to_blocks chooses the direction. */
+static void copy_rows(connector *c, const uint32_t *table, uint32_t layer, int kv, uint8_t *seg,
+                      uint32_t start, uint32_t from, uint32_t to, bool to_blocks)
+{
+    kv_cache *cache = kv_paged_cache(c->kv);
+    for (uint32_t p = from; p < to;) {
+        uint32_t blk = table[p / KV_PAGED_BLOCK], row = p % KV_PAGED_BLOCK;
+        uint32_t n = KV_PAGED_BLOCK - row;
+        n = n < to - p ? n : to - p;
+        uint8_t *b = (uint8_t *)(kv ? cache->ops->v_block(cache, layer, blk)
+                                    : cache->ops->k_block(cache, layer, blk)) +
+                     row * c->row_bytes;
+        uint8_t *s = seg + (size_t)(p - start) * c->row_bytes;
+        if (to_blocks)
+            memcpy(b, s, n * c->row_bytes);
+        else
+            memcpy(s, b, n * c->row_bytes);
+        p += n;
+    }
+}
+
+static bool chunk_fits(const connector *c, const kvs_chunk *ch)
+{
+    const kvs_chunk_info *in = kvs_chunk_get_info(ch);
+    return in->n_tokens == c->chunk && in->layout.n_layers == c->layout.n_layers &&
+           in->layout.n_kv_heads == c->layout.n_kv_heads &&
+           in->layout.head_dim == c->layout.head_dim && in->layout.dtype == c->layout.dtype;
+}
+
+bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint32_t *loaded_end)
+{
+    kvs_batch *b = cs->load;
+    *loaded_end = cs->load_skip;
+    if (!kvs_batch_done(b) && (wait_ms <= 0 || kvs_batch_wait(b, wait_ms) != KVS_OK)) {
+        if (!cs->load_deadline || now_s() < cs->load_deadline)
+            return false;
+        /* Slower than recomputing would have been: recompute, reap the load later. */
+        if (!pending_add(&c->orphans, b, cs->load_start))
+            kvs_batch_free(b);
+        cs->load = NULL;
+        return true;
+    }
+    double dt = now_s() - cs->load_start;
+    size_t n_loaded = kvs_batch_loaded(b), used = 0;
+    const uint32_t *table = kv_paged_seq_table(c->kv, slot);
+    for (; used < n_loaded; used++) {
+        kvs_chunk *ch = kvs_batch_chunk(b, used);
+        if (!chunk_fits(c, ch))
+            break;
+        uint32_t start = (cs->load_first + (uint32_t)used) * c->chunk;
+        uint32_t from = start > cs->load_skip ? start : cs->load_skip;
+        for (uint32_t l = 0; l < c->layout.n_layers; l++)
+            for (int kv = 0; kv < 2; kv++)
+                copy_rows(c, table, l, kv, (uint8_t *)kvs_chunk_segment(ch, l, kv), start, from,
+                          start + c->chunk, true);
+        *loaded_end = start + c->chunk;
+    }
+    uint32_t chunks_total = (uint32_t)kvs_batch_count(b);
+    if (used > 0) {
+        double bytes = (double)cs->load_bytes * (double)used / (double)chunks_total;
+        c->load_bps = ema(c->load_bps, bytes / (dt > 1e-9 ? dt : 1e-9));
+    }
+    /* Chunks past a failed one were removed or are unreadable: store them again. */
+    if (cs->n_stored > cs->load_first + used)
+        cs->n_stored = cs->load_first + (uint32_t)used;
+    pthread_mutex_lock(&c->mu);
+    c->loaded_tokens += *loaded_end - cs->load_skip;
+    histogram_observe(&c->h_load, dt);
+    pthread_mutex_unlock(&c->mu);
+    kvs_batch_free(b);
+    cs->load = NULL;
+    return true;
+}
+
+void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slot,
+                     const int32_t *tokens, uint32_t n_computed, uint32_t n_prompt)
+{
+    if (c->role == ENGINE_KV_CONSUMER)
+        return;
+    uint32_t limit = c->save_decode || n_computed < n_prompt ? n_computed : n_prompt;
+    uint32_t n_full = limit / c->chunk;
+    if (n_full <= cs->n_stored || !ensure_keys(c, cs, ns, tokens, limit))
+        return;
+    uint32_t n = n_full - cs->n_stored;
+    kvs_chunk **chunks = calloc(n, sizeof *chunks);
+    if (!chunks)
+        return;
+    const uint32_t *table = kv_paged_seq_table(c->kv, slot);
+    uint32_t made = 0;
+    kvs_error kerr;
+    for (uint32_t i = cs->n_stored; i < n_full; i++, made++) {
+        uint32_t start = i * c->chunk;
+        if (kvs_chunk_new(ns, i ? &cs->keys[i - 1] : ns, &cs->keys[i], i, tokens + start,
+                          c->chunk, &c->layout, &chunks[made], &kerr) != KVS_OK)
+            break;
+        for (uint32_t l = 0; l < c->layout.n_layers; l++)
+            for (int kv = 0; kv < 2; kv++)
+                copy_rows(c, table, l, kv, kvs_chunk_segment_mut(chunks[made], l, kv), start,
+                          start, start + c->chunk, false);
+    }
+    kvs_batch *b = NULL;
+    /* Failures and drops are the cache's to count; inference goes on either way. */
+    if (made > 0 && kvs_put_async(c->cache, chunks, made, &b, &kerr) == KVS_OK &&
+        !pending_add(&c->puts, b, now_s()))
+        kvs_batch_free(b);
+    free(chunks);
+    cs->n_stored = n_full;
+}
+
+void connector_seq_reset(connector *c, conn_seq *cs)
+{
+    if (cs->load && !pending_add(&c->orphans, cs->load, cs->load_start))
+        kvs_batch_free(cs->load);
+    cs->load = NULL;
+    cs->n_stored = 0;
+}
+
+static void reap(connector *c, pending_list *l, bool stores)
+{
+    size_t kept = 0;
+    double now = now_s();
+    for (size_t i = 0; i < l->n; i++) {
+        kvs_batch *b = l->v[i].batch;
+        if (!kvs_batch_done(b)) {
+            l->v[kept++] = l->v[i];
+            continue;
+        }
+        if (stores) {
+            pthread_mutex_lock(&c->mu);
+            c->stored_chunks += kvs_batch_loaded(b);
+            histogram_observe(&c->h_store, now - l->v[i].t0);
+            pthread_mutex_unlock(&c->mu);
+        }
+        kvs_batch_free(b);
+    }
+    l->n = kept;
+}
+
+void connector_tick(connector *c)
+{
+    reap(c, &c->puts, true);
+    reap(c, &c->orphans, false);
+}
+
+void connector_note_compute(connector *c, uint32_t tokens, double seconds)
+{
+    if (seconds > 0)
+        c->compute_tps = ema(c->compute_tps, tokens / seconds);
+}
+
+void connector_stats(connector *c, engine_stats *st)
+{
+    pthread_mutex_lock(&c->mu);
+    st->offload_hit_tokens = c->hit_tokens;
+    st->offload_loaded_tokens = c->loaded_tokens;
+    st->offload_stored_chunks = c->stored_chunks;
+    st->offload_load = c->h_load;
+    st->offload_store = c->h_store;
+    pthread_mutex_unlock(&c->mu);
+    kvs_cache_stats(c->cache, &st->offload);
+}

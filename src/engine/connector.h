@@ -1,0 +1,59 @@
+/* The KV offload connector (DESIGN §5, LMCache's role for vLLM): at admission it looks up
+ * the chunks of a prompt past what the in-memory prefix cache already holds, decides
+ * whether loading them beats recomputing, loads them asynchronously and scatters their K/V
+ * into the sequence's blocks; as full chunks are computed it gathers and stores them
+ * without ever blocking the scheduler. Used from the scheduler thread only. */
+#ifndef KVSPILL_ENGINE_CONNECTOR_H
+#define KVSPILL_ENGINE_CONNECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "engine/kv_paged.h"
+#include "kvspill.h"
+
+typedef struct connector connector;
+
+/* Per-sequence state, embedded in the sequence; zero-initialized means nothing pending. */
+typedef struct conn_seq {
+    kvs_key *keys;          /* chunk keys of the sequence's full chunks so far */
+    uint32_t n_keys, cap_keys;
+    uint32_t n_stored;      /* chunks [0, n_stored) are in the cache or on their way */
+    kvs_batch *load;        /* a get in flight */
+    uint32_t load_first;    /* first chunk asked for */
+    uint32_t load_skip;     /* positions below this are already in blocks (prefix cache) */
+    uint64_t load_bytes;
+    double load_start, load_deadline; /* monotonic seconds; deadline 0: none */
+} conn_seq;
+
+int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *layout,
+                     connector **out, model_error *err) MODEL_MUST_CHECK;
+/* Waits for queued stores (bounded), frees everything. */
+void connector_destroy(connector *c);
+
+/* At admission. tokens[0, n_tokens) is the sequence; positions [0, have) are already in
+ * its blocks. Looks the chunks up and, when loading pays, starts the load and returns in
+ * *load_end the position up to which the sequence's blocks must be reserved (> have);
+ * otherwise *load_end = have and nothing is pending. The hit never covers the last token. */
+void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
+                     uint32_t n_tokens, uint32_t have, uint32_t *load_end);
+/* For a sequence with a load pending: waits up to wait_ms (0: just looks). Returns true
+ * when the load is over, with *loaded_end the position the sequence's blocks now hold
+ * (have when nothing could be used: missing or corrupt chunks, past the deadline). */
+bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint32_t *loaded_end);
+/* After a step: stores the full chunks of tokens[0, n_computed) not yet stored (prompt
+ * chunks, decode chunks too with save_decode_cache). */
+void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slot,
+                     const int32_t *tokens, uint32_t n_computed, uint32_t n_prompt);
+/* The sequence leaves (finished, cancelled, preempted): drops its state; a load in flight
+ * is abandoned (reaped later). */
+void connector_seq_reset(connector *c, conn_seq *cs);
+/* Reaps finished stores and abandoned loads; a step's prefill throughput for the
+ * load-or-compute estimate. */
+void connector_tick(connector *c);
+void connector_note_compute(connector *c, uint32_t tokens, double seconds);
+/* Adds the connector's counters and histograms to *st. */
+void connector_stats(connector *c, engine_stats *st);
+
+#endif

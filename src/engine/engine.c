@@ -1,0 +1,286 @@
+/* The engine's API side: creation from a GGUF file, request submission and cancellation
+ * (handed to the scheduler thread through a locked queue), accessors and statistics. */
+#include "engine/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/engine_internal.h"
+#include "engine/histogram.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+
+void engine_config_init(engine_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_num_seqs = 32;
+    cfg->max_num_batched_tokens = 2048;
+    cfg->kv_cache_bytes = 1ull << 30;
+    cfg->kv_dtype = KV_F16;
+    cfg->enable_prefix_caching = true;
+    cfg->kv_role = ENGINE_KV_NONE;
+}
+
+static void set_name(engine *e)
+{
+    gguf_string gs;
+    const char *path = e->cfg.model_path, *base = strrchr(path, '/');
+    if (e->cfg.served_model_name)
+        snprintf(e->name, sizeof e->name, "%s", e->cfg.served_model_name);
+    else if (gguf_get_str(e->gf, "general.name", &gs) == 0 && gs.len > 0)
+        snprintf(e->name, sizeof e->name, "%.*s", (int)(gs.len < 255 ? gs.len : 255), gs.ptr);
+    else
+        snprintf(e->name, sizeof e->name, "%s", base ? base + 1 : path);
+    if (gguf_get_str(e->gf, "tokenizer.chat_template", &gs) == 0) {
+        e->chat_template = malloc(gs.len + 1);
+        if (e->chat_template) {
+            memcpy(e->chat_template, gs.ptr, gs.len);
+            e->chat_template[gs.len] = 0;
+        }
+    }
+}
+
+static int alloc_buffers(engine *e, model_error *err)
+{
+    uint32_t nt = e->cfg.max_num_batched_tokens, ns = e->cfg.max_num_seqs;
+    e->running = calloc(ns, sizeof *e->running);
+    e->free_slots = malloc(ns * sizeof *e->free_slots);
+    e->b_tokens = malloc(nt * sizeof *e->b_tokens);
+    e->b_pos = malloc(nt * sizeof *e->b_pos);
+    e->b_seq = malloc(nt * sizeof *e->b_seq);
+    e->b_rows = malloc(ns * sizeof *e->b_rows);
+    e->b_out_seq = malloc(ns * sizeof *e->b_out_seq);
+    e->logits = malloc((size_t)ns * e->n_vocab * sizeof *e->logits);
+    e->scratch = malloc(e->n_vocab * sizeof *e->scratch);
+    if (!e->running || !e->free_slots || !e->b_tokens || !e->b_pos || !e->b_seq ||
+        !e->b_rows || !e->b_out_seq || !e->logits || !e->scratch)
+        return model_fail(err, "engine: out of memory for the batch buffers");
+    for (uint32_t i = 0; i < ns; i++)
+        e->free_slots[i] = ns - 1 - i;
+    e->n_free_slots = ns;
+    return 0;
+}
+
+static int open_model(engine *e, model_error *err)
+{
+    const engine_config *c = &e->cfg;
+    if (gguf_open(c->model_path, &e->gf, err) || model_load(e->gf, &e->m, err) ||
+        tokenizer_load(e->gf, &e->tk, err))
+        return -1;
+    int threads = c->n_threads > 0 ? c->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (fwd_create(e->m, threads > 0 ? threads : 1, NULL, &e->fc, err))
+        return -1;
+    const model_hparams *hp = &e->m->hp;
+    e->n_vocab = hp->n_vocab;
+    e->max_model_len = c->max_model_len ? c->max_model_len : hp->n_ctx_train;
+    if (e->max_model_len > hp->n_ctx_train)
+        return model_fail(err, "engine: max_model_len %u exceeds the model's context %u (%s)",
+                          e->max_model_len, hp->n_ctx_train, c->model_path);
+    set_name(e);
+    return 0;
+}
+
+static int open_cache(engine *e, model_error *err)
+{
+    const engine_config *c = &e->cfg;
+    const model_hparams *hp = &e->m->hp;
+    if (kv_paged_create(hp->n_layer, hp->n_head_kv, hp->head_dim, c->kv_dtype,
+                        c->kv_cache_bytes, c->max_num_seqs,
+                        (e->max_model_len + KV_PAGED_BLOCK - 1) / KV_PAGED_BLOCK, &e->kv, err))
+        return -1;
+    e->st.kv_blocks_free = kv_paged_n_free(e->kv);
+    if (c->enable_prefix_caching && prefix_cache_create(e->kv, &e->pc, err))
+        return -1;
+    kvs_namespace_desc *d = &e->ns_desc;
+    memcpy(d->model_fingerprint, gguf_fingerprint(e->gf), sizeof d->model_fingerprint);
+    d->layout = (kvs_layout){hp->n_layer, hp->n_head_kv, hp->head_dim,
+                             c->kv_dtype == KV_F32 ? KVS_DTYPE_F32 : KVS_DTYPE_F16};
+    d->rope_type = 0; /* adjacent pairs ("normal"), the llama architecture's */
+    d->rope_dim = hp->n_rot;
+    d->rope_freq_base = hp->rope_base;
+    d->rope_freq_scale = 1.0f;
+    d->layout_version = 1;
+    d->tp_rank = 0;
+    d->tp_size = 1;
+    if (c->kv_role != ENGINE_KV_NONE) {
+        if (!c->offload)
+            return model_fail(err, "engine: kv_role needs an offload configuration");
+        if (connector_create(c, e->kv, &d->layout, &e->conn, err))
+            return -1;
+    }
+    return 0;
+}
+
+int engine_create(const engine_config *cfg, engine **out, model_error *err)
+{
+    *out = NULL;
+    if (!cfg->model_path)
+        return model_fail(err, "engine: no model path");
+    engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return model_fail(err, "engine: out of memory");
+    e->cfg = *cfg;
+    if (!e->cfg.max_num_seqs)
+        e->cfg.max_num_seqs = 32;
+    if (!e->cfg.max_num_batched_tokens)
+        e->cfg.max_num_batched_tokens = 2048;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    histogram_init(&e->st.ttft, 0.001, 2.0);
+    histogram_init(&e->st.inter_token, 0.001, 2.0);
+    e->cfg.served_model_name = cfg->served_model_name;
+    if (open_model(e, err) || open_cache(e, err) || alloc_buffers(e, err) ||
+        scheduler_start(e, err)) {
+        engine_destroy(e);
+        return -1;
+    }
+    e->cfg.served_model_name = e->name;
+    e->cfg.model_path = NULL; /* the caller's string need not outlive this call */
+    *out = e;
+    return 0;
+}
+
+void engine_destroy(engine *e)
+{
+    if (!e)
+        return;
+    scheduler_stop(e);
+    connector_destroy(e->conn);
+    prefix_cache_destroy(e->pc);
+    if (e->kv)
+        kv_cache_destroy(kv_paged_cache(e->kv));
+    fwd_destroy(e->fc);
+    tokenizer_free(e->tk);
+    model_free(e->m);
+    gguf_close(e->gf);
+    free(e->chat_template);
+    free(e->cancels);
+    free(e->running);
+    free(e->free_slots);
+    free(e->b_tokens);
+    free(e->b_pos);
+    free(e->b_seq);
+    free(e->b_rows);
+    free(e->b_out_seq);
+    free(e->logits);
+    free(e->scratch);
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+}
+
+const char *engine_model_name(const engine *e) { return e->name; }
+const tokenizer *engine_tokenizer(const engine *e) { return e->tk; }
+const model *engine_model(const engine *e) { return e->m; }
+uint32_t engine_max_model_len(const engine *e) { return e->max_model_len; }
+const char *engine_chat_template(const engine *e) { return e->chat_template; }
+
+static int new_seq(engine *e, const engine_request *req, eng_seq **out, model_error *err)
+{
+    eng_seq *s = calloc(1, sizeof *s);
+    if (!s)
+        return model_fail(err, "engine: out of memory");
+    s->slot = ENGINE_NO_SLOT;
+    s->cap_tokens = e->max_model_len + 1;
+    s->tokens = malloc(s->cap_tokens * sizeof *s->tokens);
+    s->hashes = malloc((s->cap_tokens / KV_PAGED_BLOCK + 1) * sizeof *s->hashes);
+    s->stops = malloc((req->sampling.n_stop + 1) * sizeof *s->stops);
+    if (!s->tokens || !s->hashes || !s->stops) {
+        eng_seq_free(s);
+        return model_fail(err, "engine: out of memory for a request of %zu tokens",
+                          req->n_prompt);
+    }
+    if (sampler_create(&req->sampling, e->n_vocab, &s->smp, err)) {
+        eng_seq_free(s);
+        return -1;
+    }
+    kvs_namespace_desc d = e->ns_desc;
+    d.cache_salt = req->cache_salt;
+    kvs_error kerr;
+    if (kvs_namespace_id(&d, &s->ns, &kerr) != KVS_OK) {
+        eng_seq_free(s);
+        return model_fail(err, "engine: cache namespace: %s", kerr.msg);
+    }
+    memcpy(s->tokens, req->prompt, req->n_prompt * sizeof *s->tokens);
+    s->n_tokens = s->n_prompt = (uint32_t)req->n_prompt;
+    for (uint32_t i = 0; i < s->n_prompt; i++)
+        sampler_accept(s->smp, s->tokens[i]);
+    if (req->sampling.n_stop)
+        memcpy(s->stops, req->sampling.stop_tokens, req->sampling.n_stop * sizeof *s->stops);
+    s->n_stops = req->sampling.n_stop;
+    s->max_tokens = req->sampling.max_tokens;
+    s->on_event = req->on_event;
+    s->user = req->user;
+    *out = s;
+    return 0;
+}
+
+int engine_submit(engine *e, const engine_request *req, uint64_t *request_id, model_error *err)
+{
+    if (!req->prompt || req->n_prompt == 0)
+        return model_fail(err, "request: empty prompt");
+    if (req->n_prompt > e->max_model_len)
+        return model_fail(err, "request: prompt of %zu tokens exceeds max_model_len %u",
+                          req->n_prompt, e->max_model_len);
+    if (!req->on_event)
+        return model_fail(err, "request: no event callback");
+    for (size_t i = 0; i < req->n_prompt; i++)
+        if (req->prompt[i] < 0 || (uint32_t)req->prompt[i] >= e->n_vocab)
+            return model_fail(err, "request: token %d at %zu outside the vocabulary (%u)",
+                              req->prompt[i], i, e->n_vocab);
+    eng_seq *s;
+    if (new_seq(e, req, &s, err))
+        return -1;
+    pthread_mutex_lock(&e->mu);
+    if (e->shutdown) {
+        pthread_mutex_unlock(&e->mu);
+        eng_seq_free(s);
+        return model_fail(err, "engine: shutting down");
+    }
+    s->id = ++e->next_id;
+    *request_id = s->id;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s->t_submit = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    if (e->in_tail)
+        e->in_tail->next = s;
+    else
+        e->in_head = s;
+    e->in_tail = s;
+    e->st.requests_total++;
+    e->st.prompt_tokens_total += s->n_prompt;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    return 0;
+}
+
+void engine_cancel(engine *e, uint64_t request_id)
+{
+    pthread_mutex_lock(&e->mu);
+    if (e->n_cancels == e->cap_cancels) {
+        size_t cap = e->cap_cancels ? 2 * e->cap_cancels : 16;
+        uint64_t *g = realloc(e->cancels, cap * sizeof *g);
+        if (!g) { /* the request then simply runs to its end */
+            pthread_mutex_unlock(&e->mu);
+            return;
+        }
+        e->cancels = g;
+        e->cap_cancels = cap;
+    }
+    e->cancels[e->n_cancels++] = request_id;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+void engine_get_stats(engine *e, engine_stats *out)
+{
+    pthread_mutex_lock(&e->mu);
+    *out = e->st;
+    pthread_mutex_unlock(&e->mu);
+    out->kv_blocks_total = kv_paged_n_blocks(e->kv);
+    if (e->conn)
+        connector_stats(e->conn, out);
+}

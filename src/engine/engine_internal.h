@@ -1,0 +1,85 @@
+/* What engine.c (the API side) and scheduler.c (the scheduler thread) share. */
+#ifndef KVSPILL_ENGINE_INTERNAL_H
+#define KVSPILL_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/connector.h"
+#include "engine/engine.h"
+#include "engine/kv_paged.h"
+#include "engine/prefix_cache.h"
+#include "model/forward.h"
+#include "model/gguf.h"
+
+#define ENGINE_NO_SLOT UINT32_MAX
+
+typedef struct eng_seq {
+    uint64_t id;
+    struct eng_seq *next;      /* incoming / waiting lists */
+    int32_t *tokens;           /* prompt, then generated tokens */
+    uint32_t n_tokens, cap_tokens, n_prompt;
+    uint32_t n_computed;       /* positions whose K/V are in the slot's blocks */
+    uint32_t n_generated;
+    uint32_t n_cached;         /* prompt tokens not computed at first admission */
+    bool admitted_once;
+    bool loading;              /* an offload load is pending */
+    bool scheduled;            /* has tokens in the step being built */
+    uint32_t n_sched;          /* how many */
+    uint32_t slot;             /* kv sequence slot while admitted */
+    kvs_key ns;                /* namespace id: model, KV layout, cache_salt */
+    kvs_key *hashes;           /* prefix-cache hashes of the full blocks of tokens */
+    uint32_t n_hashes;
+    uint32_t n_registered;     /* blocks [0, n) are in the prefix cache */
+    sampler *smp;
+    int32_t *stops;
+    size_t n_stops;
+    uint32_t max_tokens;
+    engine_event_fn on_event;
+    void *user;
+    double t_submit, t_last;
+    conn_seq conn;
+} eng_seq;
+
+struct engine {
+    engine_config cfg;
+    char name[256];
+    char *chat_template;
+    gguf_file *gf;
+    model *m;
+    tokenizer *tk;
+    fwd_ctx *fc;
+    kv_paged *kv;
+    prefix_cache *pc;          /* NULL without enable_prefix_caching */
+    connector *conn;           /* NULL with ENGINE_KV_NONE */
+    kvs_namespace_desc ns_desc;/* cache_salt filled per request */
+    uint32_t max_model_len, n_vocab;
+
+    pthread_mutex_t mu;        /* guards the fields below up to the scheduler's own */
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool thread_started, shutdown;
+    eng_seq *in_head, *in_tail;
+    uint64_t *cancels;
+    size_t n_cancels, cap_cancels;
+    uint64_t next_id;
+    engine_stats st;           /* kv_blocks_*, requests_* refreshed by the scheduler */
+
+    /* Scheduler thread only. */
+    eng_seq *wait_head, *wait_tail;
+    eng_seq **running;         /* admission order, oldest first */
+    uint32_t n_running;
+    uint32_t *free_slots, n_free_slots;
+    int32_t *b_tokens;
+    uint32_t *b_pos, *b_seq, *b_rows;
+    eng_seq **b_out_seq;
+    float *logits, *scratch;
+};
+
+int scheduler_start(engine *e, model_error *err) MODEL_MUST_CHECK;
+/* Sets shutdown, wakes the thread and joins it: every request gets its final event. */
+void scheduler_stop(engine *e);
+void eng_seq_free(eng_seq *s);
+
+#endif
