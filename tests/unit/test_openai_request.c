@@ -1,0 +1,206 @@
+/* Request parsing and validation of the OpenAI endpoints: good bodies give the expected
+ * fields, bad ones the right status and the name of the offending field. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/api_error.h"
+#include "server/auth.h"
+#include "server/openai_request.h"
+#include "testutil.h"
+
+static const oai_limits lim = {"tiny", 1000, 256};
+
+typedef struct bad_case {
+    oai_kind kind;
+    const char *body;
+    unsigned status;
+    const char *param;
+} bad_case;
+
+static const bad_case bad[] = {
+    {OAI_COMPLETION, "{", 400, ""},
+    {OAI_COMPLETION, "[1,2]", 400, ""},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"prompt\":\"b\"}", 400, ""},
+    {OAI_COMPLETION, "{}", 400, "prompt"},
+    {OAI_COMPLETION, "{\"prompt\":5}", 400, "prompt"},
+    {OAI_COMPLETION, "{\"prompt\":[]}", 400, "prompt"},
+    {OAI_COMPLETION, "{\"prompt\":[1,\"x\"]}", 400, "prompt"},
+    {OAI_COMPLETION, "{\"prompt\":[1,1000]}", 400, "prompt"},
+    {OAI_COMPLETION, "{\"prompt\":[-1]}", 400, "prompt"},
+    {OAI_COMPLETION, "{\"prompt\":[\"a\",\"b\"]}", 400, "prompt"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"model\":\"other\"}", 404, "model"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"model\":7}", 400, "model"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"max_tokens\":\"9\"}", 400, "max_tokens"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"max_tokens\":0}", 400, "max_tokens"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"max_tokens\":257}", 400, "max_tokens"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"max_tokens\":1.5}", 400, "max_tokens"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"temperature\":\"hot\"}", 400, "temperature"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"temperature\":-1}", 400, "temperature"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"top_p\":0}", 400, "top_p"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"top_p\":1.5}", 400, "top_p"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"top_k\":-2}", 400, "top_k"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"min_p\":2}", 400, "min_p"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"seed\":\"x\"}", 400, "seed"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"n\":0}", 400, "n"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"n\":1000}", 400, "n"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"stop\":5}", 400, "stop"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"stop\":[\"x\",1]}", 400, "stop"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"stream\":\"yes\"}", 400, "stream"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"stream_options\":{\"include_usage\":true}}", 400, "stream_options"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"stream\":true,\"stream_options\":{\"include_usage\":1}}", 400, "stream_options.include_usage"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"logprobs\":true}", 400, "logprobs"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"logprobs\":21}", 400, "logprobs"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"presence_penalty\":3}", 400, "presence_penalty"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"frequency_penalty\":null,\"repetition_penalty\":0}", 400, "repetition_penalty"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"logit_bias\":[1]}", 400, "logit_bias"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"logit_bias\":{\"x\":1}}", 400, "logit_bias"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"logit_bias\":{\"5000\":1}}", 400, "logit_bias"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"logit_bias\":{\"5\":101}}", 400, "logit_bias"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"cache_salt\":\"\"}", 400, "cache_salt"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"echo\":true}", 400, "echo"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"stop_token_ids\":[1,\"2\"]}", 400, "stop_token_ids"},
+    {OAI_CHAT, "{}", 400, "messages"},
+    {OAI_CHAT, "{\"messages\":[]}", 400, "messages"},
+    {OAI_CHAT, "{\"messages\":\"hi\"}", 400, "messages"},
+    {OAI_CHAT, "{\"messages\":[{\"content\":\"hi\"}]}", 400, "messages"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400, "messages"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}", 400, "messages"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_completion_tokens\":-4}", 400, "max_completion_tokens"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":1}", 400, "logprobs"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":2}", 400, "top_logprobs"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"model\":\"gpt-4\"}", 404, "model"},
+};
+
+static void test_bad_bodies(void **state)
+{
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        oai_request r;
+        api_error err = {0};
+        int rc = oai_request_parse(bad[i].kind, bad[i].body, strlen(bad[i].body), &lim, &r, &err);
+        oai_request_free(&r);
+        if (rc != -1 || err.status != bad[i].status || strcmp(err.param, bad[i].param) != 0)
+            fail_msg("case %zu %s: rc %d status %u param '%s' (%s)", i, bad[i].body, rc,
+                     err.status, err.param, err.message);
+        assert_true(err.message[0] != 0);
+        char *json = api_error_json(&err, NULL);
+        assert_non_null(json);
+        assert_non_null(strstr(json, "{\"error\":{\"message\":"));
+        free(json);
+    }
+}
+
+static oai_request parse_ok(oai_kind kind, const char *body)
+{
+    oai_request r;
+    api_error err = {0};
+    if (oai_request_parse(kind, body, strlen(body), &lim, &r, &err) != 0)
+        fail_msg("%s: %s", body, err.message);
+    return r;
+}
+
+static void test_completion_fields(void **state)
+{
+    oai_request r = parse_ok(OAI_COMPLETION,
+        "{\"model\":\"tiny\",\"prompt\":[\"Hello\"],\"max_tokens\":7,\"temperature\":0.5,"
+        "\"top_p\":0.9,\"top_k\":-1,\"min_p\":0.1,\"seed\":42,\"n\":3,\"stop\":\"\\n\","
+        "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"logprobs\":2,"
+        "\"presence_penalty\":0.5,\"frequency_penalty\":-0.5,\"repetition_penalty\":1.1,"
+        "\"logit_bias\":{\"5\":-100,\"7\":2.5},\"cache_salt\":\"tenant\",\"user\":\"u\","
+        "\"some_future_field\":{\"x\":[1]}}");
+    assert_false(r.prompt_is_tokens);
+    assert_string_equal(r.prompt_text, "Hello");
+    assert_true(r.max_tokens_set);
+    assert_int_equal(r.max_tokens, 7);
+    assert_true(r.sampling.temperature == 0.5f && r.sampling.top_p == 0.9f);
+    assert_int_equal(r.sampling.top_k, 0);
+    assert_true(r.seed_set);
+    assert_int_equal(r.sampling.seed, 42);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.n_stop, 1);
+    assert_string_equal(r.stop[0], "\n");
+    assert_true(r.stream && r.include_usage && r.logprobs);
+    assert_int_equal(r.top_logprobs, 2);
+    assert_int_equal(r.sampling.n_bias, 2);
+    assert_true(r.sampling.repetition_penalty > 1.09f);
+    assert_string_equal(r.cache_salt, "tenant");
+    oai_request_free(&r);
+
+    r = parse_ok(OAI_COMPLETION, "{\"prompt\":[[1,2,3]],\"stop\":[\"a\",\"\",\"bc\"],"
+                                 "\"stop_token_ids\":[9]}");
+    assert_true(r.prompt_is_tokens);
+    assert_int_equal(r.n_prompt_tokens, 3);
+    assert_int_equal(r.prompt_tokens[2], 3);
+    assert_int_equal(r.n_stop, 2); /* the empty stop string is dropped */
+    assert_int_equal(r.sampling.n_stop, 1);
+    assert_int_equal(r.sampling.stop_tokens[0], 9);
+    assert_false(r.max_tokens_set);
+    assert_false(r.seed_set);
+    oai_request_free(&r);
+}
+
+static void test_chat_fields(void **state)
+{
+    oai_request r = parse_ok(OAI_CHAT,
+        "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\"}]},"
+        "{\"role\":\"assistant\",\"content\":null}],\"max_completion_tokens\":5,\"max_tokens\":9,"
+        "\"logprobs\":true,\"top_logprobs\":1}");
+    assert_int_equal(r.n_messages, 3);
+    assert_string_equal(r.messages[0].role, "system");
+    assert_string_equal(r.messages[1].content, "a\nb");
+    assert_string_equal(r.messages[2].content, "");
+    assert_int_equal(r.max_tokens, 5); /* max_completion_tokens wins */
+    assert_true(r.logprobs);
+    oai_request_free(&r);
+}
+
+static void test_lengths(void **state)
+{
+    api_error err;
+    oai_request r = parse_ok(OAI_COMPLETION, "{\"prompt\":\"a\"}");
+    assert_int_equal(oai_check_lengths(&r, 10, 256, &err), 0);
+    assert_int_equal(r.max_tokens, 16); /* completions default */
+    assert_int_equal(r.sampling.max_tokens, 16);
+    assert_int_equal(oai_check_lengths(&r, 256, 256, &err), -1);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.param, "prompt");
+    assert_string_equal(err.code, "context_length_exceeded");
+    assert_int_equal(oai_check_lengths(&r, 0, 256, &err), -1);
+    oai_request_free(&r);
+
+    r = parse_ok(OAI_COMPLETION, "{\"prompt\":\"a\",\"max_tokens\":200}");
+    assert_int_equal(oai_check_lengths(&r, 56, 256, &err), 0);
+    assert_int_equal(oai_check_lengths(&r, 57, 256, &err), -1);
+    assert_string_equal(err.param, "max_tokens");
+    oai_request_free(&r);
+
+    r = parse_ok(OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_int_equal(oai_check_lengths(&r, 56, 256, &err), 0);
+    assert_int_equal(r.max_tokens, 200); /* chat default: the room left */
+    oai_request_free(&r);
+}
+
+static void test_auth(void **state)
+{
+    assert_true(auth_bearer_ok("sekret", "Bearer sekret"));
+    assert_true(auth_bearer_ok("sekret", "bearer sekret"));
+    assert_false(auth_bearer_ok("sekret", NULL));
+    assert_false(auth_bearer_ok("sekret", "Bearer sekre"));
+    assert_false(auth_bearer_ok("sekret", "Bearer sekrets"));
+    assert_false(auth_bearer_ok("sekret", "Bearer sekreT"));
+    assert_false(auth_bearer_ok("sekret", "Basic sekret"));
+    assert_false(auth_bearer_ok("sekret", "sekret"));
+    assert_false(auth_bearer_ok("sekret", "Bearer "));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_bodies),
+        cmocka_unit_test(test_completion_fields),
+        cmocka_unit_test(test_chat_fields),
+        cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_auth),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
