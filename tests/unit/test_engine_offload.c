@@ -1,0 +1,252 @@
+/* The offload connector through the engine: a cold engine stores its prompts' chunks in a
+ * local directory; a new engine on the same directory (a restart) loads them, reports
+ * them as cached and produces token-for-token the output of a cache-off engine, for
+ * prompts ending inside a chunk, on a chunk boundary, sharing only part of a prefix, and
+ * with the in-memory prefix cache covering part of a chunk. Salts and models never share;
+ * corrupted or vanished objects degrade to recomputation; consumers do not store and
+ * producers do not load. */
+#include <ftw.h>
+#include <stdio.h>
+
+#include "engine_fixture.h"
+
+#define CHUNK 32
+#define N_GEN 8
+#define N_PROMPTS 4
+
+typedef struct setup {
+    int32_t *tok;
+    uint32_t n;
+    int32_t *prompts[N_PROMPTS];
+    uint32_t lens[N_PROMPTS];
+    fx_run off[N_PROMPTS]; /* cache-off outputs of tiny-f16 */
+    char dir[4096], path[4096];
+    kvs_config kc;
+} setup;
+
+static int setup_fn(void **state)
+{
+    setup *s = calloc(1, sizeof *s);
+    s->tok = fixture_ints("tiny-f16.long.tokens.txt", &s->n);
+    bool small = fx_sanitized();
+    /* Inside a chunk, on a boundary, a prefix shared with prompt 0 for 50 tokens only,
+     * and prompt 0's first 48 tokens (one chunk and a half). */
+    uint32_t lens[N_PROMPTS] = {small ? 70u : 150u, small ? 64u : 128u, small ? 70u : 150u, 48};
+    for (int i = 0; i < N_PROMPTS; i++) {
+        s->lens[i] = lens[i];
+        s->prompts[i] = malloc(lens[i] * sizeof(int32_t));
+        for (uint32_t j = 0; j < lens[i]; j++)
+            s->prompts[i][j] = s->tok[j];
+    }
+    for (uint32_t j = 50; j < s->lens[2]; j++)
+        s->prompts[2][j] = (s->tok[j] + 101) % 32000;
+    engine_config cfg;
+    fx_config(&cfg, s->path, "tiny-f16");
+    cfg.enable_prefix_caching = false;
+    engine *e = fx_engine(&cfg);
+    for (int i = 0; i < N_PROMPTS; i++)
+        fx_generate(e, &s->off[i], s->prompts[i], s->lens[i], N_GEN, NULL);
+    engine_destroy(e);
+    *state = s;
+    return 0;
+}
+
+static int teardown_fn(void **state)
+{
+    setup *s = *state;
+    for (int i = 0; i < N_PROMPTS; i++)
+        free(s->prompts[i]);
+    free(s->tok);
+    free(s);
+    return 0;
+}
+
+static int per_test_setup(void **state)
+{
+    setup *s = *state;
+    test_mkdtemp(s->dir, "engine-offload");
+    kvs_config_init(&s->kc);
+    s->kc.chunk_size = CHUNK;
+    s->kc.max_local_cpu_size = 64ull << 20;
+    snprintf(s->kc.local_disk, sizeof s->kc.local_disk, "%s", s->dir);
+    s->kc.max_local_disk_size = 1ull << 30;
+    return 0;
+}
+
+static int per_test_teardown(void **state)
+{
+    setup *s = *state;
+    test_rmtree(s->dir);
+    return 0;
+}
+
+static engine *offload_engine(setup *s, const char *model_name, engine_kv_role role, bool apc)
+{
+    engine_config cfg;
+    fx_config(&cfg, s->path, model_name);
+    cfg.enable_prefix_caching = apc;
+    cfg.kv_role = role;
+    cfg.offload = &s->kc;
+    cfg.offload_always_load = true;
+    return fx_engine(&cfg);
+}
+
+/* Runs prompt i; checks the output against the cache-off run; returns cached tokens. */
+static uint32_t run_check(setup *s, engine *e, int i, const char *salt)
+{
+    fx_run r;
+    fx_generate(e, &r, s->prompts[i], s->lens[i], N_GEN, salt);
+    fx_assert_same_output(&r, &s->off[i]);
+    fx_run_destroy(&r);
+    return r.cached;
+}
+
+static void cold_run(setup *s)
+{
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    assert_int_equal(run_check(s, e, 0, NULL), 0);
+    /* Prompt 1 is the start of prompt 0: already in the host-memory tier. */
+    assert_int_equal(run_check(s, e, 1, NULL), (s->lens[1] - 1) / CHUNK * CHUNK);
+    engine_destroy(e); /* flushes the stores */
+}
+
+static void test_restart_loads(void **state)
+{
+    setup *s = *state;
+    cold_run(s);
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    /* Ends inside a chunk: every full chunk. On a boundary: all but the last chunk. */
+    assert_int_equal(run_check(s, e, 0, NULL), (s->lens[0] - 1) / CHUNK * CHUNK);
+    assert_int_equal(run_check(s, e, 1, NULL), (s->lens[1] - 1) / CHUNK * CHUNK);
+    /* Shares 50 tokens with prompt 0: one chunk. */
+    assert_int_equal(run_check(s, e, 2, NULL), CHUNK);
+    engine_stats st;
+    engine_get_stats(e, &st);
+    assert_true(st.offload_loaded_tokens > 0);
+    assert_int_equal(st.offload_loaded_tokens, st.offload_hit_tokens);
+    assert_true(st.offload_load.count >= 3);
+    assert_true(st.offload.tiers[0].hits + st.offload.tiers[1].hits > 0);
+    engine_destroy(e);
+}
+
+static void test_prefix_cache_then_offload(void **state)
+{
+    setup *s = *state;
+    cold_run(s);
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, true);
+    /* 48 tokens: chunk 0 loads, tokens 32..47 computed; blocks 0-2 enter the prefix cache. */
+    assert_int_equal(run_check(s, e, 3, NULL), CHUNK);
+    /* Prompt 0: blocks 0-2 (48 tokens) from memory, the rest of chunk 1 and the later
+     * chunks from the directory. */
+    assert_int_equal(run_check(s, e, 0, NULL), (s->lens[0] - 1) / CHUNK * CHUNK);
+    engine_stats st;
+    engine_get_stats(e, &st);
+    assert_int_equal(st.prefix_cache_hits, 48);
+    assert_int_equal(st.offload_loaded_tokens, CHUNK + (s->lens[0] - 1) / CHUNK * CHUNK - 48);
+    engine_destroy(e);
+}
+
+static void test_salt_and_model_isolate(void **state)
+{
+    setup *s = *state;
+    cold_run(s);
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    assert_int_equal(run_check(s, e, 0, "tenant"), 0);
+    engine_destroy(e);
+    e = offload_engine(s, "tiny-f32", ENGINE_KV_BOTH, false);
+    fx_run r;
+    fx_generate(e, &r, s->prompts[0], s->lens[0], N_GEN, NULL);
+    assert_int_equal(r.cached, 0);
+    engine_destroy(e);
+    /* The salted run stored its own chunks: the same salt now hits. */
+    e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    assert_true(run_check(s, e, 0, "tenant") > 0);
+    engine_destroy(e);
+}
+
+static int damage(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    size_t n = strlen(path);
+    if (type != FTW_F || n < 4 || strcmp(path + n - 4, ".kvc") != 0)
+        return 0;
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, sb->st_size - 100, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, sb->st_size - 100, SEEK_SET);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+    return 0;
+}
+
+static void test_corrupt_objects_recompute(void **state)
+{
+    setup *s = *state;
+    cold_run(s);
+    assert_int_equal(nftw(s->dir, damage, 16, FTW_PHYS), 0);
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    assert_int_equal(run_check(s, e, 0, NULL), 0);
+    engine_stats st;
+    engine_get_stats(e, &st);
+    assert_int_equal(st.offload_loaded_tokens, 0);
+    uint64_t corrupt = 0;
+    for (uint32_t i = 0; i < st.offload.n_tiers; i++)
+        corrupt += st.offload.tiers[i].corrupt;
+    assert_true(corrupt > 0);
+    engine_destroy(e);
+}
+
+static void test_directory_vanishes(void **state)
+{
+    setup *s = *state;
+    cold_run(s);
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    test_rmtree(s->dir);
+    assert_int_equal(run_check(s, e, 0, NULL), 0);
+    /* What prompt 0 stored still serves from host memory. */
+    assert_int_equal(run_check(s, e, 1, NULL), (s->lens[1] - 1) / CHUNK * CHUNK);
+    engine_destroy(e);
+}
+
+static void test_roles(void **state)
+{
+    setup *s = *state;
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_CONSUMER, false);
+    assert_int_equal(run_check(s, e, 0, NULL), 0);
+    engine_stats st;
+    engine_get_stats(e, &st);
+    assert_int_equal(st.offload_stored_chunks, 0);
+    assert_int_equal(st.offload.puts, 0);
+    engine_destroy(e);
+    e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    assert_int_equal(run_check(s, e, 0, NULL), 0); /* the consumer left nothing */
+    engine_destroy(e);
+    e = offload_engine(s, "tiny-f16", ENGINE_KV_PRODUCER, false);
+    assert_int_equal(run_check(s, e, 0, NULL), 0);
+    engine_get_stats(e, &st);
+    assert_int_equal(st.offload_loaded_tokens, 0);
+    assert_int_equal(st.offload.puts, 0); /* already stored: not stored again */
+    assert_int_equal(run_check(s, e, 1, NULL), 0);
+    engine_destroy(e);
+    e = offload_engine(s, "tiny-f16", ENGINE_KV_CONSUMER, false);
+    assert_int_equal(run_check(s, e, 1, NULL), (s->lens[1] - 1) / CHUNK * CHUNK);
+    engine_destroy(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_restart_loads, per_test_setup, per_test_teardown),
+        cmocka_unit_test_setup_teardown(test_prefix_cache_then_offload, per_test_setup,
+                                        per_test_teardown),
+        cmocka_unit_test_setup_teardown(test_salt_and_model_isolate, per_test_setup,
+                                        per_test_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_objects_recompute, per_test_setup,
+                                        per_test_teardown),
+        cmocka_unit_test_setup_teardown(test_directory_vanishes, per_test_setup,
+                                        per_test_teardown),
+        cmocka_unit_test_setup_teardown(test_roles, per_test_setup, per_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, setup_fn, teardown_fn);
+}
