@@ -234,6 +234,33 @@ static void test_roles(void **state)
     engine_destroy(e);
 }
 
+static void test_save_decode_cache(void **state)
+{
+    setup *s = *state;
+    engine_config cfg;
+    fx_config(&cfg, s->path, "tiny-f16");
+    cfg.enable_prefix_caching = false;
+    cfg.kv_role = ENGINE_KV_BOTH;
+    cfg.offload = &s->kc;
+    cfg.offload_always_load = true;
+    cfg.save_decode_cache = true;
+    engine *e = fx_engine(&cfg);
+    fx_run r;
+    fx_generate(e, &r, s->prompts[3], 48, 40, NULL); /* 88 tokens: two full chunks */
+    engine_destroy(e);
+    int32_t conv[88];
+    memcpy(conv, s->prompts[3], 48 * sizeof *conv);
+    memcpy(conv + 48, r.out, 40 * sizeof *conv);
+    /* The next turn's prompt: the conversation so far plus a few tokens. */
+    for (int i = 0; i < 8; i++)
+        conv[80 + i] = s->tok[200 + i];
+    e = offload_engine(s, "tiny-f16", ENGINE_KV_CONSUMER, false);
+    fx_run t;
+    fx_generate(e, &t, conv, 88, 4, NULL);
+    assert_int_equal(t.cached, 2 * CHUNK);
+    engine_destroy(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +274,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_directory_vanishes, per_test_setup,
                                         per_test_teardown),
         cmocka_unit_test_setup_teardown(test_roles, per_test_setup, per_test_teardown),
+        cmocka_unit_test_setup_teardown(test_save_decode_cache, per_test_setup,
+                                        per_test_teardown),
     };
     return cmocka_run_group_tests(tests, setup_fn, teardown_fn);
 }
