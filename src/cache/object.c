@@ -24,6 +24,7 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
+#include "cache/buffer_pool.h"
 #include "cache/error.h"
 
 enum {
@@ -145,18 +146,36 @@ size_t kvs_object_header_size(uint32_t n_tokens)
     return round_up_align(OFF_TOKENS + (size_t)n_tokens * 4);
 }
 
+/* Object buffers are recycled through a pool (buffer_pool.h) so that steady-state reads
+ * and chunk allocations do not fault in fresh pages. Sanitizer builds use the heap
+ * directly, so that ASan's quarantine reports a use after free however late it happens. */
+#define OBJECT_POOL_BYTES (256u * 1024u * 1024u)
+_Static_assert(KVS_BUFFER_POOL_ALIGN % KVS_OBJECT_ALIGN == 0, "pool buffers suit O_DIRECT");
+
+#ifndef KVSPILL_SANITIZE
+static kvs_buffer_pool object_pool = KVS_BUFFER_POOL_INITIALIZER(OBJECT_POOL_BYTES);
+#endif
+
 uint8_t *kvs_object_alloc_buffer(size_t size)
 {
-    void *p = NULL;
     size_t n = size == 0 ? KVS_OBJECT_ALIGN : round_up_align(size);
-    if (n < size || posix_memalign(&p, KVS_OBJECT_ALIGN, n) != 0)
+    if (n < size)
         return NULL;
-    return p;
+#ifdef KVSPILL_SANITIZE
+    void *p = NULL;
+    return posix_memalign(&p, KVS_OBJECT_ALIGN, n) == 0 ? p : NULL;
+#else
+    return kvs_buffer_pool_get(&object_pool, n);
+#endif
 }
 
 void kvs_object_free_buffer(uint8_t *buf)
 {
+#ifdef KVSPILL_SANITIZE
     free(buf);
+#else
+    kvs_buffer_pool_put(&object_pool, buf);
+#endif
 }
 
 static uint64_t header_checksum(const uint8_t *buf, size_t header_size)
