@@ -28,9 +28,13 @@ static void usage(FILE *f, const char *cmd)
             "         [--enable-prefix-caching | --no-enable-prefix-caching]\n"
             "         [--kv-transfer-config JSON] [--kv-cache-memory BYTES[K|M|G]]\n"
             "         [--max-num-seqs N] [--max-num-batched-tokens N] [--kv-cache-dtype f16|f32]\n"
+            "         [--kv-offload-always-load]\n"
             "Defaults: --host 0.0.0.0 --port 8000; the API key may also come from VLLM_API_KEY.\n"
             "--kv-transfer-config '{\"kv_connector\":\"LMCacheConnectorV1\",\"kv_role\":\"kv_both\"}'\n"
-            "turns on KV offload to the tiers the LMCACHE_* variables describe.\n", cmd);
+            "turns on KV offload to the tiers the LMCACHE_* variables describe.\n"
+            "--kv-offload-always-load loads every offload hit instead of loading only when the\n"
+            "measured tier bandwidth beats the measured prefill speed (tests, tier benchmarks).\n",
+            cmd);
 }
 
 /* A count with an optional K/M/G/T suffix (powers of 1024). */
@@ -129,7 +133,7 @@ int cmd_serve(int argc, char **argv)
     engine_config ec;
     engine_config_init(&ec);
     enum { O_HOST = 256, O_PORT, O_KEY, O_MML, O_THREADS, O_NAME, O_APC, O_NO_APC, O_KVT,
-           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE };
+           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"host", required_argument, 0, O_HOST},
@@ -145,6 +149,7 @@ int cmd_serve(int argc, char **argv)
         {"max-num-seqs", required_argument, 0, O_SEQS},
         {"max-num-batched-tokens", required_argument, 0, O_BATCHED},
         {"kv-cache-dtype", required_argument, 0, O_DTYPE},
+        {"kv-offload-always-load", no_argument, 0, O_ALWAYS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -162,6 +167,7 @@ int cmd_serve(int argc, char **argv)
         case O_APC: ec.enable_prefix_caching = true; break;
         case O_NO_APC: ec.enable_prefix_caching = false; break;
         case O_KVT: kv_transfer = optarg; break;
+        case O_ALWAYS: ec.offload_always_load = true; break;
         case O_KVMEM: if (parse_size(optarg, &ec.kv_cache_bytes) || !ec.kv_cache_bytes) bad = "--kv-cache-memory"; break;
         case O_SEQS: if (parse_u32(optarg, 1, &ec.max_num_seqs)) bad = "--max-num-seqs"; break;
         case O_BATCHED: if (parse_u32(optarg, 1, &ec.max_num_batched_tokens)) bad = "--max-num-batched-tokens"; break;

@@ -334,7 +334,9 @@ static void run_step(engine *e)
         }
         return;
     }
-    if (e->conn)
+    /* Only steps with prompt tokens: the estimate is of prefill speed, which a decode step's
+     * fixed per-step cost (the output layer) would understate many times over. */
+    if (e->conn && n > n_out)
         connector_note_compute(e->conn, n, now_s() - t0);
     for (uint32_t i = 0; i < e->n_running; i++) {
         eng_seq *s = e->running[i];
