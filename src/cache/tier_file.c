@@ -159,6 +159,18 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         note(t, &err);
         return false;
     }
+    /* Blocks allocated in one call up front: the O_DIRECT write then overwrites allocated
+     * space instead of extending the file, which ext4 cannot do asynchronously. A file
+     * system without fallocate (some NFS, FUSE) just skips it; a full disk fails here. */
+    if (fallocate(fd, 0, 0, (off_t)c->total_size) != 0 && errno != EOPNOTSUPP &&
+        errno != ENOSYS) {
+        pc->status[i] = io_fail(&err, errno, "fallocate", it->temp);
+        note(t, &err);
+        close(fd);
+        count_ops(t, 1);
+        unlink(it->temp);
+        return false;
+    }
     *job = (kvs_io_job){.fd = fd, .write = true, .buf = c->buf, .len = c->total_size,
                         .want = c->total_size};
     return true;

@@ -67,8 +67,14 @@ void kvs_io_run(bool use_uring, unsigned depth, size_t n, kvs_io_start_fn start,
     }
     size_t next = 0;
     unsigned in_flight = 0;
+    /* A job whose transfer ended, finished only once its slot is refilled and submitted:
+     * its verification (reads) or rename (writes) then overlaps the next transfer. */
+    kvs_io_job ended;
+    size_t ended_owner = 0;
+    bool have_ended = false;
     for (;;) {
-        /* Fill every idle slot with the next job that needs a transfer. */
+        /* Fill every idle slot with the next job that needs a transfer. Each is submitted
+         * at once, so the device works on it while the next file is opened. */
         for (unsigned s = 0; s < depth && next < n; s++) {
             if (busy[s])
                 continue;
@@ -85,13 +91,18 @@ void kvs_io_run(bool use_uring, unsigned depth, size_t n, kvs_io_start_fn start,
                 busy[s] = true;
                 owner[s] = i;
                 prep(&ring, &slots[s], s);
+                io_uring_submit(&ring);
                 in_flight++;
                 break;
             }
         }
+        if (have_ended) {
+            finish(ctx, ended_owner, &ended);
+            have_ended = false;
+        }
         if (in_flight == 0)
             break;
-        io_uring_submit(&ring);
+        io_uring_submit(&ring); /* resubmissions of short or interrupted transfers */
         struct io_uring_cqe *cqe;
         int r = io_uring_wait_cqe(&ring, &cqe);
         if (r == -EINTR)
@@ -114,7 +125,9 @@ void kvs_io_run(bool use_uring, unsigned depth, size_t n, kvs_io_start_fn start,
             prep(&ring, job, s);
             continue;
         }
-        finish(ctx, owner[s], job);
+        ended = *job;
+        ended_owner = owner[s];
+        have_ended = true;
         busy[s] = false;
         in_flight--;
     }
