@@ -20,6 +20,7 @@
 #include "cache/file_lease.h"
 #include "cache/file_path.h"
 #include "cache/file_presence.h"
+#include "cache/io_streams.h"
 #include "cache/object.h"
 #include "cache/uring_io.h"
 
@@ -264,7 +265,7 @@ static void file_put(kvs_tier *tier, kvs_chunk *const *chunks, size_t n, kvs_sta
     }
     uint64_t t0 = mono_ns();
     put_ctx pc = {t, chunks, items, status};
-    kvs_io_run(t->uring, t->io_depth, n, put_start, put_finish, &pc);
+    kvs_io_run_streams(t->uring, t->io_depth, t->tune.streams, n, put_start, put_finish, &pc);
     atomic_fetch_add(&t->write_ns, mono_ns() - t0);
     free(items);
     for (size_t i = 0; i < n; i++) {
@@ -419,7 +420,7 @@ static void file_get(kvs_tier *tier, const kvs_key *ns, const kvs_chunk_request 
     }
     uint64_t t0 = mono_ns();
     get_ctx gc = {t, ns, reqs, out, status, paths, mtimes};
-    kvs_io_run(t->uring, t->io_depth, n, get_start, get_finish, &gc);
+    kvs_io_run_streams(t->uring, t->io_depth, t->tune.streams, n, get_start, get_finish, &gc);
     atomic_fetch_add(&t->read_ns, mono_ns() - t0);
     free(paths);
     free(mtimes);
@@ -564,6 +565,7 @@ void kvs_file_tier_default_tuning(kvs_file_tier_tuning *tuning)
         .index_slots = 65536,
         .low_watermark_pct = 90,
         .scan_every_pct = 10,
+        .streams = 2,
     };
 }
 

@@ -27,13 +27,15 @@ static const kvs_layout tinyllama = {22, 4, 64, KVS_DTYPE_F16};
 #define BATCH 8u
 #define LOOKUP_CHUNKS 512u
 /* Tier and raw alternate within each round, so that drift on a shared machine hits both;
- * each figure is the median of the rounds. */
-#define ROUNDS 3
+ * each bandwidth is the median of the rounds, each ratio the median of the rounds' own
+ * tier/raw ratios. */
+#define ROUNDS 5
 
 typedef struct bench_opts {
     const char *dir;
     uint64_t chunk_bytes;
     uint32_t chunks;
+    uint32_t streams; /* threads a tier batch is split over; 0: the tier's default */
     bool json, keep;
 } bench_opts;
 
@@ -46,8 +48,8 @@ static double now_s(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: kvspill bench io --dir DIR [--chunk-bytes N] [--chunks N] [--json] "
-                    "[--keep]\n       kvspill bench io --redis URL [...]\n");
+    fprintf(stderr, "usage: kvspill bench io --dir DIR [--chunk-bytes N] [--chunks N] "
+                    "[--streams N] [--json] [--keep]\n       kvspill bench io --redis URL [...]\n");
     return 2;
 }
 
@@ -67,6 +69,12 @@ static bool parse_opts(int argc, char **argv, bench_opts *o)
             o->chunk_bytes = strtoull(v, &end, 10);
             if (*end || o->chunk_bytes == 0)
                 return false;
+            i++;
+        } else if (!strcmp(a, "--streams") && v) {
+            unsigned long n = strtoul(v, &end, 10);
+            if (*end || n == 0 || n > 64)
+                return false;
+            o->streams = (uint32_t)n;
             i++;
         } else if (!strcmp(a, "--chunks") && v) {
             unsigned long n = strtoul(v, &end, 10);
@@ -128,7 +136,9 @@ static void free_chain(kvs_chunk **c, uint32_t n)
     free(c);
 }
 
-/* Plain sequential writes then reads of one file, each transfer one object's size. */
+/* The baseline: plain sequential writes then reads of one new file, one transfer of one
+ * object's size at a time (queue depth 1), the same total bytes and the same O_DIRECT mode
+ * as the tier; the file is removed after each round, untimed. */
 static int raw_io(const char *dir, bool direct, const uint8_t *buf, size_t obj, uint32_t n,
                   double *write_s, double *read_s)
 {
@@ -159,18 +169,30 @@ static int raw_io(const char *dir, bool direct, const uint8_t *buf, size_t obj, 
     return rc;
 }
 
-static double median3(const double *v)
+static int cmp_double(const void *a, const void *b)
 {
-    double a = v[0], b = v[1], c = v[2];
-    return a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
-static kvs_tier *open_tier(const char *dir, kvs_error *err)
+static double median(const double *v)
+{
+    double s[ROUNDS];
+    memcpy(s, v, sizeof s);
+    qsort(s, ROUNDS, sizeof s[0], cmp_double);
+    return s[ROUNDS / 2];
+}
+
+static kvs_tier *open_tier(const char *dir, uint32_t streams, kvs_error *err)
 {
     kvs_file_tier_options o = {.name = "local_disk", .root = dir, .io_depth = BATCH,
                                .writer_id = "bench"};
+    kvs_file_tier_tuning tune;
+    kvs_file_tier_default_tuning(&tune);
+    if (streams)
+        tune.streams = streams;
     kvs_tier *t = NULL;
-    kvs_tier_file_open(&o, &t, err);
+    kvs_tier_file_open_tuned(&o, &tune, &t, err);
     return t;
 }
 
@@ -217,7 +239,7 @@ static int lookup(const char *dir, lookup_cost *lc, kvs_error *err)
     const kvs_layout one = {1, 1, 8, KVS_DTYPE_F16};
     kvs_key ns, keys[LOOKUP_CHUNKS];
     kvs_chunk **c = make_chain(&one, DEFAULT_TOKENS, LOOKUP_CHUNKS, &ns, err);
-    kvs_tier *t = c ? open_tier(dir, err) : NULL;
+    kvs_tier *t = c ? open_tier(dir, 0, err) : NULL;
     if (!t) {
         free_chain(c, LOOKUP_CHUNKS);
         return -1;
@@ -232,7 +254,7 @@ static int lookup(const char *dir, lookup_cost *lc, kvs_error *err)
     for (int cold = 0; cold < 2 && rc == 0; cold++) {
         if (cold) {
             t->methods->close(t);
-            if (!(t = open_tier(dir, err)))
+            if (!(t = open_tier(dir, 0, err)))
                 return -1;
         }
         t->methods->stats(t, &s0);
@@ -259,6 +281,11 @@ int cmd_bench_io(int argc, char **argv)
     bench_opts o;
     if (!parse_opts(argc, argv, &o))
         return usage();
+    if (!o.streams) {
+        kvs_file_tier_tuning tune;
+        kvs_file_tier_default_tuning(&tune);
+        o.streams = tune.streams;
+    }
     uint32_t tokens = DEFAULT_TOKENS;
     if (o.chunk_bytes) {
         uint64_t per_token = (uint64_t)tinyllama.n_layers * 2 * tinyllama.n_kv_heads *
@@ -275,7 +302,7 @@ int cmd_bench_io(int argc, char **argv)
         fprintf(stderr, "kvspill bench io: %s\n", err.msg);
         return 2;
     }
-    kvs_tier *t = open_tier(dir, &err);
+    kvs_tier *t = open_tier(dir, o.streams, &err);
     if (!t) {
         fprintf(stderr, "kvspill bench io: %s\n", err.msg);
         free_chain(c, o.chunks);
@@ -293,12 +320,14 @@ int cmd_bench_io(int argc, char **argv)
         t->methods->stats(t, &ts);
         if (rc != 0)
             fprintf(stderr, "kvspill bench io: tier I/O on %s failed: %s\n", dir, ts.last_error);
+        /* Untimed, like the raw file's unlink: each round's puts create new objects instead
+         * of renaming over (and freeing) the previous round's, as raw writes a new file. */
+        if (!o.keep || r + 1 < ROUNDS)
+            for (uint32_t i = 0; i < o.chunks; i++)
+                t->methods->remove(t, &ns, &c[i]->info.key, &err);
         if (rc == 0)
             rc = raw_io(dir, direct, c[0]->buf, obj, o.chunks, &rw[r], &rr[r]);
     }
-    if (!o.keep)
-        for (uint32_t i = 0; i < o.chunks; i++)
-            t->methods->remove(t, &ns, &c[i]->info.key, &err);
     t->methods->close(t);
     free_chain(c, o.chunks);
     lookup_cost lc = {0};
@@ -318,27 +347,34 @@ int cmd_bench_io(int argc, char **argv)
     }
     if (rc != 0)
         return 2;
-    double wg = bytes / median3(tw) / 1e9, rg = bytes / median3(tr) / 1e9;
-    double rwg = bytes / median3(rw) / 1e9, rrg = bytes / median3(rr) / 1e9;
+    double wg = bytes / median(tw) / 1e9, rg = bytes / median(tr) / 1e9;
+    double rwg = bytes / median(rw) / 1e9, rrg = bytes / median(rr) / 1e9;
+    /* Ratios pair the tier with the raw run next to it, so drift cancels within a round. */
+    double wratio[ROUNDS], rratio[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        wratio[r] = rw[r] / tw[r];
+        rratio[r] = rr[r] / tr[r];
+    }
+    double wq = median(wratio), rq = median(rratio);
     const char *reads = direct ? "device (O_DIRECT)" : "page cache (buffered; caches not dropped)";
     if (o.json) {
         json_t *j = json_pack(
-            "{s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:s,s:{s:I,s:f,s:I,s:f,s:I}}",
-            "dir", o.dir, "io_mode", mode, "chunk_tokens", (json_int_t)tokens, "chunk_bytes",
+            "{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:s,s:{s:I,s:f,s:I,s:f,s:I}}",
+            "dir", o.dir, "io_mode", mode, "streams", (json_int_t)o.streams, "chunk_tokens", (json_int_t)tokens, "chunk_bytes",
             (json_int_t)obj, "chunks", (json_int_t)o.chunks, "write_gbps", wg, "read_gbps", rg,
-            "raw_write_gbps", rwg, "raw_read_gbps", rrg, "write_ratio", wg / rwg, "read_ratio",
-            rg / rrg, "reads_from", reads, "lookup", "chunks", (json_int_t)LOOKUP_CHUNKS,
+            "raw_write_gbps", rwg, "raw_read_gbps", rrg, "write_ratio", wq, "read_ratio", rq, "reads_from", reads, "lookup", "chunks", (json_int_t)LOOKUP_CHUNKS,
             "warm_us", lc.warm_us, "warm_metadata_ops", (json_int_t)lc.warm_ops, "cold_us",
             lc.cold_us, "cold_metadata_ops", (json_int_t)lc.cold_ops);
         json_dumpf(j, stdout, JSON_INDENT(2));
         printf("\n");
         json_decref(j);
     } else {
-        printf("file tier on %s: %s, %u chunks of %u tokens (%zu bytes each), batches of %u, "
-               "median of %d rounds\n", o.dir, mode, o.chunks, tokens, obj, BATCH, ROUNDS);
-        printf("  write  tier %6.2f GB/s   raw %6.2f GB/s   ratio %.2f\n", wg, rwg, wg / rwg);
+        printf("file tier on %s: %s, %u chunks of %u tokens (%zu bytes each), batches of %u "
+               "on %u streams, median of %d rounds\n", o.dir, mode, o.chunks, tokens, obj,
+               BATCH, o.streams, ROUNDS);
+        printf("  write  tier %6.2f GB/s   raw %6.2f GB/s   ratio %.2f\n", wg, rwg, wq);
         printf("  read   tier %6.2f GB/s   raw %6.2f GB/s   ratio %.2f   reads from: %s\n", rg,
-               rrg, rg / rrg, reads);
+               rrg, rq, reads);
         printf("  lookup of %u chunks (131072 tokens): warm %.0f us, %" PRIu64
                " metadata ops; cold %.0f us, %" PRIu64 " metadata ops\n",
                LOOKUP_CHUNKS, lc.warm_us, lc.warm_ops, lc.cold_us, lc.cold_ops);
