@@ -16,7 +16,7 @@ int cli_engine_open(const char *cmd, const cli_engine_opts *o, cli_engine *e)
         return -1;
     }
     if (o->kernels && kern_kind_parse(o->kernels, &kk) != 0) {
-        fprintf(stderr, "kvspill %s: --kernels %s: expected auto, scalar or avx2\n", cmd,
+        fprintf(stderr, "kvspill %s: --kernels %s: expected auto, scalar, avx2 or avx512\n", cmd,
                 o->kernels);
         return -1;
     }

@@ -71,7 +71,7 @@ static double weight_read_gbs(const gguf_file *gf, int threads, double *bytes)
 static void usage(FILE *f, const char *cmd)
 {
     fprintf(f, "usage: kvspill %s --model FILE [--prompt-tokens 512] [--gen-tokens 64]\n"
-               "         [--threads 2] [--kv f16|f32] [--kernels auto|scalar|avx2] [--json]\n", cmd);
+               "         [--threads 2] [--kv f16|f32] [--kernels auto|scalar|avx2|avx512] [--json]\n", cmd);
 }
 
 int cmd_bench_engine(int argc, char **argv)

@@ -15,7 +15,7 @@ static void usage(FILE *f, const char *cmd)
 {
     fprintf(f, "usage: kvspill %s --model FILE (--prompt-file F | --tokens-file T) -n N\n"
                "         [--greedy] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
-               "         [--threads N] [--kv f16|f32] [--kernels auto|scalar|avx2]\n"
+               "         [--threads N] [--kv f16|f32] [--kernels auto|scalar|avx2|avx512]\n"
                "Sampling defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05.\n", cmd);
 }
 

@@ -12,7 +12,7 @@
 static void usage(FILE *f, const char *cmd)
 {
     fprintf(f, "usage: kvspill %s --model FILE --tokens-file T --positions-file P --out F\n"
-               "         [--kv f16|f32] [--threads N] [--kernels auto|scalar|avx2]\n", cmd);
+               "         [--kv f16|f32] [--threads N] [--kernels auto|scalar|avx2|avx512]\n", cmd);
 }
 
 int cmd_model_logits(int argc, char **argv)

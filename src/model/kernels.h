@@ -70,16 +70,20 @@ typedef struct kern_set {
     void (*swiglu)(const float *gate, const float *up, float *out, int n);
 } kern_set;
 
-typedef enum kern_kind { KERN_AUTO, KERN_SCALAR, KERN_AVX2 } kern_kind;
+typedef enum kern_kind { KERN_AUTO, KERN_SCALAR, KERN_AVX2, KERN_AVX512 } kern_kind;
 
 /* The kernel set of a kind; NULL when this CPU (or build) cannot run it. KERN_AUTO picks
- * the best available, unless the environment says KVSPILL_KERNELS=scalar|avx2. */
+ * the best available (avx512, then avx2, then scalar), unless the environment says
+ * KVSPILL_KERNELS=scalar|avx2|avx512. */
 const kern_set *kern_get(kern_kind kind);
-/* Parses "auto", "scalar", "avx2"; -1 when unknown. */
+/* Parses "auto", "scalar", "avx2", "avx512"; -1 when unknown. */
 int kern_kind_parse(const char *s, kern_kind *out);
+const char *kern_kind_name(kern_kind kind);
 
 extern const kern_set kern_scalar_set;
 extern const kern_set kern_avx2_set;
+/* Needs AVX-512 F/BW/VL/DQ and VNNI besides AVX2/FMA/F16C. */
+extern const kern_set kern_avx512_set;
 
 /* ---- Portable helpers (used by every set and by the model) ---- */
 
@@ -102,5 +106,28 @@ void kern_q4k_scale_min(const uint8_t *scales, int j, int *sc, int *m);
 /* Scalar implementations that vector sets reuse for parts they do not specialise. */
 void kern_scalar_act_q8(const float *x, kern_q8_block *out, int k);
 void kern_scalar_act_f16(const float *x, uint16_t *out, int k);
+
+/* AVX2 kernels the AVX-512 set reuses, and the AVX-512 pieces split across its files. */
+void kern_avx2_gemm_q4_k(int k, const uint8_t *w, size_t w_stride, int n_rows,
+                         const uint8_t *a, size_t a_stride, int n_tok, float *y, size_t y_stride);
+void kern_avx2_gemm_q6_k(int k, const uint8_t *w, size_t w_stride, int n_rows,
+                         const uint8_t *a, size_t a_stride, int n_tok, float *y, size_t y_stride);
+void kern_avx2_act_f16(const float *x, uint16_t *out, int k);
+void kern_avx2_attn_scores_f32(const float *q, const float *k, size_t stride, int n, int d,
+                               float scale, float *scores);
+void kern_avx2_attn_scores_f16(const float *q, const uint16_t *k, size_t stride, int n, int d,
+                               float scale, float *scores);
+void kern_avx2_attn_accum_f32(const float *w, const float *v, size_t stride, int n, int d,
+                              float *out);
+void kern_avx2_attn_accum_f16(const float *w, const uint16_t *v, size_t stride, int n, int d,
+                              float *out);
+void kern_avx2_swiglu(const float *gate, const float *up, float *out, int n);
+void kern_avx512_gemm_q8_0(int k, const uint8_t *w, size_t w_stride, int n_rows,
+                           const uint8_t *a, size_t a_stride, int n_tok, float *y,
+                           size_t y_stride);
+void kern_avx512_gemm_q4_0(int k, const uint8_t *w, size_t w_stride, int n_rows,
+                           const uint8_t *a, size_t a_stride, int n_tok, float *y,
+                           size_t y_stride);
+void kern_avx512_act_q8(const float *x, kern_q8_block *out, int k);
 
 #endif

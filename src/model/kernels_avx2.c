@@ -48,7 +48,7 @@ static inline __m256i dot_u8i8(__m256i w, __m256i a)
 
 /* The four-row tile loop shared by every type: ROWS(n) computes n ≤ 4 rows of one token. */
 #define TILED_GEMM(name, tile)                                                               \
-    static void name(int k, const uint8_t *w, size_t w_stride, int n_rows, const uint8_t *a, \
+    void name(int k, const uint8_t *w, size_t w_stride, int n_rows, const uint8_t *a, \
                      size_t a_stride, int n_tok, float *y, size_t y_stride)                  \
     {                                                                                        \
         for (int r = 0; r < n_rows; r += 4) {                                                \
@@ -226,15 +226,15 @@ static void tile_q6_k(int k, const uint8_t *w, size_t ws, int nr, const uint8_t 
     }
 }
 
-TILED_GEMM(gemm_f32, tile_f32)
-TILED_GEMM(gemm_f16, tile_f16)
-TILED_GEMM(gemm_bf16, tile_bf16)
-TILED_GEMM(gemm_q8_0, tile_q8_0)
-TILED_GEMM(gemm_q4_0, tile_q4_0)
-TILED_GEMM(gemm_q4_k, tile_q4_k)
-TILED_GEMM(gemm_q6_k, tile_q6_k)
+static TILED_GEMM(gemm_f32, tile_f32)
+static TILED_GEMM(gemm_f16, tile_f16)
+static TILED_GEMM(gemm_bf16, tile_bf16)
+static TILED_GEMM(gemm_q8_0, tile_q8_0)
+static TILED_GEMM(gemm_q4_0, tile_q4_0)
+TILED_GEMM(kern_avx2_gemm_q4_k, tile_q4_k)
+TILED_GEMM(kern_avx2_gemm_q6_k, tile_q6_k)
 
-static void act_f16(const float *x, uint16_t *out, int k)
+void kern_avx2_act_f16(const float *x, uint16_t *out, int k)
 {
     int i = 0;
     for (; i + 8 <= k; i += 8)
@@ -244,7 +244,7 @@ static void act_f16(const float *x, uint16_t *out, int k)
         out[i] = kern_f32_to_f16(x[i]);
 }
 
-static void attn_scores_f32(const float *q, const float *k, size_t stride, int n, int d,
+void kern_avx2_attn_scores_f32(const float *q, const float *k, size_t stride, int n, int d,
                             float scale, float *scores)
 {
     for (int i = 0; i < n; i++) {
@@ -260,7 +260,7 @@ static void attn_scores_f32(const float *q, const float *k, size_t stride, int n
     }
 }
 
-static void attn_scores_f16(const float *q, const uint16_t *k, size_t stride, int n, int d,
+void kern_avx2_attn_scores_f16(const float *q, const uint16_t *k, size_t stride, int n, int d,
                             float scale, float *scores)
 {
     for (int i = 0; i < n; i++) {
@@ -276,7 +276,7 @@ static void attn_scores_f16(const float *q, const uint16_t *k, size_t stride, in
     }
 }
 
-static void attn_accum_f32(const float *w, const float *v, size_t stride, int n, int d,
+void kern_avx2_attn_accum_f32(const float *w, const float *v, size_t stride, int n, int d,
                            float *out)
 {
     int j = 0;
@@ -291,7 +291,7 @@ static void attn_accum_f32(const float *w, const float *v, size_t stride, int n,
             out[j] += w[i] * v[(size_t)i * stride + j];
 }
 
-static void attn_accum_f16(const float *w, const uint16_t *v, size_t stride, int n, int d,
+void kern_avx2_attn_accum_f16(const float *w, const uint16_t *v, size_t stride, int n, int d,
                            float *out)
 {
     int j = 0;
@@ -306,7 +306,7 @@ static void attn_accum_f16(const float *w, const uint16_t *v, size_t stride, int
             out[j] += w[i] * _cvtsh_ss(v[(size_t)i * stride + j]);
 }
 
-static void swiglu(const float *gate, const float *up, float *out, int n)
+void kern_avx2_swiglu(const float *gate, const float *up, float *out, int n)
 {
     for (int i = 0; i < n; i++)
         out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
@@ -315,13 +315,13 @@ static void swiglu(const float *gate, const float *up, float *out, int n)
 const kern_set kern_avx2_set = {
     .name = "avx2",
     .gemm = {[KW_F32] = gemm_f32, [KW_F16] = gemm_f16, [KW_BF16] = gemm_bf16,
-             [KW_Q8_0] = gemm_q8_0, [KW_Q4_0] = gemm_q4_0, [KW_Q4_K] = gemm_q4_k,
-             [KW_Q6_K] = gemm_q6_k},
-    .act_f16 = act_f16,
+             [KW_Q8_0] = gemm_q8_0, [KW_Q4_0] = gemm_q4_0, [KW_Q4_K] = kern_avx2_gemm_q4_k,
+             [KW_Q6_K] = kern_avx2_gemm_q6_k},
+    .act_f16 = kern_avx2_act_f16,
     .act_q8 = kern_scalar_act_q8,
-    .attn_scores_f32 = attn_scores_f32,
-    .attn_scores_f16 = attn_scores_f16,
-    .attn_accum_f32 = attn_accum_f32,
-    .attn_accum_f16 = attn_accum_f16,
-    .swiglu = swiglu,
+    .attn_scores_f32 = kern_avx2_attn_scores_f32,
+    .attn_scores_f16 = kern_avx2_attn_scores_f16,
+    .attn_accum_f32 = kern_avx2_attn_accum_f32,
+    .attn_accum_f16 = kern_avx2_attn_accum_f16,
+    .swiglu = kern_avx2_swiglu,
 };

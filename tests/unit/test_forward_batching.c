@@ -1,7 +1,10 @@
 /* How tokens are grouped into forward calls must not change the logits: a prompt in one
  * batch, token by token, or split at arbitrary points; two sequences interleaved in one
- * batch against each alone; a decode step of two sequences together against each alone. */
+ * batch against each alone; a decode step of two sequences together against each alone.
+ * The whole group runs once per kernel set this CPU has (the tiles differ per set). */
 #include "model_fixture.h"
+
+static const kern_set *cur_set; /* the kernel set of the running group */
 
 #define TOL 1e-6 /* same kernels, same per-token arithmetic: only f32 rounding may differ */
 
@@ -33,7 +36,7 @@ static int setup_fn(void **state)
     s->b = fixture_ints("tiny-f32.long.tokens.txt", &s->nb);
     s->nb = 40; /* a different prompt, longer than two KV blocks */
     model_error err = {{0}};
-    assert_int_equal(fwd_create(s->fm.m, 2, NULL, &s->fc, &err), 0);
+    assert_int_equal(fwd_create(s->fm.m, 2, cur_set, &s->fc, &err), 0);
     *state = s;
     return 0;
 }
@@ -210,5 +213,17 @@ int main(void)
         cmocka_unit_test(test_two_sequences_in_one_batch),
         cmocka_unit_test(test_bad_batches_are_refused),
     };
-    return cmocka_run_group_tests(tests, setup_fn, teardown_fn);
+    const kern_kind kinds[] = {KERN_SCALAR, KERN_AVX2, KERN_AVX512};
+    int failed = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        cur_set = kern_get(kinds[i]);
+        if (!cur_set) {
+            print_message("%s kernels not available on this CPU: group skipped\n",
+                          kern_kind_name(kinds[i]));
+            continue;
+        }
+        print_message("kernels: %s\n", cur_set->name);
+        failed += cmocka_run_group_tests(tests, setup_fn, teardown_fn);
+    }
+    return failed;
 }

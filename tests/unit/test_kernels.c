@@ -219,12 +219,14 @@ static void check_gemm(const kern_set *ks, kern_wtype t, int k, int n_rows, int 
     free(w), free(a), free(x), free(y), free(wr), free(av);
 }
 
-static const kern_set *sets[2];
+/* The scalar set, then each vector set this CPU runs (NULL-free prefix of n_sets). */
+static const kern_set *sets[3];
+static int n_sets;
 
 static void test_gemm_all_types_all_sets(void **state)
 {
     (void)state;
-    for (int s = 0; s < 2 && sets[s]; s++)
+    for (int s = 0; s < n_sets; s++)
         for (int t = 0; t < KW_COUNT; t++) {
             int be = (int)kern_wtype_block_elems((kern_wtype)t);
             int ks_[3] = {be == 1 ? 37 : be, be == 1 ? 64 : 3 * be, be == 1 ? 203 : 5 * be};
@@ -254,8 +256,29 @@ static void test_act_conversions(void **state)
         }
         assert_int_equal(q[b].sum, sum);
     }
+    /* Every set quantizes exactly as the scalar one, ties included: with amax 127 the scale
+     * is 1, so these values sit exactly halfway between two integers. */
+    float ties[64];
+    for (int i = 0; i < 64; i++)
+        ties[i] = i < 32 ? (float)(i - 16) + (i % 2 ? 0.5f : -0.5f) : x[i];
+    ties[0] = 127.0f;
+    ties[1] = -126.5f;
+    kern_q8_block r1[3], r2[3];
+    for (int s = 0; s < n_sets; s++) {
+        kern_scalar_act_q8(ties, r1, 64);
+        sets[s]->act_q8(ties, r2, 64);
+        kern_scalar_act_q8(x, r1 + 2, 32);
+        sets[s]->act_q8(x, r2 + 2, 32);
+        for (int b = 0; b < 3; b++) {
+            assert_true(r1[b].d == r2[b].d);
+            assert_int_equal(r1[b].sum, r2[b].sum);
+            assert_memory_equal(r1[b].q, r2[b].q, sizeof r1[b].q);
+        }
+        assert_int_equal(r1[0].q[1], -127);
+        assert_int_equal(r1[0].q[3], -13);
+    }
     uint16_t h1[96], h2[96];
-    for (int s = 0; s < 2 && sets[s]; s++) {
+    for (int s = 0; s < n_sets; s++) {
         kern_scalar_act_f16(x, h1, 93);
         sets[s]->act_f16(x, h2, 93);
         assert_memory_equal(h1, h2, 93 * sizeof *h1);
@@ -277,7 +300,7 @@ static void test_attention_kernels(void **state)
     for (int i = 0; i < N; i++)
         w[i] = fabsf(frand());
     int dims[3] = {16, 64, 20};
-    for (int s = 0; s < 2 && sets[s]; s++)
+    for (int s = 0; s < n_sets; s++)
         for (int di = 0; di < 3; di++) {
             int d = dims[di];
             float s32[N], s16[N], o32[STRIDE] = {0}, o16[STRIDE] = {0};
@@ -352,10 +375,16 @@ static void test_selection(void **state)
 
 int main(void)
 {
-    sets[0] = &kern_scalar_set;
-    sets[1] = kern_get(KERN_AVX2);
-    if (!sets[1])
-        print_message("AVX2 not available on this CPU: vector set not tested\n");
+    sets[n_sets++] = &kern_scalar_set;
+    const kern_kind vector[] = {KERN_AVX2, KERN_AVX512};
+    for (size_t i = 0; i < sizeof vector / sizeof vector[0]; i++) {
+        const kern_set *ks = kern_get(vector[i]);
+        if (ks)
+            sets[n_sets++] = ks;
+        else
+            print_message("%s kernels not available on this CPU: set not tested\n",
+                          kern_kind_name(vector[i]));
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f16_conversion),
         cmocka_unit_test(test_dequant_q8_0_q4_0),

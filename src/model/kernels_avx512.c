@@ -1,0 +1,120 @@
+/* AVX-512 kernel set, float weight types (F32, F16, BF16). Products run register tiles of
+ * 4 weight rows × 4 tokens: each 16-value weight vector is loaded and converted once and
+ * feeds four tokens, each activation vector feeds four rows, so prefill is bound by the
+ * FMAs rather than by the F16/BF16 conversions. Every (row, token) result goes through the
+ * same operations whatever the tile shape, so batching never changes the arithmetic.
+ * The quantized types are in kernels_quant_avx512.c; attention, SwiGLU and the K-quants
+ * reuse the AVX2 kernels (this CPU runs them too). */
+#include "model/kernels.h"
+
+#include <immintrin.h>
+
+#define TILE 4
+
+/* 16 values from element i of a row; lanes outside mask m read nothing and are 0. */
+static inline __m512 load_f32(const uint8_t *p, int i, __mmask16 m)
+{
+    return _mm512_maskz_loadu_ps(m, (const float *)(const void *)p + i);
+}
+
+static inline __m512 load_f16(const uint8_t *p, int i, __mmask16 m)
+{
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)(const void *)p + i));
+}
+
+static inline __m512 load_bf16(const uint8_t *p, int i, __mmask16 m)
+{
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)(const void *)p + i);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+typedef __m512 (*load_fn)(const uint8_t *p, int i, __mmask16 m);
+
+/* R rows × T tokens; R and T are constants after inlining, so acc stays in registers. */
+static inline __attribute__((always_inline)) void
+tile(int R, int T, load_fn lw, load_fn la, int k, const uint8_t *w, size_t ws, const uint8_t *a,
+     size_t as, float *y, size_t ys)
+{
+    __m512 acc[TILE][TILE];
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    for (int i = 0; i < k; i += 16) {
+        __mmask16 m = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
+        __m512 wv[TILE], av[TILE];
+        _Pragma("GCC unroll 4")
+        for (int r = 0; r < R; r++)
+            wv[r] = lw(w + r * ws, i, m);
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < T; t++)
+            av[t] = la(a + t * as, i, m);
+        _Pragma("GCC unroll 4")
+        for (int r = 0; r < R; r++)
+            _Pragma("GCC unroll 4")
+            for (int t = 0; t < T; t++)
+                acc[r][t] = _mm512_fmadd_ps(wv[r], av[t], acc[r][t]);
+    }
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < T; t++)
+            y[t * ys + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+#define FLOAT_GEMM(name, lw, la)                                                             \
+    static void name##_4x4(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
+                           float *y, size_t ys)                                              \
+    {                                                                                        \
+        tile(4, 4, lw, la, k, w, ws, a, as, y, ys);                                          \
+    }                                                                                        \
+    static void name##_4x1(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
+                           float *y, size_t ys)                                              \
+    {                                                                                        \
+        tile(4, 1, lw, la, k, w, ws, a, as, y, ys);                                          \
+    }                                                                                        \
+    static void name##_1x4(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
+                           float *y, size_t ys)                                              \
+    {                                                                                        \
+        tile(1, 4, lw, la, k, w, ws, a, as, y, ys);                                          \
+    }                                                                                        \
+    static void name##_1x1(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
+                           float *y, size_t ys)                                              \
+    {                                                                                        \
+        tile(1, 1, lw, la, k, w, ws, a, as, y, ys);                                          \
+    }                                                                                        \
+    static void name(int k, const uint8_t *w, size_t ws, int n_rows, const uint8_t *a,       \
+                     size_t as, int n_tok, float *y, size_t ys)                              \
+    {                                                                                        \
+        for (int r = 0; r < n_rows;) {                                                       \
+            int four = n_rows - r >= TILE;                                                   \
+            const uint8_t *wr = w + (size_t)r * ws;                                          \
+            int t = 0;                                                                       \
+            for (; t + TILE <= n_tok; t += TILE)                                             \
+                (four ? name##_4x4 : name##_1x4)(k, wr, ws, a + t * as, as, y + t * ys + r,  \
+                                                 ys);                                        \
+            for (; t < n_tok; t++)                                                           \
+                (four ? name##_4x1 : name##_1x1)(k, wr, ws, a + t * as, as, y + t * ys + r,  \
+                                                 ys);                                        \
+            r += four ? TILE : 1;                                                            \
+        }                                                                                    \
+    }
+
+FLOAT_GEMM(gemm_f32, load_f32, load_f32)
+FLOAT_GEMM(gemm_f16, load_f16, load_f16)
+FLOAT_GEMM(gemm_bf16, load_bf16, load_f32)
+
+const kern_set kern_avx512_set = {
+    .name = "avx512",
+    .gemm = {[KW_F32] = gemm_f32, [KW_F16] = gemm_f16, [KW_BF16] = gemm_bf16,
+             [KW_Q8_0] = kern_avx512_gemm_q8_0, [KW_Q4_0] = kern_avx512_gemm_q4_0,
+             [KW_Q4_K] = kern_avx2_gemm_q4_k, [KW_Q6_K] = kern_avx2_gemm_q6_k},
+    .act_f16 = kern_avx2_act_f16,
+    .act_q8 = kern_avx512_act_q8,
+    .attn_scores_f32 = kern_avx2_attn_scores_f32,
+    .attn_scores_f16 = kern_avx2_attn_scores_f16,
+    .attn_accum_f32 = kern_avx2_attn_accum_f32,
+    .attn_accum_f16 = kern_avx2_attn_accum_f16,
+    .swiglu = kern_avx2_swiglu,
+};
