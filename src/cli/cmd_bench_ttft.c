@@ -299,9 +299,9 @@ int cmd_bench_ttft(int argc, char **argv)
     uint32_t max_len = 0;
     for (int i = 0; i < n_lens; i++)
         max_len = lens[i] > max_len ? lens[i] : max_len;
-    base.max_len = max_len + 8;
+    base.max_len = max_len + 3; /* L + 1 prompt tokens, 2 generated */
     if (child) {
-        base.max_len = (uint32_t)child + 8;
+        base.max_len = (uint32_t)child + 3;
         return child_main(&base, (uint32_t)child);
     }
     if (conc)
