@@ -160,18 +160,6 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         note(t, &err);
         return false;
     }
-    /* Blocks allocated in one call up front: the O_DIRECT write then overwrites allocated
-     * space instead of extending the file, which ext4 cannot do asynchronously. A file
-     * system without fallocate (some NFS, FUSE) just skips it; a full disk fails here. */
-    if (fallocate(fd, 0, 0, (off_t)c->total_size) != 0 && errno != EOPNOTSUPP &&
-        errno != ENOSYS) {
-        pc->status[i] = io_fail(&err, errno, "fallocate", it->temp);
-        note(t, &err);
-        close(fd);
-        count_ops(t, 1);
-        unlink(it->temp);
-        return false;
-    }
     *job = (kvs_io_job){.fd = fd, .write = true, .buf = c->buf, .len = c->total_size,
                         .want = c->total_size};
     return true;
@@ -565,7 +553,7 @@ void kvs_file_tier_default_tuning(kvs_file_tier_tuning *tuning)
         .index_slots = 65536,
         .low_watermark_pct = 90,
         .scan_every_pct = 10,
-        .streams = 2,
+        .streams = 1,
     };
 }
 

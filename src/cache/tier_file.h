@@ -16,7 +16,9 @@ typedef struct kvs_file_tier_tuning {
     uint32_t scan_every_pct;    /* a process rescans usage after writing this % of capacity
                                    (10): bounds the overshoot of several writers */
     uint32_t streams;           /* threads a put or get batch is split over, so that file
-                                   system metadata calls overlap (2; 1 = caller only) */
+                                   system metadata calls overlap (1 = the caller only, the
+                                   default: more did not pay on a loaded 2-core VM, see
+                                   bench/RESULTS.md) */
     bool force_buffered;        /* never use O_DIRECT */
     bool no_uring;              /* never use io_uring */
 } kvs_file_tier_tuning;

@@ -73,8 +73,9 @@ void kvs_io_run(bool use_uring, unsigned depth, size_t n, kvs_io_start_fn start,
     size_t ended_owner = 0;
     bool have_ended = false;
     for (;;) {
-        /* Fill every idle slot with the next job that needs a transfer. Each is submitted
-         * at once, so the device works on it while the next file is opened. */
+        /* Fill every idle slot with the next job that needs a transfer; they are submitted
+         * together (submitting each as soon as it was prepared measured slower for writes
+         * on ext4, by 0.05-0.14 of raw bandwidth; cause not profiled). */
         for (unsigned s = 0; s < depth && next < n; s++) {
             if (busy[s])
                 continue;
@@ -91,18 +92,17 @@ void kvs_io_run(bool use_uring, unsigned depth, size_t n, kvs_io_start_fn start,
                 busy[s] = true;
                 owner[s] = i;
                 prep(&ring, &slots[s], s);
-                io_uring_submit(&ring);
                 in_flight++;
                 break;
             }
         }
+        io_uring_submit(&ring); /* new jobs, and continuations of short transfers */
         if (have_ended) {
             finish(ctx, ended_owner, &ended);
             have_ended = false;
         }
         if (in_flight == 0)
             break;
-        io_uring_submit(&ring); /* resubmissions of short or interrupted transfers */
         struct io_uring_cqe *cqe;
         int r = io_uring_wait_cqe(&ring, &cqe);
         if (r == -EINTR)
