@@ -131,6 +131,8 @@ typedef enum kvs_durability {
 typedef struct kvs_config {
     uint32_t chunk_size;            /* tokens per chunk (chunk_size, default 256) */
     bool save_unfull_chunk;         /* store the trailing partial chunk (default false) */
+    bool save_decode_cache;         /* for the engine's connector: also store chunks produced
+                                       while decoding (default false) */
     bool local_cpu;                 /* host RAM tier on (default true) */
     uint64_t max_local_cpu_size;    /* bytes (LMCache gives GB; default 5 GB) */
     char local_disk[KVS_PATH_MAX];  /* local directory ("file:///path" or a path; "" = off) */

@@ -120,6 +120,8 @@ kvs_status kvs_config_set(kvs_config *cfg, const char *key, const char *value, k
         return parse_uint(key, value, 1, KVS_OBJECT_MAX_TOKENS, &cfg->chunk_size, err);
     if (!strcmp(key, "save_unfull_chunk"))
         return parse_bool(key, value, &cfg->save_unfull_chunk, err);
+    if (!strcmp(key, "save_decode_cache"))
+        return parse_bool(key, value, &cfg->save_decode_cache, err);
     if (!strcmp(key, "local_cpu"))
         return parse_bool(key, value, &cfg->local_cpu, err);
     if (!strcmp(key, "max_local_cpu_size"))
@@ -150,7 +152,7 @@ kvs_status kvs_config_set(kvs_config *cfg, const char *key, const char *value, k
 }
 
 const char *const kvs_config_keys[] = {
-    "chunk_size", "save_unfull_chunk", "local_cpu", "max_local_cpu_size", "local_disk",
+    "chunk_size", "save_unfull_chunk", "save_decode_cache", "local_cpu", "max_local_cpu_size", "local_disk",
     "max_local_disk_size", "gds_path", "max_gds_size", "cufile_buffer_size", "gds_buffer_size",
     "remote_url", "durability", "max_write_queue_size", "io_threads", "io_depth", "writer_id",
     NULL,

@@ -203,6 +203,7 @@ int cmd_serve(int argc, char **argv)
             return 2;
         }
         ec.offload = &offload;
+        ec.save_decode_cache = offload.save_decode_cache;
     }
 
     /* Block the signals before any thread starts so only sigwait sees them. */

@@ -14,6 +14,7 @@ static const char *const env_names[] = {
     "LMCACHE_CONFIG_FILE", "LMCACHE_CHUNK_SIZE", "LMCACHE_LOCAL_CPU",
     "LMCACHE_MAX_LOCAL_CPU_SIZE", "LMCACHE_LOCAL_DISK", "LMCACHE_MAX_LOCAL_DISK_SIZE",
     "LMCACHE_GDS_PATH", "LMCACHE_CUFILE_BUFFER_SIZE", "LMCACHE_SAVE_UNFULL_CHUNK",
+    "LMCACHE_SAVE_DECODE_CACHE",
     "LMCACHE_REMOTE_URL", "LMCACHE_DURABILITY", "LMCACHE_IO_THREADS",
 };
 
@@ -156,10 +157,12 @@ static void test_env(void **state)
     setenv("LMCACHE_LOCAL_DISK", "file:///tmp/kv", 1);
     setenv("LMCACHE_MAX_LOCAL_DISK_SIZE", "10.5", 1);
     setenv("LMCACHE_CUFILE_BUFFER_SIZE", "512", 1);
+    setenv("LMCACHE_SAVE_DECODE_CACHE", "True", 1);
     kvs_config c;
     kvs_config_init(&c);
     kvs_error err;
     assert_int_equal(kvs_config_from_env(&c, &err), KVS_OK);
+    assert_true(c.save_decode_cache);
     assert_int_equal(c.chunk_size, 64);
     assert_false(c.local_cpu);
     assert_int_equal(c.max_local_cpu_size, 2 * GIB);
