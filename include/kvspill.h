@@ -233,6 +233,11 @@ size_t kvs_batch_loaded(const kvs_batch *batch);
 kvs_chunk *kvs_batch_chunk(const kvs_batch *batch, size_t i);
 /* The status of item i (KVS_OK, KVS_ERR_NOT_FOUND, KVS_ERR_CORRUPT, KVS_ERR_IO, ...). */
 kvs_status kvs_batch_item_status(const kvs_batch *batch, size_t i);
+/* The tier that served item i of a get batch, as an index into kvs_stats.tiers (so
+ * kvs_cache_stats names it); -1 when the item did not load, or for a put batch. An item
+ * that joined another batch's load in flight reports the tier of that load. Valid once
+ * done. An engine times its loads per tier with it (its load-or-compute estimate). */
+int kvs_batch_item_tier(const kvs_batch *batch, size_t i);
 /* Frees the batch; waits for it first if it is still running. */
 void kvs_batch_free(kvs_batch *batch);
 
@@ -249,6 +254,14 @@ typedef struct kvs_chunk_request {
  * chunks). Cheap: memory first, then the storage tiers with O(log n) metadata operations. */
 kvs_status kvs_lookup(kvs_cache *cache, const kvs_key *ns, const kvs_key *keys, size_t n,
                       size_t *n_hit, kvs_error *err);
+
+/* kvs_lookup, and for each hit chunk i < *n_hit, in tier_of_chunk[i] (room for n), the
+ * index in kvs_stats.tiers of the fastest tier that holds it as far as a cheap look can
+ * tell: the memory tier is asked about every chunk, and a chunk it lacks is credited to
+ * the storage tier that answered for it. A get may still be served by a slower tier (the
+ * memory tier evicted the chunk since): kvs_batch_item_tier says which one did. */
+kvs_status kvs_lookup_tiers(kvs_cache *cache, const kvs_key *ns, const kvs_key *keys, size_t n,
+                            uint8_t *tier_of_chunk, size_t *n_hit, kvs_error *err);
 
 /* Starts loading chunks; each request is served from the fastest tier that has it, and
  * promoted to faster tiers. Concurrent gets of one key load it once. The request array and

@@ -14,13 +14,18 @@ static kvs_batch *batch_alloc(size_t n, bool is_get)
     b->n = n;
     b->is_get = is_get;
     b->status = calloc(n ? n : 1, sizeof *b->status);
-    if (is_get)
+    if (is_get) {
         b->chunks = calloc(n ? n : 1, sizeof *b->chunks);
-    else
+        b->tier = malloc(n ? n : 1);
+        if (b->tier)
+            memset(b->tier, -1, n);
+    } else {
         b->stored = calloc(n ? n : 1, sizeof *b->stored);
-    if (!b->status || (is_get ? !b->chunks : !b->stored)) {
+    }
+    if (!b->status || (is_get ? !b->chunks || !b->tier : !b->stored)) {
         free(b->status);
         free(b->chunks);
+        free(b->tier);
         free(b->stored);
         free(b);
         return NULL;
@@ -87,6 +92,7 @@ void kvs_batch_unref(kvs_batch *b)
     pthread_mutex_destroy(&b->lock);
     free(b->status);
     free(b->chunks);
+    free(b->tier);
     free(b->stored);
     free(b->reqs);
     free(b->tokens);
@@ -133,11 +139,12 @@ void kvs_batch_release_hold(kvs_batch *b)
     pthread_mutex_unlock(&b->lock);
 }
 
-void kvs_batch_set_item(kvs_batch *b, size_t i, kvs_chunk *chunk, kvs_status st)
+void kvs_batch_set_item(kvs_batch *b, size_t i, kvs_chunk *chunk, kvs_status st, int tier)
 {
     pthread_mutex_lock(&b->lock);
     b->chunks[i] = chunk;
     b->status[i] = st;
+    b->tier[i] = (int8_t)(chunk ? tier : -1);
     settle(b, 1);
     pthread_mutex_unlock(&b->lock);
 }
@@ -241,6 +248,13 @@ kvs_status kvs_batch_item_status(const kvs_batch *batch, size_t i)
     kvs_status st = b->status[i];
     pthread_mutex_unlock(&b->lock);
     return st;
+}
+
+int kvs_batch_item_tier(const kvs_batch *batch, size_t i)
+{
+    if (!batch->is_get || i >= kvs_batch_loaded(batch))
+        return -1;
+    return batch->tier[i];
 }
 
 void kvs_batch_free(kvs_batch *batch)

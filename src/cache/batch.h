@@ -23,6 +23,7 @@ struct kvs_batch {
     size_t loaded;
     kvs_status *status;
     kvs_chunk **chunks;       /* get: the loaded chunks (a reference each) */
+    int8_t *tier;             /* get: the tier index that served each item, -1 for none */
     bool *stored;             /* put: stored in at least one tier */
     kvs_chunk_request *reqs;  /* get: the caller's requests, tokens copied into `tokens` */
     int32_t *tokens;
@@ -39,8 +40,9 @@ void kvs_batch_unref(kvs_batch *b);
 void kvs_batch_hold(kvs_batch *b, size_t k);
 /* Drops the submitter's hold. */
 void kvs_batch_release_hold(kvs_batch *b);
-/* Get: item i's result (takes over the reference to chunk, which is NULL unless st is OK). */
-void kvs_batch_set_item(kvs_batch *b, size_t i, kvs_chunk *chunk, kvs_status st);
+/* Get: item i's result (takes over the reference to chunk, which is NULL unless st is OK),
+ * served by tier (an index into the cache's tiers; -1 when nothing was served). */
+void kvs_batch_set_item(kvs_batch *b, size_t i, kvs_chunk *chunk, kvs_status st, int tier);
 /* Put: a tier's results for items idx[0..k); merges them without changing pending. */
 void kvs_batch_merge_put(kvs_batch *b, const size_t *idx, const kvs_status *st, size_t k);
 /* Put: the results of one write job, then one pending result less. */

@@ -166,8 +166,8 @@ kvs_status kvs_cache_flush(kvs_cache *cache, int timeout_ms, kvs_error *err)
     return KVS_OK;
 }
 
-kvs_status kvs_lookup(kvs_cache *cache, const kvs_key *ns, const kvs_key *keys, size_t n,
-                      size_t *n_hit, kvs_error *err)
+kvs_status kvs_lookup_tiers(kvs_cache *cache, const kvs_key *ns, const kvs_key *keys, size_t n,
+                            uint8_t *tier_of_chunk, size_t *n_hit, kvs_error *err)
 {
     if (!cache || !ns || !n_hit || (n > 0 && !keys))
         return kvs_fail(err, KVS_ERR_INVALID, "lookup: NULL argument");
@@ -179,14 +179,29 @@ kvs_status kvs_lookup(kvs_cache *cache, const kvs_key *ns, const kvs_key *keys, 
     for (uint32_t t = 0; pos < n && idle < cache->n_tiers; t = (t + 1) % cache->n_tiers) {
         kvs_tier *tier = cache->tiers[t];
         size_t more = tier->methods->contains_prefix(tier, ns, keys + pos, n - pos);
+        if (tier_of_chunk)
+            memset(tier_of_chunk + pos, (int)t, more);
         pos += more;
         idle = more ? 1 : idle + 1;
     }
+    /* A storage tier may have answered for chunks memory holds too (memory had lost an
+     * earlier one); a get serves those from memory. Asking memory is a hash lookup. */
+    if (tier_of_chunk && cache->mem)
+        for (size_t i = 0; i < pos; i++)
+            if (tier_of_chunk[i] != 0 &&
+                cache->mem->methods->contains_prefix(cache->mem, ns, &keys[i], 1) == 1)
+                tier_of_chunk[i] = 0;
     *n_hit = pos;
     atomic_fetch_add(&cache->lookups, 1);
     atomic_fetch_add(&cache->lookup_hit_chunks, pos);
     atomic_fetch_add(&cache->lookup_miss_chunks, n - pos);
     return KVS_OK;
+}
+
+kvs_status kvs_lookup(kvs_cache *cache, const kvs_key *ns, const kvs_key *keys, size_t n,
+                      size_t *n_hit, kvs_error *err)
+{
+    return kvs_lookup_tiers(cache, ns, keys, n, NULL, n_hit, err);
 }
 
 kvs_status kvs_remove(kvs_cache *cache, const kvs_key *ns, const kvs_key *key, kvs_error *err)

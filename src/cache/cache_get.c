@@ -37,8 +37,9 @@ static bool tokens_match(const kvs_chunk *c, const kvs_chunk_request *r)
 }
 
 /* Ends a flight: later gets start a new one (or hit the promoted copy in memory); every
- * waiter gets its own reference to the chunk. Takes over the reference to chunk. */
-static void land(kvs_cache *cache, flight *f, kvs_chunk *chunk, kvs_status st)
+ * waiter gets its own reference to the chunk, served by tier. Takes over the reference to
+ * chunk. */
+static void land(kvs_cache *cache, flight *f, kvs_chunk *chunk, kvs_status st, int tier)
 {
     pthread_mutex_lock(&cache->flight_lock);
     kvs_keymap_remove(&cache->flights, &f->node);
@@ -47,9 +48,10 @@ static void land(kvs_cache *cache, flight *f, kvs_chunk *chunk, kvs_status st)
         next = w->next;
         const kvs_chunk_request *r = &w->batch->reqs[w->index];
         if (chunk && !tokens_match(chunk, r)) /* a joiner that expected other tokens */
-            kvs_batch_set_item(w->batch, w->index, NULL, KVS_ERR_CORRUPT);
+            kvs_batch_set_item(w->batch, w->index, NULL, KVS_ERR_CORRUPT, -1);
         else
-            kvs_batch_set_item(w->batch, w->index, chunk ? kvs_chunk_ref(chunk) : NULL, st);
+            kvs_batch_set_item(w->batch, w->index, chunk ? kvs_chunk_ref(chunk) : NULL, st,
+                               tier);
         kvs_batch_unref(w->batch);
         free(w);
     }
@@ -87,7 +89,7 @@ static void load_job_run(kvs_job *job)
     kvs_status *why = malloc(left * sizeof *why);
     if (!reqs || !out || !st || !why) {
         for (size_t i = 0; i < left; i++)
-            land(cache, lj->flights[i], NULL, KVS_ERR_NOMEM);
+            land(cache, lj->flights[i], NULL, KVS_ERR_NOMEM, -1);
         left = 0;
     }
     for (size_t i = 0; i < left; i++)
@@ -102,7 +104,7 @@ static void load_job_run(kvs_job *job)
         for (size_t i = 0; i < left; i++) {
             if (st[i] == KVS_OK && out[i]) {
                 promote(cache, t, out[i]);
-                land(cache, lj->flights[i], out[i], KVS_OK);
+                land(cache, lj->flights[i], out[i], KVS_OK, (int)t);
             } else {
                 lj->flights[still] = lj->flights[i];
                 why[still++] = worse(why[i], st[i] == KVS_OK ? KVS_ERR_NOT_FOUND : st[i]);
@@ -111,7 +113,7 @@ static void load_job_run(kvs_job *job)
         left = still;
     }
     for (size_t i = 0; i < left; i++)
-        land(cache, lj->flights[i], NULL, why[i]);
+        land(cache, lj->flights[i], NULL, why[i], -1);
     free(reqs);
     free(out);
     free(st);
@@ -124,7 +126,7 @@ static void load_job_cancel(kvs_job *job)
 {
     load_job *lj = (load_job *)job;
     for (size_t i = 0; i < lj->n; i++)
-        land(lj->cache, lj->flights[i], NULL, KVS_ERR_CLOSED);
+        land(lj->cache, lj->flights[i], NULL, KVS_ERR_CLOSED, -1);
     free(lj->flights);
     free(lj);
 }
@@ -184,7 +186,7 @@ static void load_misses(kvs_cache *cache, const kvs_key *ns, kvs_batch *batch,
         free(leads);
         free(now);
         for (size_t j = 0; j < k; j++)
-            kvs_batch_set_item(batch, idx[j], NULL, KVS_ERR_NOMEM);
+            kvs_batch_set_item(batch, idx[j], NULL, KVS_ERR_NOMEM, -1);
         return;
     }
     size_t n_leads = 0, n_joins = 0, n_now = 0;
@@ -202,7 +204,7 @@ static void load_misses(kvs_cache *cache, const kvs_key *ns, kvs_batch *batch,
     atomic_fetch_add(&cache->single_flight_joins, n_joins);
     for (size_t j = 0; j < n_now; j++)
         kvs_batch_set_item(batch, now[j].index, now[j].chunk,
-                           now[j].chunk ? KVS_OK : KVS_ERR_NOMEM);
+                           now[j].chunk ? KVS_OK : KVS_ERR_NOMEM, 0); /* memory: tiers[0] */
     free(now);
     if (n_leads == 0) {
         free(leads);
@@ -246,7 +248,7 @@ kvs_status kvs_get_async(kvs_cache *cache, const kvs_key *ns, const kvs_chunk_re
             if (st[i] == KVS_ERR_NOT_FOUND)
                 miss[n_miss++] = i;
             else
-                kvs_batch_set_item(batch, i, got[i], st[i]);
+                kvs_batch_set_item(batch, i, got[i], st[i], 0); /* memory: tiers[0] */
         }
     } else {
         for (size_t i = 0; i < n; i++)
@@ -256,7 +258,7 @@ kvs_status kvs_get_async(kvs_cache *cache, const kvs_key *ns, const kvs_chunk_re
         load_misses(cache, ns, batch, miss, n_miss);
     else
         for (size_t j = 0; j < n_miss; j++)
-            kvs_batch_set_item(batch, miss[j], NULL, KVS_ERR_NOT_FOUND);
+            kvs_batch_set_item(batch, miss[j], NULL, KVS_ERR_NOT_FOUND, -1);
     free(miss);
     free(got);
     free(st);

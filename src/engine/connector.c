@@ -8,13 +8,14 @@
 #include <time.h>
 
 #include "engine/histogram.h"
+#include "engine/load_plan.h"
 
-/* Priors of the load-or-compute estimate before anything is measured: optimistic about
- * the storage (a local NVMe or the page cache) and modest about a CPU prefill. */
-#define PRIOR_LOAD_BPS 1e9
-#define PRIOR_COMPUTE_TPS 1000.0
-#define EMA_WEIGHT 0.25
 #define FLUSH_TIMEOUT_MS 30000
+/* A load seen done at a look further than this share of its time (or than TIMING_SLACK_S)
+ * after the last look that saw it running (a forward step ran between them) only bounds
+ * its speed from below. */
+#define TIMING_SLACK 0.125
+#define TIMING_SLACK_S 0.001
 
 typedef struct pending {
     kvs_batch *batch;
@@ -34,7 +35,7 @@ struct connector {
     engine_kv_role role;
     bool save_decode, always_load;
     size_t row_bytes;
-    double load_bps, compute_tps; /* running estimates */
+    load_est est;                 /* per-tier bandwidth and prefill speed */
     pending_list puts, orphans;   /* stores in flight, abandoned loads */
 
     pthread_mutex_t mu;           /* the counters below, read by connector_stats */
@@ -48,8 +49,6 @@ static double now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
-
-static double ema(double old, double sample) { return old + EMA_WEIGHT * (sample - old); }
 
 int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *layout,
                      connector **out, model_error *err)
@@ -70,8 +69,9 @@ int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *l
     c->save_decode = cfg->save_decode_cache;
     c->always_load = cfg->offload_always_load;
     c->row_bytes = kv_row_elems(kv_paged_cache(kv)) * kvs_dtype_size(layout->dtype);
-    c->load_bps = PRIOR_LOAD_BPS;
-    c->compute_tps = PRIOR_COMPUTE_TPS;
+    kvs_stats tiers;
+    kvs_cache_stats(c->cache, &tiers);
+    load_est_init(&c->est, &tiers);
     pthread_mutex_init(&c->mu, NULL);
     histogram_init(&c->h_load, 0.0005, 2.0);
     histogram_init(&c->h_store, 0.0005, 2.0);
@@ -122,9 +122,12 @@ static bool ensure_keys(connector *c, conn_seq *cs, const kvs_key *ns, const int
     uint32_t n_full = n_tokens / c->chunk;
     if (n_full > cs->cap_keys) {
         kvs_key *g = realloc(cs->keys, n_full * sizeof *g);
-        if (!g)
+        if (g)
+            cs->keys = g;
+        uint8_t *t = g ? realloc(cs->tier_of, n_full) : NULL;
+        if (!t)
             return false;
-        cs->keys = g;
+        cs->tier_of = t;
         cs->cap_keys = n_full;
     }
     for (uint32_t i = cs->n_keys; i < n_full; i++)
@@ -133,6 +136,61 @@ static bool ensure_keys(connector *c, conn_seq *cs, const kvs_key *ns, const int
     if (n_full > cs->n_keys)
         cs->n_keys = n_full;
     return true;
+}
+
+/* The hit chunks [first, n_use) as plan items; the first may be partly in blocks already. */
+static load_item *plan_items(const connector *c, const uint8_t *tier_of, uint32_t first,
+                             uint32_t n_use, uint32_t have)
+{
+    load_item *items = malloc((n_use - first) * sizeof *items);
+    if (!items)
+        return NULL;
+    uint64_t bytes = kvs_payload_bytes(&c->layout, c->chunk);
+    for (uint32_t i = first; i < n_use; i++) {
+        uint32_t start = i * c->chunk;
+        items[i - first] = (load_item){tier_of[i], bytes,
+                                       start + c->chunk - (start > have ? start : have)};
+    }
+    return items;
+}
+
+/* How many chunks of [first, n_use) to load, by the estimates (all with always_load);
+ * *compute_s: the estimated time to compute what they hold. */
+static uint32_t plan_load(connector *c, const uint8_t *tier_of, uint32_t first, uint32_t n_use,
+                          uint32_t have, double *compute_s)
+{
+    *compute_s = 0;
+    if (c->always_load)
+        return n_use;
+    load_item *items = plan_items(c, tier_of, first, n_use, have);
+    if (!items)
+        return first;
+    double load_s;
+    uint32_t k = load_plan(&c->est, items, n_use - first, &load_s, compute_s);
+    free(items);
+    return first + k;
+}
+
+/* Starts the get of chunks [first, n_use) as cs's pending load; false when it cannot. */
+static bool start_load(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
+                       uint32_t first, uint32_t n_use)
+{
+    kvs_chunk_request *reqs = calloc(n_use - first, sizeof *reqs);
+    if (!reqs)
+        return false;
+    memset(cs->load_plan_bytes, 0, sizeof cs->load_plan_bytes);
+    for (uint32_t i = first; i < n_use; i++) {
+        reqs[i - first] = (kvs_chunk_request){cs->keys[i], i, tokens + (size_t)i * c->chunk,
+                                              c->chunk};
+        cs->load_plan_bytes[cs->tier_of[i]] += kvs_payload_bytes(&c->layout, c->chunk);
+    }
+    kvs_error kerr;
+    cs->load_start = now_s(); /* a get from memory is done when it returns: time it too */
+    kvs_status st = kvs_get_async(c->cache, ns, reqs, n_use - first, &cs->load, &kerr);
+    free(reqs);
+    cs->load_seen = now_s();
+    cs->load_first = first;
+    return st == KVS_OK;
 }
 
 void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
@@ -144,7 +202,8 @@ void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_
         return;
     size_t n_hit = 0;
     kvs_error kerr;
-    if (kvs_lookup(c->cache, ns, cs->keys, cs->n_keys, &n_hit, &kerr) != KVS_OK)
+    if (kvs_lookup_tiers(c->cache, ns, cs->keys, cs->n_keys, cs->tier_of, &n_hit, &kerr) !=
+        KVS_OK)
         return; /* a failing cache is a miss */
     cs->n_stored = (uint32_t)n_hit;
     if (c->role == ENGINE_KV_PRODUCER)
@@ -152,37 +211,19 @@ void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_
     /* The last token is always computed: its logits are needed. */
     uint32_t n_use = (uint32_t)n_hit, max_use = (n_tokens - 1) / c->chunk;
     n_use = n_use < max_use ? n_use : max_use;
-    uint32_t hit_end = n_use * c->chunk;
-    if (hit_end <= have)
+    uint32_t first = have / c->chunk;
+    if (n_use * c->chunk <= have)
         return;
     pthread_mutex_lock(&c->mu);
-    c->hit_tokens += hit_end - have;
+    c->hit_tokens += n_use * c->chunk - have;
     pthread_mutex_unlock(&c->mu);
-
-    uint32_t first = have / c->chunk;
-    uint64_t bytes = (uint64_t)(n_use - first) * kvs_payload_bytes(&c->layout, c->chunk);
-    double load_s = (double)bytes / c->load_bps;
-    double compute_s = (double)(hit_end - have) / c->compute_tps;
-    if (!c->always_load && load_s >= compute_s)
+    double compute_s;
+    n_use = plan_load(c, cs->tier_of, first, n_use, have, &compute_s);
+    if (n_use == first || !start_load(c, cs, ns, tokens, first, n_use))
         return;
-    kvs_chunk_request *reqs = calloc(n_use - first, sizeof *reqs);
-    if (!reqs)
-        return;
-    for (uint32_t i = first; i < n_use; i++)
-        reqs[i - first] = (kvs_chunk_request){cs->keys[i], i, tokens + (size_t)i * c->chunk,
-                                              c->chunk};
-    kvs_batch *b = NULL;
-    kvs_status st = kvs_get_async(c->cache, ns, reqs, n_use - first, &b, &kerr);
-    free(reqs);
-    if (st != KVS_OK)
-        return;
-    cs->load = b;
-    cs->load_first = first;
     cs->load_skip = have;
-    cs->load_bytes = bytes;
-    cs->load_start = now_s();
     cs->load_deadline = c->always_load ? 0 : cs->load_start + compute_s;
-    *load_end = hit_end;
+    *load_end = n_use * c->chunk;
 }
 
 /* Copies positions [from, to) between a chunk segment starting at position `start` and
@@ -215,20 +256,37 @@ static bool chunk_fits(const connector *c, const kvs_chunk *ch)
            in->layout.head_dim == c->layout.head_dim && in->layout.dtype == c->layout.dtype;
 }
 
+/* Feeds the estimate with a load's time: bytes per serving tier of its first `used` items. */
+static void observe_load(connector *c, kvs_batch *b, size_t used, double seconds,
+                         load_timing timing)
+{
+    uint64_t bytes[KVS_MAX_TIERS] = {0};
+    for (size_t i = 0; i < used; i++) {
+        int t = kvs_batch_item_tier(b, i);
+        if (t >= 0 && t < KVS_MAX_TIERS)
+            bytes[t] += kvs_chunk_get_info(kvs_batch_chunk(b, i))->payload_size;
+    }
+    load_est_observe(&c->est, bytes, seconds, timing);
+}
+
 bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint32_t *loaded_end)
 {
     kvs_batch *b = cs->load;
     *loaded_end = cs->load_skip;
     if (!kvs_batch_done(b) && (wait_ms <= 0 || kvs_batch_wait(b, wait_ms) != KVS_OK)) {
-        if (!cs->load_deadline || now_s() < cs->load_deadline)
+        double now = now_s();
+        cs->load_seen = now;
+        if (!cs->load_deadline || now < cs->load_deadline)
             return false;
-        /* Slower than recomputing would have been: recompute, reap the load later. */
+        /* Slower than recomputing would have been: recompute, reap the load later. The
+         * tiers the plan counted on are slower than estimated. */
+        load_est_observe(&c->est, cs->load_plan_bytes, now - cs->load_start, LOAD_AT_LEAST);
         if (!pending_add(&c->orphans, b, cs->load_start))
             kvs_batch_free(b);
         cs->load = NULL;
         return true;
     }
-    double dt = now_s() - cs->load_start;
+    double seen_done = now_s();
     size_t n_loaded = kvs_batch_loaded(b), used = 0;
     const uint32_t *table = kv_paged_seq_table(c->kv, slot);
     for (; used < n_loaded; used++) {
@@ -243,11 +301,11 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
                           start + c->chunk, true);
         *loaded_end = start + c->chunk;
     }
-    uint32_t chunks_total = (uint32_t)kvs_batch_count(b);
-    if (used > 0) {
-        double bytes = (double)cs->load_bytes * (double)used / (double)chunks_total;
-        c->load_bps = ema(c->load_bps, bytes / (dt > 1e-9 ? dt : 1e-9));
-    }
+    /* The scatter is part of what a load costs; the moment the load ended is known to
+     * within the time since the last look that saw it running. */
+    double dt = now_s() - cs->load_start, window = seen_done - cs->load_seen;
+    bool exact = window <= TIMING_SLACK * dt || window <= TIMING_SLACK_S;
+    observe_load(c, b, used, dt, exact ? LOAD_EXACT : LOAD_AT_MOST);
     /* Chunks past a failed one were removed or are unreadable: store them again. */
     if (cs->n_stored > cs->load_first + used)
         cs->n_stored = cs->load_first + (uint32_t)used;
@@ -332,8 +390,7 @@ void connector_tick(connector *c)
 
 void connector_note_compute(connector *c, uint32_t tokens, double seconds)
 {
-    if (seconds > 0)
-        c->compute_tps = ema(c->compute_tps, tokens / seconds);
+    load_est_note_compute(&c->est, tokens, seconds);
 }
 
 void connector_stats(connector *c, engine_stats *st)

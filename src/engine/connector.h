@@ -18,13 +18,15 @@ typedef struct connector connector;
 /* Per-sequence state, embedded in the sequence; zero-initialized means nothing pending. */
 typedef struct conn_seq {
     kvs_key *keys;          /* chunk keys of the sequence's full chunks so far */
+    uint8_t *tier_of;       /* per key: the tier the last lookup found it on */
     uint32_t n_keys, cap_keys;
     uint32_t n_stored;      /* chunks [0, n_stored) are in the cache or on their way */
     kvs_batch *load;        /* a get in flight */
     uint32_t load_first;    /* first chunk asked for */
     uint32_t load_skip;     /* positions below this are already in blocks (prefix cache) */
-    uint64_t load_bytes;
+    uint64_t load_plan_bytes[KVS_MAX_TIERS]; /* bytes asked of each tier, by the lookup */
     double load_start, load_deadline; /* monotonic seconds; deadline 0: none */
+    double load_seen;       /* the last time the load was seen running */
 } conn_seq;
 
 int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *layout,
@@ -50,7 +52,7 @@ void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slo
  * is abandoned (reaped later). */
 void connector_seq_reset(connector *c, conn_seq *cs);
 /* Reaps finished stores and abandoned loads; a step's prefill throughput for the
- * load-or-compute estimate. */
+ * load-or-compute estimate (load_plan.h). */
 void connector_tick(connector *c);
 void connector_note_compute(connector *c, uint32_t tokens, double seconds);
 /* Adds the connector's counters and histograms to *st. */

@@ -38,6 +38,7 @@ void eng_seq_free(eng_seq *s)
     free(s->hashes);
     free(s->stops);
     free(s->conn.keys);
+    free(s->conn.tier_of);
     free(s);
 }
 

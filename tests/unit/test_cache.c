@@ -217,6 +217,81 @@ static void test_lookup_prefix_with_gaps(void **state)
     test_rmtree(dir);
 }
 
+/* Which tier a lookup credits each chunk to, and which tier served each item of a get. */
+static void lookup_and_get_tiers(kvs_cache *c, const prompt *p, uint8_t *looked, int *served)
+{
+    size_t hit = 0;
+    kvs_error err;
+    assert_int_equal(kvs_lookup_tiers(c, &p->ns, p->keys, p->n, looked, &hit, &err), KVS_OK);
+    assert_int_equal(hit, p->n);
+    kvs_batch *b = NULL;
+    assert_int_equal(kvs_get_async(c, &p->ns, p->reqs, p->n, &b, &err), KVS_OK);
+    assert_int_equal(kvs_batch_wait(b, 30000), KVS_OK);
+    assert_int_equal(kvs_batch_loaded(b), p->n);
+    for (size_t i = 0; i < p->n; i++)
+        served[i] = kvs_batch_item_tier(b, i);
+    assert_int_equal(kvs_batch_item_tier(b, p->n), -1);
+    kvs_batch_free(b);
+}
+
+static void test_lookup_and_get_name_tiers(void **state)
+{
+    (void)state;
+    char dir[4096];
+    test_mkdtemp(dir, "cache-tiers");
+    kvs_cache *c = open_cache(dir, 1ull << 30);
+    prompt p;
+    prompt_init(&p, 16, 16 * 4, &small_layout, 48, false);
+    kvs_chunk *one = prompt_chunk(&p, 0);
+    kvs_batch *put = NULL;
+    assert_int_equal(kvs_put_async(c, &one, 1, &put, NULL), KVS_OK);
+    assert_int_equal(kvs_batch_wait(put, 30000), KVS_OK);
+    assert_int_equal(kvs_batch_item_tier(put, 0), -1); /* a put batch serves nothing */
+    kvs_batch_free(put);
+    put_range(c, &p, 1, p.n);
+    assert_int_equal(kvs_cache_flush(c, -1, NULL), KVS_OK);
+    kvs_stats st;
+    kvs_cache_stats(c, &st);
+    assert_string_equal(st.tiers[0].name, "mem");
+    assert_string_equal(st.tiers[1].name, "local_disk");
+    uint8_t looked[4];
+    int served[4];
+    lookup_and_get_tiers(c, &p, looked, served);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(looked[i], 0);
+        assert_int_equal(served[i], 0);
+    }
+    /* Memory lost chunk 1: the disk answers for 1-3, memory still has 2-3. */
+    assert_int_equal(c->mem->methods->remove(c->mem, &p.ns, &p.keys[1], NULL), KVS_OK);
+    lookup_and_get_tiers(c, &p, looked, served);
+    const int want[4] = {0, 1, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(looked[i], want[i]);
+        assert_int_equal(served[i], want[i]);
+    }
+    /* That get promoted chunk 1: memory serves everything again. */
+    lookup_and_get_tiers(c, &p, looked, served);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(served[i], 0);
+    /* Without memory, the disk; a missing chunk is no tier. */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(c->mem->methods->remove(c->mem, &p.ns, &p.keys[i], NULL), KVS_OK);
+    lookup_and_get_tiers(c, &p, looked, served);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(looked[i], 1);
+        assert_int_equal(served[i], 1);
+    }
+    assert_int_equal(kvs_remove(c, &p.ns, &p.keys[0], NULL), KVS_OK);
+    kvs_batch *b = NULL;
+    assert_int_equal(kvs_get_async(c, &p.ns, p.reqs, 1, &b, NULL), KVS_OK);
+    assert_int_equal(kvs_batch_wait(b, 30000), KVS_OK);
+    assert_int_equal(kvs_batch_item_tier(b, 0), -1);
+    kvs_batch_free(b);
+    kvs_cache_close(c);
+    prompt_free(&p);
+    test_rmtree(dir);
+}
+
 static void test_restart_promotes_from_disk(void **state)
 {
     (void)state;
@@ -624,6 +699,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mem_round_trips),
         cmocka_unit_test(test_lookup_prefix_with_gaps),
+        cmocka_unit_test(test_lookup_and_get_name_tiers),
         cmocka_unit_test(test_restart_promotes_from_disk),
         cmocka_unit_test(test_promotes_shared_to_local_disk),
         cmocka_unit_test(test_single_flight),
