@@ -33,7 +33,7 @@ struct connector {
     kvs_layout layout;
     uint32_t chunk;
     engine_kv_role role;
-    bool save_decode, always_load;
+    bool save_decode, always_load, save_unfull;
     size_t row_bytes;
     load_est est;                 /* per-tier bandwidth and prefill speed */
     pending_list puts, orphans;   /* stores in flight, abandoned loads */
@@ -68,6 +68,7 @@ int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *l
     c->role = cfg->kv_role;
     c->save_decode = cfg->save_decode_cache;
     c->always_load = cfg->offload_always_load;
+    c->save_unfull = kvs_cache_config(c->cache)->save_unfull_chunk;
     c->row_bytes = kv_row_elems(kv_paged_cache(kv)) * kvs_dtype_size(layout->dtype);
     kvs_stats tiers;
     kvs_cache_stats(c->cache, &tiers);
@@ -115,20 +116,21 @@ static bool pending_add(pending_list *l, kvs_batch *b, double t0)
     return true;
 }
 
-/* Chunk keys of the full chunks of tokens[0, n_tokens), extended from what cs has. */
+/* Chunk keys of the full chunks of tokens[0, n_tokens), extended from what cs has, with
+ * room for one more (a partial chunk's key). */
 static bool ensure_keys(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
                         uint32_t n_tokens)
 {
     uint32_t n_full = n_tokens / c->chunk;
-    if (n_full > cs->cap_keys) {
-        kvs_key *g = realloc(cs->keys, n_full * sizeof *g);
+    if (n_full + 1 > cs->cap_keys) {
+        kvs_key *g = realloc(cs->keys, (n_full + 1) * sizeof *g);
         if (g)
             cs->keys = g;
-        uint8_t *t = g ? realloc(cs->tier_of, n_full) : NULL;
+        uint8_t *t = g ? realloc(cs->tier_of, n_full + 1) : NULL;
         if (!t)
             return false;
         cs->tier_of = t;
-        cs->cap_keys = n_full;
+        cs->cap_keys = n_full + 1;
     }
     for (uint32_t i = cs->n_keys; i < n_full; i++)
         kvs_key_next(i ? &cs->keys[i - 1] : ns, tokens + (size_t)i * c->chunk, c->chunk,
@@ -138,33 +140,56 @@ static bool ensure_keys(connector *c, conn_seq *cs, const kvs_key *ns, const int
     return true;
 }
 
-/* The hit chunks [first, n_use) as plan items; the first may be partly in blocks already. */
-static load_item *plan_items(const connector *c, const uint8_t *tier_of, uint32_t first,
-                             uint32_t n_use, uint32_t have)
+/* The key of the partial chunk index (its n tokens after index full chunks): the chain
+ * extended by fewer tokens, as kvs_chunk_keys does with include_partial. */
+static void partial_key(const connector *c, const conn_seq *cs, const kvs_key *ns,
+                        const int32_t *tokens, uint32_t index, uint32_t n, kvs_key *key)
 {
-    load_item *items = malloc((n_use - first) * sizeof *items);
-    if (!items)
-        return NULL;
-    uint64_t bytes = kvs_payload_bytes(&c->layout, c->chunk);
-    for (uint32_t i = first; i < n_use; i++) {
-        uint32_t start = i * c->chunk;
-        items[i - first] = (load_item){tier_of[i], bytes,
-                                       start + c->chunk - (start > have ? start : have)};
-    }
-    return items;
+    kvs_key_next(index ? &cs->keys[index - 1] : ns, tokens + (size_t)index * c->chunk, n, key);
 }
 
-/* How many chunks of [first, n_use) to load, by the estimates (all with always_load);
- * *compute_s: the estimated time to compute what they hold. */
-static uint32_t plan_load(connector *c, const uint8_t *tier_of, uint32_t first, uint32_t n_use,
-                          uint32_t have, double *compute_s)
+/* The keys a lookup of tokens[0, n_tokens) asks for: the full chunks, and with
+ * save_unfull_chunk the trailing partial one, put in keys[n_full] (past n_keys: a later
+ * full chunk's key replaces it). *covered: the tokens they cover. 0 when out of memory. */
+static uint32_t lookup_keys(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
+                            uint32_t n_tokens, uint32_t *covered)
+{
+    uint32_t n_full = n_tokens / c->chunk, rest = c->save_unfull ? n_tokens % c->chunk : 0;
+    *covered = n_full * c->chunk + rest;
+    if (!ensure_keys(c, cs, ns, tokens, n_tokens))
+        return 0;
+    if (rest)
+        partial_key(c, cs, ns, tokens, n_full, rest, &cs->keys[n_full]);
+    return n_full + (rest > 0);
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+
+/* The end of chunk i's tokens when the looked-up chunks cover [0, covered). */
+static uint32_t chunk_end(const connector *c, uint32_t i, uint32_t covered)
+{
+    return min_u32((i + 1) * c->chunk, covered);
+}
+
+/* How many chunks of [first, n_use) to load, by the estimates (all with always_load). A
+ * chunk's load saves computing its tokens in [have, use_end). *compute_s: the estimated
+ * time to compute what the loaded chunks hold. */
+static uint32_t plan_load(connector *c, const conn_seq *cs, uint32_t first, uint32_t n_use,
+                          uint32_t have, uint32_t use_end, uint32_t covered, double *compute_s)
 {
     *compute_s = 0;
     if (c->always_load)
         return n_use;
-    load_item *items = plan_items(c, tier_of, first, n_use, have);
+    load_item *items = malloc((n_use - first) * sizeof *items);
     if (!items)
         return first;
+    for (uint32_t i = first; i < n_use; i++) {
+        uint32_t start = i * c->chunk, end = chunk_end(c, i, covered);
+        items[i - first] = (load_item){
+            cs->tier_of[i], kvs_payload_bytes(&c->layout, end - start),
+            min_u32(end, use_end) - max_u32(start, have)};
+    }
     double load_s;
     uint32_t k = load_plan(&c->est, items, n_use - first, &load_s, compute_s);
     free(items);
@@ -173,16 +198,16 @@ static uint32_t plan_load(connector *c, const uint8_t *tier_of, uint32_t first, 
 
 /* Starts the get of chunks [first, n_use) as cs's pending load; false when it cannot. */
 static bool start_load(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
-                       uint32_t first, uint32_t n_use)
+                       uint32_t first, uint32_t n_use, uint32_t covered)
 {
     kvs_chunk_request *reqs = calloc(n_use - first, sizeof *reqs);
     if (!reqs)
         return false;
     memset(cs->load_plan_bytes, 0, sizeof cs->load_plan_bytes);
     for (uint32_t i = first; i < n_use; i++) {
-        reqs[i - first] = (kvs_chunk_request){cs->keys[i], i, tokens + (size_t)i * c->chunk,
-                                              c->chunk};
-        cs->load_plan_bytes[cs->tier_of[i]] += kvs_payload_bytes(&c->layout, c->chunk);
+        uint32_t start = i * c->chunk, n = chunk_end(c, i, covered) - start;
+        reqs[i - first] = (kvs_chunk_request){cs->keys[i], i, tokens + start, n};
+        cs->load_plan_bytes[cs->tier_of[i]] += kvs_payload_bytes(&c->layout, n);
     }
     kvs_error kerr;
     cs->load_start = now_s(); /* a get from memory is done when it returns: time it too */
@@ -190,6 +215,7 @@ static bool start_load(connector *c, conn_seq *cs, const kvs_key *ns, const int3
     free(reqs);
     cs->load_seen = now_s();
     cs->load_first = first;
+    cs->load_covered = covered;
     return st == KVS_OK;
 }
 
@@ -198,32 +224,34 @@ void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_
 {
     *load_end = have;
     cs->n_stored = 0;
-    if (!ensure_keys(c, cs, ns, tokens, n_tokens) || cs->n_keys == 0)
-        return;
+    cs->partial_stored = false;
+    uint32_t covered, n_look = lookup_keys(c, cs, ns, tokens, n_tokens, &covered);
     size_t n_hit = 0;
     kvs_error kerr;
-    if (kvs_lookup_tiers(c->cache, ns, cs->keys, cs->n_keys, cs->tier_of, &n_hit, &kerr) !=
-        KVS_OK)
+    if (n_look == 0 ||
+        kvs_lookup_tiers(c->cache, ns, cs->keys, n_look, cs->tier_of, &n_hit, &kerr) != KVS_OK)
         return; /* a failing cache is a miss */
-    cs->n_stored = (uint32_t)n_hit;
+    uint32_t n_full = n_tokens / c->chunk;
+    cs->n_stored = min_u32((uint32_t)n_hit, n_full);
+    cs->partial_stored = n_hit > n_full;
     if (c->role == ENGINE_KV_PRODUCER)
         return;
     /* The last token is always computed: its logits are needed. */
-    uint32_t n_use = (uint32_t)n_hit, max_use = (n_tokens - 1) / c->chunk;
-    n_use = n_use < max_use ? n_use : max_use;
-    uint32_t first = have / c->chunk;
-    if (n_use * c->chunk <= have)
+    uint32_t use_end = min_u32(min_u32((uint32_t)n_hit * c->chunk, covered), n_tokens - 1);
+    if (use_end <= have)
         return;
     pthread_mutex_lock(&c->mu);
-    c->hit_tokens += n_use * c->chunk - have;
+    c->hit_tokens += use_end - have;
     pthread_mutex_unlock(&c->mu);
+    uint32_t first = have / c->chunk, n_use = (use_end + c->chunk - 1) / c->chunk;
     double compute_s;
-    n_use = plan_load(c, cs->tier_of, first, n_use, have, &compute_s);
-    if (n_use == first || !start_load(c, cs, ns, tokens, first, n_use))
+    n_use = plan_load(c, cs, first, n_use, have, use_end, covered, &compute_s);
+    if (n_use == first || !start_load(c, cs, ns, tokens, first, n_use, covered))
         return;
     cs->load_skip = have;
+    cs->load_end = min_u32(n_use * c->chunk, use_end);
     cs->load_deadline = c->always_load ? 0 : cs->load_start + compute_s;
-    *load_end = n_use * c->chunk;
+    *load_end = cs->load_end;
 }
 
 /* Copies positions [from, to) between a chunk segment starting at position `start` and
@@ -248,10 +276,10 @@ static void copy_rows(connector *c, const uint32_t *table, uint32_t layer, int k
     }
 }
 
-static bool chunk_fits(const connector *c, const kvs_chunk *ch)
+static bool chunk_fits(const connector *c, const kvs_chunk *ch, uint32_t n_tokens)
 {
     const kvs_chunk_info *in = kvs_chunk_get_info(ch);
-    return in->n_tokens == c->chunk && in->layout.n_layers == c->layout.n_layers &&
+    return in->n_tokens == n_tokens && in->layout.n_layers == c->layout.n_layers &&
            in->layout.n_kv_heads == c->layout.n_kv_heads &&
            in->layout.head_dim == c->layout.head_dim && in->layout.dtype == c->layout.dtype;
 }
@@ -291,15 +319,16 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
     const uint32_t *table = kv_paged_seq_table(c->kv, slot);
     for (; used < n_loaded; used++) {
         kvs_chunk *ch = kvs_batch_chunk(b, used);
-        if (!chunk_fits(c, ch))
+        uint32_t i = cs->load_first + (uint32_t)used, start = i * c->chunk;
+        uint32_t end = chunk_end(c, i, cs->load_covered);
+        if (!chunk_fits(c, ch, end - start))
             break;
-        uint32_t start = (cs->load_first + (uint32_t)used) * c->chunk;
-        uint32_t from = start > cs->load_skip ? start : cs->load_skip;
+        uint32_t from = max_u32(start, cs->load_skip), to = min_u32(end, cs->load_end);
         for (uint32_t l = 0; l < c->layout.n_layers; l++)
             for (int kv = 0; kv < 2; kv++)
                 copy_rows(c, table, l, kv, (uint8_t *)kvs_chunk_segment(ch, l, kv), start, from,
-                          start + c->chunk, true);
-        *loaded_end = start + c->chunk;
+                          to, true);
+        *loaded_end = to;
     }
     /* The scatter is part of what a load costs; the moment the load ended is known to
      * within the time since the last look that saw it running. */
@@ -309,6 +338,8 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
     /* Chunks past a failed one were removed or are unreadable: store them again. */
     if (cs->n_stored > cs->load_first + used)
         cs->n_stored = cs->load_first + (uint32_t)used;
+    if (used < kvs_batch_count(b))
+        cs->partial_stored = false;
     pthread_mutex_lock(&c->mu);
     c->loaded_tokens += *loaded_end - cs->load_skip;
     histogram_observe(&c->h_load, dt);
@@ -318,39 +349,63 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
     return true;
 }
 
+/* A new chunk holding positions [index * chunk, + n) gathered from the sequence's blocks;
+ * NULL when it cannot be made. */
+static kvs_chunk *gather(connector *c, const conn_seq *cs, const kvs_key *ns, const kvs_key *key,
+                         uint32_t index, const int32_t *tokens, uint32_t n, const uint32_t *table)
+{
+    uint32_t start = index * c->chunk;
+    kvs_chunk *ch = NULL;
+    kvs_error kerr;
+    if (kvs_chunk_new(ns, index ? &cs->keys[index - 1] : ns, key, index, tokens + start, n,
+                      &c->layout, &ch, &kerr) != KVS_OK)
+        return NULL;
+    for (uint32_t l = 0; l < c->layout.n_layers; l++)
+        for (int kv = 0; kv < 2; kv++)
+            copy_rows(c, table, l, kv, kvs_chunk_segment_mut(ch, l, kv), start, start,
+                      start + n, false);
+    return ch;
+}
+
 void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slot,
                      const int32_t *tokens, uint32_t n_computed, uint32_t n_prompt)
 {
     if (c->role == ENGINE_KV_CONSUMER)
         return;
     uint32_t limit = c->save_decode || n_computed < n_prompt ? n_computed : n_prompt;
-    uint32_t n_full = limit / c->chunk;
-    if (n_full <= cs->n_stored || !ensure_keys(c, cs, ns, tokens, limit))
+    uint32_t n_full = limit / c->chunk, n_new = n_full > cs->n_stored ? n_full - cs->n_stored : 0;
+    /* The prompt's trailing partial chunk, once the whole prompt is computed (LMCache
+     * stores it at the last prefill step only). */
+    uint32_t rest = c->save_unfull && !cs->partial_stored && n_computed >= n_prompt
+                        ? n_prompt % c->chunk : 0;
+    if ((n_new == 0 && rest == 0) || !ensure_keys(c, cs, ns, tokens, limit))
         return;
-    uint32_t n = n_full - cs->n_stored;
-    kvs_chunk **chunks = calloc(n, sizeof *chunks);
+    kvs_chunk **chunks = calloc(n_new + 1, sizeof *chunks);
     if (!chunks)
         return;
     const uint32_t *table = kv_paged_seq_table(c->kv, slot);
     uint32_t made = 0;
-    kvs_error kerr;
-    for (uint32_t i = cs->n_stored; i < n_full; i++, made++) {
-        uint32_t start = i * c->chunk;
-        if (kvs_chunk_new(ns, i ? &cs->keys[i - 1] : ns, &cs->keys[i], i, tokens + start,
-                          c->chunk, &c->layout, &chunks[made], &kerr) != KVS_OK)
-            break;
-        for (uint32_t l = 0; l < c->layout.n_layers; l++)
-            for (int kv = 0; kv < 2; kv++)
-                copy_rows(c, table, l, kv, kvs_chunk_segment_mut(chunks[made], l, kv), start,
-                          start, start + c->chunk, false);
+    while (made < n_new && (chunks[made] = gather(c, cs, ns, &cs->keys[cs->n_stored + made],
+                                                  cs->n_stored + made, tokens, c->chunk,
+                                                  table)))
+        made++;
+    if (rest && made == n_new) {
+        kvs_key key;
+        uint32_t index = n_prompt / c->chunk;
+        partial_key(c, cs, ns, tokens, index, rest, &key);
+        if ((chunks[made] = gather(c, cs, ns, &key, index, tokens, rest, table)))
+            made++;
+        cs->partial_stored = true;
     }
     kvs_batch *b = NULL;
+    kvs_error kerr;
     /* Failures and drops are the cache's to count; inference goes on either way. */
     if (made > 0 && kvs_put_async(c->cache, chunks, made, &b, &kerr) == KVS_OK &&
         !pending_add(&c->puts, b, now_s()))
         kvs_batch_free(b);
     free(chunks);
-    cs->n_stored = n_full;
+    if (n_new > 0)
+        cs->n_stored = n_full;
 }
 
 void connector_seq_reset(connector *c, conn_seq *cs)
@@ -359,6 +414,7 @@ void connector_seq_reset(connector *c, conn_seq *cs)
         kvs_batch_free(cs->load);
     cs->load = NULL;
     cs->n_stored = 0;
+    cs->partial_stored = false;
 }
 
 static void reap(connector *c, pending_list *l, bool stores)

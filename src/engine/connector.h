@@ -17,13 +17,18 @@ typedef struct connector connector;
 
 /* Per-sequence state, embedded in the sequence; zero-initialized means nothing pending. */
 typedef struct conn_seq {
-    kvs_key *keys;          /* chunk keys of the sequence's full chunks so far */
+    kvs_key *keys;          /* chunk keys of the sequence's full chunks so far (room for
+                               one more: a lookup's partial chunk) */
     uint8_t *tier_of;       /* per key: the tier the last lookup found it on */
     uint32_t n_keys, cap_keys;
     uint32_t n_stored;      /* chunks [0, n_stored) are in the cache or on their way */
+    bool partial_stored;    /* the prompt's partial chunk too (save_unfull_chunk) */
     kvs_batch *load;        /* a get in flight */
     uint32_t load_first;    /* first chunk asked for */
     uint32_t load_skip;     /* positions below this are already in blocks (prefix cache) */
+    uint32_t load_end;      /* positions from load_skip up to this come from the load */
+    uint32_t load_covered;  /* the looked-up chunks' tokens end here (inside the last one
+                               when it is a partial chunk) */
     uint64_t load_plan_bytes[KVS_MAX_TIERS]; /* bytes asked of each tier, by the lookup */
     double load_start, load_deadline; /* monotonic seconds; deadline 0: none */
     double load_seen;       /* the last time the load was seen running */
@@ -45,7 +50,9 @@ void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_
  * (have when nothing could be used: missing or corrupt chunks, past the deadline). */
 bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint32_t *loaded_end);
 /* After a step: stores the full chunks of tokens[0, n_computed) not yet stored (prompt
- * chunks, decode chunks too with save_decode_cache). */
+ * chunks, decode chunks too with save_decode_cache), and with save_unfull_chunk the
+ * prompt's trailing partial chunk once the prompt is computed (a lookup of the same
+ * prompt then covers all of it but the last token). */
 void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slot,
                      const int32_t *tokens, uint32_t n_computed, uint32_t n_prompt);
 /* The sequence leaves (finished, cancelled, preempted): drops its state; a load in flight

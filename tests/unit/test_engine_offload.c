@@ -105,8 +105,9 @@ static void cold_run(setup *s)
 {
     engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
     assert_int_equal(run_check(s, e, 0, NULL), 0);
-    /* Prompt 1 is the start of prompt 0: already in the host-memory tier. */
-    assert_int_equal(run_check(s, e, 1, NULL), (s->lens[1] - 1) / CHUNK * CHUNK);
+    /* Prompt 1 is the start of prompt 0, on a chunk boundary: already in the host-memory
+     * tier, all of it but the last token (computed for its logits). */
+    assert_int_equal(run_check(s, e, 1, NULL), s->lens[1] - 1);
     engine_destroy(e); /* flushes the stores */
 }
 
@@ -115,9 +116,9 @@ static void test_restart_loads(void **state)
     setup *s = *state;
     cold_run(s);
     engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
-    /* Ends inside a chunk: every full chunk. On a boundary: all but the last chunk. */
+    /* Ends inside a chunk: every full chunk. On a boundary: all but the last token. */
     assert_int_equal(run_check(s, e, 0, NULL), (s->lens[0] - 1) / CHUNK * CHUNK);
-    assert_int_equal(run_check(s, e, 1, NULL), (s->lens[1] - 1) / CHUNK * CHUNK);
+    assert_int_equal(run_check(s, e, 1, NULL), s->lens[1] - 1);
     /* Shares 50 tokens with prompt 0: one chunk. */
     assert_int_equal(run_check(s, e, 2, NULL), CHUNK);
     engine_stats st;
@@ -205,7 +206,7 @@ static void test_directory_vanishes(void **state)
     test_rmtree(s->dir);
     assert_int_equal(run_check(s, e, 0, NULL), 0);
     /* What prompt 0 stored still serves from host memory. */
-    assert_int_equal(run_check(s, e, 1, NULL), (s->lens[1] - 1) / CHUNK * CHUNK);
+    assert_int_equal(run_check(s, e, 1, NULL), s->lens[1] - 1);
     engine_destroy(e);
 }
 
@@ -230,7 +231,7 @@ static void test_roles(void **state)
     assert_int_equal(run_check(s, e, 1, NULL), 0);
     engine_destroy(e);
     e = offload_engine(s, "tiny-f16", ENGINE_KV_CONSUMER, false);
-    assert_int_equal(run_check(s, e, 1, NULL), (s->lens[1] - 1) / CHUNK * CHUNK);
+    assert_int_equal(run_check(s, e, 1, NULL), s->lens[1] - 1);
     engine_destroy(e);
 }
 
@@ -261,6 +262,31 @@ static void test_save_decode_cache(void **state)
     engine_destroy(e);
 }
 
+/* With save_unfull_chunk the prompt's trailing partial chunk is stored too: the same
+ * prompt again loads all of it but the last token, where only its full chunks load
+ * without; a prompt that only shares the full chunks does not match the partial one. */
+static void test_save_unfull_chunk(void **state)
+{
+    setup *s = *state;
+    s->kc.save_unfull_chunk = true;
+    uint32_t full_only = (s->lens[0] - 1) / CHUNK * CHUNK;
+    assert_true(s->lens[0] % CHUNK != 0 && full_only < s->lens[0] - 1);
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    assert_int_equal(run_check(s, e, 0, NULL), 0);
+    assert_int_equal(run_check(s, e, 0, NULL), s->lens[0] - 1); /* from the memory tier */
+    engine_destroy(e);
+    e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false); /* from the directory */
+    assert_int_equal(run_check(s, e, 0, NULL), s->lens[0] - 1);
+    /* Prompt 3 is prompt 0's first 48 tokens: chunk 0, and a partial chunk of its own. */
+    assert_int_equal(run_check(s, e, 3, NULL), CHUNK);
+    assert_int_equal(run_check(s, e, 3, NULL), s->lens[3] - 1);
+    engine_destroy(e);
+    s->kc.save_unfull_chunk = false; /* a reader without it asks for full chunks only */
+    e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    assert_int_equal(run_check(s, e, 0, NULL), full_only);
+    engine_destroy(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +301,8 @@ int main(void)
                                         per_test_teardown),
         cmocka_unit_test_setup_teardown(test_roles, per_test_setup, per_test_teardown),
         cmocka_unit_test_setup_teardown(test_save_decode_cache, per_test_setup,
+                                        per_test_teardown),
+        cmocka_unit_test_setup_teardown(test_save_unfull_chunk, per_test_setup,
                                         per_test_teardown),
     };
     return cmocka_run_group_tests(tests, setup_fn, teardown_fn);
