@@ -130,7 +130,10 @@ typedef enum kvs_durability {
 /* Field names follow LMCache's keys (LMCACHE_<KEY> in the environment, <key> in YAML). */
 typedef struct kvs_config {
     uint32_t chunk_size;            /* tokens per chunk (chunk_size, default 256) */
-    bool save_unfull_chunk;         /* store the trailing partial chunk (default false) */
+    bool save_unfull_chunk;         /* for the engine's connector: also store a prompt's
+                                       trailing partial chunk once its prefill completes,
+                                       keyed as kvs_chunk_keys with include_partial, and
+                                       look it up (default false) */
     bool save_decode_cache;         /* for the engine's connector: also store chunks produced
                                        while decoding (default false) */
     bool local_cpu;                 /* host RAM tier on (default true) */
