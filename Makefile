@@ -42,9 +42,12 @@ run: build
 
 # Coverage-guided fuzzing of every harness in tests/fuzz (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 60
-fuzz: | deps
+# CC=clang only takes on a fresh configure; CMake refuses a fuzz build dir made with gcc.
+$(FUZZ_BUILD)/build.ninja: | deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVSPILL_FUZZ=ON
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	@bash scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # Benchmarks print ratios against baselines measured in the same run; see bench/README.md.

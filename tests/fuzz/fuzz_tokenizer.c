@@ -59,7 +59,7 @@ static tokenizer *make_spm(void)
         toks[3 + b] = bytes[b];
         types[3 + b] = 6;
     }
-    const char *words[6] = {"\xE2\x96\x81", "a", "b", "ab", "\xE2\x96\x81" "a", "<|x|>"};
+    const char *words[6] = {"\xE2\x96\x81", "a", "b", "ab", ("\xE2\x96\x81" "a"), "<|x|>"};
     for (int i = 0; i < 6; i++) {
         toks[259 + i] = words[i];
         scores[259 + i] = -(float)i;
