@@ -217,8 +217,10 @@ static kvs_status evict_pass(file_tier *t, kvs_evict_report *report, kvs_error *
         atomic_store(&t->used_at_scan, report->used_after);
         atomic_store(&t->objects, report->objects_after);
         atomic_fetch_add(&t->evictions, report->evicted_objects);
-    } else if (st != KVS_OK) {
-        atomic_fetch_add(&t->written_since_scan, pending); /* try again after the next put */
+    } else {
+        /* No scan of ours (an error, or another process is evicting and may have scanned
+         * before these writes): keep counting them, so the next put tries again. */
+        atomic_fetch_add(&t->written_since_scan, pending);
     }
     return st;
 }
