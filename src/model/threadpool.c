@@ -1,14 +1,19 @@
-/* Workers claim tasks with an atomic counter, so uneven tasks balance themselves. A job is
- * published with a generation number. A decode step runs ~110 short jobs, so between jobs
- * workers (and the caller, waiting for them) first spin for a bounded while, then sleep
- * on a condition variable: a job that comes soon pays no futex wake-up, an idle pool
- * burns no CPU. The fields each side writes sit on their own cache lines. */
+/* Workers claim tasks from one atomic word holding the job's generation and its next task
+ * index, and the caller waits for the job's tasks to be *done*, not for every worker to
+ * check in: on an oversubscribed machine a descheduled worker then costs a job nothing
+ * unless it holds a task, and the caller runs whatever the others did not claim.
+ * A decode step runs ~110 short jobs, so between jobs workers (and the caller, waiting for
+ * a task still running elsewhere) first spin for a bounded while, then sleep on a
+ * condition variable: a job that comes soon pays no futex wake-up, an idle pool burns no
+ * CPU, and a waiter whose task holder is descheduled gives its core back. The fields each
+ * side writes sit on their own cache lines. */
 #include "model/threadpool.h"
 
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,16 +28,18 @@ struct threadpool {
     pthread_t *threads;
     worker_arg *args;
     pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    /* written by the caller per job */
-    alignas(64) atomic_ulong generation;
+    pthread_cond_t wake, done_cv;
+    /* written by the caller per job; read by workers that may be a job late, hence atomic */
+    alignas(64) _Atomic(tp_task_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_int n_tasks;
     atomic_int stop;
-    tp_task_fn fn;
-    void *ctx;
-    int n_tasks;
-    /* written by every runner */
-    alignas(64) atomic_int next;
-    alignas(64) atomic_int busy; /* workers still inside the current job */
+    atomic_int caller_waiting;
+    /* generation << 32 | next task index: claimed by compare-and-swap */
+    alignas(64) _Atomic uint64_t state;
+    /* tasks of the current job finished */
+    alignas(64) atomic_int done;
+    atomic_int sleepers; /* workers blocked on wake */
 };
 
 struct worker_arg {
@@ -47,42 +54,58 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_tasks(threadpool *tp, int thread)
+static uint32_t gen_of(uint64_t s) { return (uint32_t)(s >> 32); }
+
+/* Runs tasks of the current job until none are left; returns the generation it last saw.
+ * A claim succeeds only while the state still holds the generation whose fields were just
+ * read, and the caller rewrites the fields only after every task of that job is done, so
+ * a late worker never runs a task with another job's function. */
+static uint32_t run_tasks(threadpool *tp, int thread)
 {
     for (;;) {
-        int t = atomic_fetch_add(&tp->next, 1);
-        if (t >= tp->n_tasks)
-            return;
-        tp->fn(tp->ctx, t, thread);
+        uint64_t s = atomic_load_explicit(&tp->state, memory_order_acquire);
+        tp_task_fn fn = atomic_load_explicit(&tp->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&tp->ctx, memory_order_relaxed);
+        int n = atomic_load_explicit(&tp->n_tasks, memory_order_relaxed);
+        int t = (int)(uint32_t)s;
+        if (t >= n)
+            return gen_of(s);
+        if (!atomic_compare_exchange_weak(&tp->state, &s, s + 1))
+            continue;
+        fn(ctx, t, thread);
+        if (atomic_fetch_add(&tp->done, 1) + 1 == n && atomic_load(&tp->caller_waiting)) {
+            /* under the mutex, so a caller between its check and its wait cannot miss it */
+            pthread_mutex_lock(&tp->mu);
+            pthread_cond_signal(&tp->done_cv);
+            pthread_mutex_unlock(&tp->mu);
+        }
     }
+}
+
+static int job_after(threadpool *tp, uint32_t seen)
+{
+    return atomic_load(&tp->stop) || gen_of(atomic_load(&tp->state)) != seen;
 }
 
 static void *worker(void *arg)
 {
     threadpool *tp = ((worker_arg *)arg)->tp;
     int index = ((worker_arg *)arg)->index;
-    unsigned long seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        for (int i = 0; i < SPIN_LIMIT && atomic_load(&tp->generation) == seen &&
-                        !atomic_load(&tp->stop);
-             i++)
+        for (int i = 0; i < SPIN_LIMIT && !job_after(tp, seen); i++)
             cpu_relax();
-        if (atomic_load(&tp->generation) == seen && !atomic_load(&tp->stop)) {
+        if (!job_after(tp, seen)) {
             pthread_mutex_lock(&tp->mu);
-            while (!atomic_load(&tp->stop) && atomic_load(&tp->generation) == seen)
+            atomic_fetch_add(&tp->sleepers, 1);
+            while (!job_after(tp, seen))
                 pthread_cond_wait(&tp->wake, &tp->mu);
+            atomic_fetch_sub(&tp->sleepers, 1);
             pthread_mutex_unlock(&tp->mu);
         }
         if (atomic_load(&tp->stop))
             break;
-        seen = atomic_load(&tp->generation);
-        run_tasks(tp, index);
-        if (atomic_fetch_sub(&tp->busy, 1) == 1) {
-            /* under the mutex, so a caller between its check and its wait cannot miss it */
-            pthread_mutex_lock(&tp->mu);
-            pthread_cond_signal(&tp->done);
-            pthread_mutex_unlock(&tp->mu);
-        }
+        seen = run_tasks(tp, index);
     }
     return NULL;
 }
@@ -99,7 +122,7 @@ int tp_create(int n_threads, threadpool **out, model_error *err)
     tp->n_threads = n_threads;
     pthread_mutex_init(&tp->mu, NULL);
     pthread_cond_init(&tp->wake, NULL);
-    pthread_cond_init(&tp->done, NULL);
+    pthread_cond_init(&tp->done_cv, NULL);
     tp->threads = calloc((size_t)n_threads, sizeof *tp->threads);
     tp->args = calloc((size_t)n_threads, sizeof *tp->args);
     if (!tp->threads || !tp->args) {
@@ -132,7 +155,7 @@ void tp_destroy(threadpool *tp)
         pthread_join(tp->threads[i], NULL);
     pthread_mutex_destroy(&tp->mu);
     pthread_cond_destroy(&tp->wake);
-    pthread_cond_destroy(&tp->done);
+    pthread_cond_destroy(&tp->done_cv);
     free(tp->threads);
     free(tp->args);
     free(tp);
@@ -147,23 +170,28 @@ void tp_run(threadpool *tp, int n_tasks, tp_task_fn fn, void *ctx)
             fn(ctx, t, 0);
         return;
     }
-    tp->fn = fn;
-    tp->ctx = ctx;
-    tp->n_tasks = n_tasks;
-    atomic_store(&tp->next, 0);
-    atomic_store(&tp->busy, tp->n_threads - 1);
-    /* the increment publishes the job; under the mutex so a worker going to sleep sees it */
-    pthread_mutex_lock(&tp->mu);
-    atomic_fetch_add(&tp->generation, 1);
-    pthread_cond_broadcast(&tp->wake);
-    pthread_mutex_unlock(&tp->mu);
-    run_tasks(tp, 0);
-    for (int i = 0; i < SPIN_LIMIT && atomic_load(&tp->busy) > 0; i++)
-        cpu_relax();
-    if (atomic_load(&tp->busy) > 0) {
+    /* The previous job is done, so no worker can claim from it while these change. */
+    atomic_store_explicit(&tp->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&tp->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&tp->n_tasks, n_tasks, memory_order_relaxed);
+    atomic_store_explicit(&tp->done, 0, memory_order_relaxed);
+    uint64_t next_gen = (uint64_t)gen_of(atomic_load(&tp->state)) + 1;
+    atomic_store(&tp->state, next_gen << 32); /* publishes the job */
+    if (atomic_load(&tp->sleepers) > 0) {
+        /* under the mutex, so a worker between its check and its wait cannot miss it */
         pthread_mutex_lock(&tp->mu);
-        while (atomic_load(&tp->busy) > 0)
-            pthread_cond_wait(&tp->done, &tp->mu);
+        pthread_cond_broadcast(&tp->wake);
+        pthread_mutex_unlock(&tp->mu);
+    }
+    run_tasks(tp, 0);
+    for (int i = 0; i < SPIN_LIMIT && atomic_load(&tp->done) < n_tasks; i++)
+        cpu_relax();
+    if (atomic_load(&tp->done) < n_tasks) {
+        pthread_mutex_lock(&tp->mu);
+        atomic_store(&tp->caller_waiting, 1);
+        while (atomic_load(&tp->done) < n_tasks)
+            pthread_cond_wait(&tp->done_cv, &tp->mu);
+        atomic_store(&tp->caller_waiting, 0);
         pthread_mutex_unlock(&tp->mu);
     }
 }
