@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/kv_pool_mem.h"
+
 struct kv_paged {
     kv_cache base;
     uint32_t n_blocks, n_free;
@@ -145,8 +147,9 @@ static void paged_destroy(kv_cache *kv)
     kv_paged *p = (kv_paged *)kv;
     if (!p)
         return;
-    free(p->k);
-    free(p->v);
+    size_t total = (size_t)p->n_blocks * p->base.n_layer * p->block_bytes;
+    kv_pool_free(p->k, total);
+    kv_pool_free(p->v, total);
     free(p->refs);
     free(p->prev);
     free(p->next);
@@ -185,8 +188,8 @@ int kv_paged_create(uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim, kv
     p->n_seq = n_seq;
     p->max_blocks = max_blocks_per_seq;
     size_t total = (size_t)n * n_layer * p->block_bytes;
-    p->k = calloc(1, total);
-    p->v = calloc(1, total);
+    p->k = kv_pool_alloc(total);
+    p->v = kv_pool_alloc(total);
     p->refs = calloc(n, sizeof *p->refs);
     p->prev = malloc(n * sizeof *p->prev);
     p->next = malloc(n * sizeof *p->next);

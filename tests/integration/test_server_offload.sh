@@ -28,7 +28,8 @@ class Server:
         self.name, self.port = name, free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         args = [BIN, "serve", "--model", "%s/%s.gguf" % (MODELS, model), "--host", "127.0.0.1",
-                "--port", str(self.port), "--threads", "2", "--max-model-len", "2048"]
+                "--port", str(self.port), "--threads", "2", "--max-model-len", "2048",
+                "--kv-cache-memory", "64M"]  # the pool is resident from the start: keep it small
         env = dict(os.environ)
         if cache_dir:
             args += ["--kv-transfer-config", KVT]
