@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build build-asan check check-fast check-asan run fuzz bench clean format
+.PHONY: all deps build build-asan check check-fast check-asan run fuzz soak bench clean format
 
 all: build
 
@@ -49,6 +49,11 @@ $(FUZZ_BUILD)/build.ninja: | deps
 fuzz: $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	@bash scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The real server with offload under 16 concurrent clients for SOAK_SECONDS: scripts/soak.py.
+SOAK_SECONDS ?= 300
+soak: build
+	@bash scripts/soak.sh $(BUILD) $(SOAK_SECONDS)
 
 # Benchmarks print ratios against baselines measured in the same run; see bench/README.md.
 bench: build

@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""Soak of `kvspill serve` with KV offload (run by scripts/soak.sh; stdlib only).
+
+Two server processes share one small cache directory on 127.0.0.1. 16 clients send a mix
+of completions and chats, streaming or not, over shared prefixes with random cache_salts;
+some leave mid-stream, some send malformed bodies. Throughout it checks that every
+well-formed request gets 200 and a well-shaped answer, malformed ones an OpenAI-shaped 4xx,
+greedy answers to fixed probe prompts never change, each server's RSS stays within a bound
+of its size after warm-up, and the directory stays under its capacity (plus the slack of
+the writers' rescan interval). At the end: `kvspill cache verify` finds no damaged object
+and both servers exit 0 on SIGTERM. Prints "N passed, M failed"; exits 1 on any failure.
+"""
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+BIN, MODEL, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+SECONDS = int(sys.argv[4])
+CLIENTS = 16
+CHUNK = 64
+MAX_MODEL_LEN = 2048
+# 32 MiB: the servers write ~5 MB/s, so the directory turns over every few seconds.
+DISK_GB = 0.03125
+# Eviction is asynchronous: each writer rescans after writing 10% of the capacity, and
+# writes go on during a pass (0.7 s for 400 objects on a loaded 2-core VM). At 8 MiB that
+# lag alone reached 1.7x the capacity (bench/RESULTS.md, 2026-11-28 soak).
+DISK_LIMIT = int(DISK_GB * (1 << 30) * 1.3)
+RSS_GROWTH_MB = int(os.environ.get("SOAK_RSS_GROWTH_MB", "96"))
+WARMUP = min(60, SECONDS // 4)
+KVT = '{"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"}'
+CACHE = os.path.join(WORK, "cache")
+
+lock = threading.Lock()
+stats = {"passed": 0, "failed": 0}
+counts = {}
+failures = []
+stop_at = time.monotonic() + SECONDS
+
+
+def count(what):
+    with lock:
+        counts[what] = counts.get(what, 0) + 1
+
+
+def passed():
+    with lock:
+        stats["passed"] += 1
+
+
+def failed(msg):
+    with lock:
+        stats["failed"] += 1
+        if len(failures) < 30:
+            failures.append(msg[:600])
+    print("FAIL: " + msg[:600], file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    def __init__(self, name):
+        self.name, self.port = name, free_port()
+        env = dict(os.environ, LMCACHE_CHUNK_SIZE=str(CHUNK), LMCACHE_LOCAL_CPU="True",
+                   LMCACHE_MAX_LOCAL_CPU_SIZE="0.02", LMCACHE_LOCAL_DISK="file://" + CACHE,
+                   LMCACHE_MAX_LOCAL_DISK_SIZE=str(DISK_GB))
+        self.log = open(os.path.join(WORK, name + ".log"), "w+")
+        self.p = subprocess.Popen(
+            [BIN, "serve", "--model", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
+             "--served-model-name", "soak", "--max-model-len", str(MAX_MODEL_LEN),
+             "--threads", "1", "--kv-cache-memory", "64M", "--kv-transfer-config", KVT],
+            env=env, stdout=self.log, stderr=self.log)
+        for _ in range(600):
+            try:
+                if self.request("GET", "/health", timeout=5)[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.p.poll() is not None:
+                raise SystemExit("%s did not start:\n%s" % (name, self.tail()))
+            time.sleep(0.1)
+        raise SystemExit("%s: no /health in 60 s" % name)
+
+    def tail(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()[-3000:]
+
+    def request(self, method, path, body=None, timeout=120):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.p.pid) as f:
+            return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+# Shared prefixes: a few long "documents" of seeded words, and system prompts.
+_words = random.Random(1)
+WORDS = ["".join(_words.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(_words.randint(2, 9)))
+         for _ in range(400)]
+DOCS = [" ".join(_words.choice(WORDS) for _ in range(220)) for _ in range(4)]
+SYSTEMS = ["You are assistant %d. " % i + DOCS[i][:600] for i in range(3)]
+PROBES = [
+    ("/v1/completions", {"prompt": DOCS[0][:900] + " Summary:"}),
+    ("/v1/completions", {"prompt": DOCS[1][:400]}),
+    ("/v1/chat/completions", {"messages": [{"role": "system", "content": SYSTEMS[0]},
+                                           {"role": "user", "content": "what next?"}]}),
+    ("/v1/completions", {"prompt": [1] + list(range(40, 40 + 3 * CHUNK + 5))}),
+]
+MALFORMED = [
+    ("/v1/completions", b'{"prompt": "unterminated', 400),
+    ("/v1/completions", b"\xff\xfe\x00garbage", 400),
+    ("/v1/completions", {"prompt": 5}, 400),
+    ("/v1/completions", {"prompt": "x", "max_tokens": -1}, 400),
+    ("/v1/completions", {"prompt": "x", "temperature": "hot"}, 400),
+    ("/v1/completions", {"prompt": [1, 99999999]}, 400),
+    ("/v1/completions", {"prompt": "x", "max_tokens": 100000}, 400),
+    ("/v1/completions", {"model": "nope", "prompt": "x"}, 404),
+    ("/v1/chat/completions", {"messages": "hi"}, 400),
+    ("/v1/chat/completions", {"messages": []}, 400),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": 7}]}, 400),
+]
+
+
+def check_error(status, raw, want, what):
+    try:
+        err = json.loads(raw)["error"]
+        ok = status == want and set(err) == {"message", "type", "param", "code"} and err["message"]
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if ok:
+        passed()
+    else:
+        failed("%s: want %d and an error body, got %d %r" % (what, want, status, raw[:200]))
+
+
+def check_whole(chat, body, r, what):
+    """Shape of a non-streamed answer."""
+    n = body.get("n", 1)
+    assert r["object"] == ("chat.completion" if chat else "text_completion"), r
+    assert [c["index"] for c in r["choices"]] == list(range(n)), r
+    for c in r["choices"]:
+        assert c["finish_reason"] in ("stop", "length"), c
+        text = c["message"]["content"] if chat else c["text"]
+        assert isinstance(text, str), c
+    u = r["usage"]
+    assert 0 <= u["completion_tokens"] <= n * body["max_tokens"], u
+    assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"], u
+    assert u["prompt_tokens_details"]["cached_tokens"] <= u["prompt_tokens"], u
+    return u["prompt_tokens_details"]["cached_tokens"]
+
+
+def stream(server, path, body, leave_after):
+    """Reads server-sent events; leaves after leave_after events when it is not None.
+    Returns the parsed events and whether [DONE] arrived."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    try:
+        conn.request("POST", path, body=json.dumps(body).encode(),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        if r.status != 200:
+            raise AssertionError("status %d: %r" % (r.status, r.read()[:300]))
+        assert r.getheader("Content-Type", "").startswith("text/event-stream"), r.getheaders()
+        events = []
+        while True:
+            if leave_after is not None and len(events) >= leave_after:
+                conn.sock.shutdown(socket.SHUT_RDWR)  # a client that goes away mid-stream
+                return events, False
+            line = r.readline()
+            if not line:
+                return events, False
+            line = line.strip()
+            if not line:
+                continue
+            assert line.startswith(b"data: "), line
+            if line == b"data: [DONE]":
+                return events, True
+            events.append(json.loads(line[6:]))
+    finally:
+        conn.close()
+
+
+def check_stream(chat, body, events):
+    n = body.get("n", 1)
+    finished = set()
+    for ev in events:
+        if not ev["choices"]:
+            assert "usage" in ev, ev  # include_usage's last chunk
+            continue
+        assert ev["object"] == ("chat.completion.chunk" if chat else "text_completion"), ev
+        for c in ev["choices"]:
+            assert 0 <= c["index"] < n, ev
+            if chat:
+                assert isinstance(c["delta"], dict), ev
+            else:
+                assert isinstance(c["text"], str), ev
+            if c.get("finish_reason"):
+                assert c["finish_reason"] in ("stop", "length"), ev
+                finished.add(c["index"])
+    assert finished == set(range(n)), ("not every choice finished", events[-3:])
+
+
+def random_body(rng, chat):
+    if chat:
+        msgs = [{"role": "system", "content": rng.choice(SYSTEMS)}]
+        for _ in range(rng.randrange(0, 3)):
+            msgs += [{"role": "user", "content": " ".join(rng.choices(WORDS, k=8))},
+                     {"role": "assistant", "content": " ".join(rng.choices(WORDS, k=6))}]
+        msgs.append({"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(1, 30)))})
+        body = {"messages": msgs}
+    elif rng.random() < 0.15:
+        n = rng.randint(1, 700)
+        body = {"prompt": [1] + [rng.randrange(3, 600) for _ in range(n)]}
+    else:
+        doc = rng.choice(DOCS)
+        body = {"prompt": doc[:rng.choice([100, 300, 500, 800])] + " " +
+                " ".join(rng.choices(WORDS, k=rng.randint(0, 40)))}
+    body["max_tokens"] = rng.randint(1, 24)
+    body["temperature"] = rng.choice([0, 0.5, 1.0])
+    if rng.random() < 0.2:
+        body["n"] = 2
+    if rng.random() < 0.2:
+        body["stop"] = [rng.choice(WORDS)[:2]]
+    if rng.random() < 0.2:
+        body["logprobs"] = True if chat else 1
+    if rng.random() < 0.5:
+        body["cache_salt"] = rng.choice(["tenant-a", "tenant-b", "t%d" % rng.randrange(10 ** 9)])
+    if rng.random() < 0.3:
+        body["seed"] = rng.randrange(1000)
+    return body
+
+
+def client(idx, servers):
+    rng = random.Random(100 + idx)
+    for _ in range(100000):  # bounded; the deadline ends it first
+        if time.monotonic() > stop_at:
+            return
+        server = servers[0] if rng.random() < 0.7 else servers[1]
+        roll = rng.random()
+        if roll < 0.05:
+            path, body, want = rng.choice(MALFORMED)
+            try:
+                st, raw = server.request("POST", path, body)
+                check_error(st, raw, want, "malformed %r" % (body,)[:80])
+            except Exception as e:
+                failed("malformed %r on %s: %r" % (body, server.name, e))
+            count("malformed")
+            continue
+        chat = rng.random() < 0.45
+        path = "/v1/chat/completions" if chat else "/v1/completions"
+        body = random_body(rng, chat)
+        what = "%s %s on %s" % ("chat" if chat else "completion",
+                                json.dumps(body)[:160], server.name)
+        try:
+            if rng.random() < 0.4:
+                body["stream"] = True
+                if rng.random() < 0.5:
+                    body["stream_options"] = {"include_usage": True}
+                leave = rng.randint(0, 3) if rng.random() < 0.25 else None
+                events, done = stream(server, path, body, leave)
+                if leave is None:
+                    assert done, "no [DONE]"
+                    check_stream(chat, body, events)
+                    count("stream")
+                else:
+                    count("left mid-stream")
+            else:
+                st, raw = server.request("POST", path, body)
+                assert st == 200, "status %d: %r" % (st, raw[:300])
+                if check_whole(chat, body, json.loads(raw), what) > 0:
+                    count("cached_tokens>0")
+                count("whole")
+            passed()
+        except Exception as e:
+            failed("%s: %r" % (what, e))
+
+
+def probe(servers, answers):
+    """Greedy answers to the probes, on both servers, against the first ones seen."""
+    for i, (path, body) in enumerate(PROBES):
+        for s in servers:
+            b = dict(body, max_tokens=12, temperature=0)
+            try:
+                st, raw = s.request("POST", path, b)
+                assert st == 200, "status %d: %r" % (st, raw[:300])
+                c = json.loads(raw)["choices"][0]
+                text = c["message"]["content"] if "message" in c else c["text"]
+            except Exception as e:
+                failed("probe %d on %s: %r" % (i, s.name, e))
+                continue
+            first = answers.setdefault(i, (text, s.name))
+            if text == first[0]:
+                passed()
+            else:
+                failed("probe %d on %s: %r, first answer %r (%s)" % (i, s.name, text, *first))
+            count("probe")
+
+
+def cache_bytes():
+    out = subprocess.run([BIN, "cache", "stat", CACHE], capture_output=True, text=True)
+    m = re.search(r"^total: .*?(\d+) objects, (\d+) bytes .*; \d+ temp files, (\d+) bytes",
+                  out.stdout, re.M)
+    if out.returncode != 0 or not m:
+        failed("cache stat: rc %d %r" % (out.returncode, out.stdout[-300:] + out.stderr[-300:]))
+        return 0
+    return int(m.group(2)) + int(m.group(3))
+
+
+def offload_metrics(server, marks):
+    """The file tier's counters; no object may have been found corrupt."""
+    st, raw = server.request("GET", "/metrics")
+    for name in ("evictions", "corrupt_objects", "put_errors", "written_bytes", "hits"):
+        m = re.search(r'^kvspill_offload_tier_%s_total\{[^}]*tier="local_disk"\} (\d+)$' % name,
+                      raw.decode(), re.M)
+        marks["%s_%s" % (server.name, name)] = int(m.group(1)) if m else -1
+    if st != 200 or marks[server.name + "_corrupt_objects"] != 0:
+        failed("%s /metrics: status %d, corrupt objects %d" %
+               (server.name, st, marks[server.name + "_corrupt_objects"]))
+    else:
+        passed()
+
+
+def watch(servers, answers, marks):
+    """Probes, RSS and directory size every few seconds until the deadline."""
+    start = time.monotonic()
+    base = {}
+    for _ in range(100000):
+        now = time.monotonic()
+        if now > stop_at:
+            return
+        probe(servers, answers)
+        used = cache_bytes()
+        marks["disk_max"] = max(marks.get("disk_max", 0), used)
+        if used > DISK_LIMIT:
+            failed("cache directory holds %d bytes, limit %d" % (used, DISK_LIMIT))
+        for s in servers:
+            if s.p.poll() is not None:
+                failed("%s exited with %s:\n%s" % (s.name, s.p.returncode, s.tail()))
+                return
+            rss = s.rss_kb()
+            marks["rss_max_" + s.name] = max(marks.get("rss_max_" + s.name, 0), rss)
+            if now - start < WARMUP:
+                base[s.name] = max(base.get(s.name, 0), rss)
+                continue
+            marks["rss_warm_" + s.name] = base[s.name]
+            if rss > base[s.name] + RSS_GROWTH_MB * 1024:
+                failed("%s RSS %d kB, %d kB after warm-up (limit +%d MB)" %
+                       (s.name, rss, base[s.name], RSS_GROWTH_MB))
+        time.sleep(3)
+
+
+def main():
+    os.makedirs(CACHE, exist_ok=True)
+    servers = [Server("a"), Server("b")]
+    answers, marks = {}, {}
+    try:
+        threads = [threading.Thread(target=client, args=(i, servers)) for i in range(CLIENTS)]
+        threads.append(threading.Thread(target=watch, args=(servers, answers, marks)))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        probe(servers, answers)
+        for s in servers:
+            offload_metrics(s, marks)
+        for s in servers:
+            s.p.send_signal(signal.SIGTERM)
+            try:
+                rc = s.p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                rc = "no exit in 60 s"
+            if rc == 0:
+                passed()
+            else:
+                failed("%s on SIGTERM: %s\n%s" % (s.name, rc, s.tail()))
+        used = cache_bytes()
+        if used > DISK_LIMIT:
+            failed("cache directory holds %d bytes at the end, limit %d" % (used, DISK_LIMIT))
+        v = subprocess.run([BIN, "cache", "verify", CACHE], capture_output=True, text=True)
+        if v.returncode == 0 and " 0 damaged" in v.stdout:
+            passed()
+        else:
+            failed("cache verify: rc %d %s%s" % (v.returncode, v.stdout[-500:], v.stderr[-500:]))
+        print("soak: %s; %s; cache verify: %s" % (
+            ", ".join("%s %d" % kv for kv in sorted(counts.items())),
+            ", ".join("%s %d" % kv for kv in sorted(marks.items())), v.stdout.strip()))
+    finally:
+        for s in servers:
+            if s.p.poll() is None:
+                s.p.kill()
+    for f in failures:
+        print("  " + f)
+    print("%d passed, %d failed" % (stats["passed"], stats["failed"]))
+    return 1 if stats["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
