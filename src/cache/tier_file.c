@@ -73,6 +73,32 @@ static void note(file_tier *t, const kvs_error *err)
 
 /* ---- put -------------------------------------------------------------------------------- */
 
+static uint64_t estimated_use(file_tier *t)
+{
+    return atomic_load(&t->used_at_scan) + atomic_load(&t->written_since_scan);
+}
+
+/* Counts `bytes` as written before the write starts, if they fit within the capacity, so
+ * concurrent batches cannot all take the same room. */
+static bool claim_room(file_tier *t, uint64_t bytes)
+{
+    uint_fast64_t cur = atomic_load(&t->written_since_scan);
+    do {
+        if (atomic_load(&t->used_at_scan) + cur + bytes > t->capacity)
+            return false;
+    } while (!atomic_compare_exchange_weak(&t->written_since_scan, &cur, cur + bytes));
+    return true;
+}
+
+/* A claimed write that did not happen; saturating, as a scan may have reset the count. */
+static void release_room(file_tier *t, uint64_t bytes)
+{
+    uint_fast64_t cur = atomic_load(&t->written_since_scan);
+    while (!atomic_compare_exchange_weak(&t->written_since_scan, &cur,
+                                         cur > bytes ? cur - bytes : 0))
+        ;
+}
+
 typedef struct put_item {
     char temp[KVS_PATH_MAX];
     char final[KVS_PATH_MAX];
@@ -146,10 +172,18 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         note(t, &err);
         return false;
     }
+    if (!claim_room(t, c->total_size)) {
+        pc->status[i] = kvs_fail(&err, KVS_ERR_FULL, "put %s: directory at its capacity of "
+                                 "%llu bytes and eviction has not made room yet", t->root,
+                                 (unsigned long long)t->capacity);
+        note(t, &err);
+        return false;
+    }
     if (!kvs_file_object_dir(dir, sizeof dir, t->root, &c->info.ns, &c->info.key) ||
         !kvs_file_object_path(it->final, sizeof it->final, t->root, &c->info.ns, &c->info.key) ||
         !kvs_file_temp_path(it->temp, sizeof it->temp, dir, &c->info.key, t->writer_id)) {
         pc->status[i] = kvs_fail(&err, KVS_ERR_INVALID, "put: path too long under %s", t->root);
+        release_room(t, c->total_size);
         note(t, &err);
         return false;
     }
@@ -157,6 +191,7 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
     int fd = open_temp(t, it, c, &err, &st);
     if (fd < 0) {
         pc->status[i] = st;
+        release_room(t, c->total_size);
         note(t, &err);
         return false;
     }
@@ -189,22 +224,24 @@ static void put_finish(void *ctx, size_t i, kvs_io_job *job)
     if (st != KVS_OK) {
         count_ops(t, 1);
         unlink(it->temp); /* never leave a partial object or its temp file behind */
+        release_room(t, pc->chunks[i]->total_size);
         note(t, &err);
     } else {
         const kvs_chunk *c = pc->chunks[i];
         kvs_presence_set(&t->presence, &c->info.key, KVS_PRESENCE_PRESENT, mono_ns());
         atomic_fetch_add(&t->bytes_written, c->total_size);
-        atomic_fetch_add(&t->written_since_scan, c->total_size);
         atomic_fetch_add(&t->objects, 1);
     }
     pc->status[i] = st;
 }
 
-/* Caller holds evict_lock. */
-static kvs_status evict_pass(file_tier *t, kvs_evict_report *report, kvs_error *err)
+/* Caller holds evict_lock. Evicts when the directory holds more than capacity - headroom
+ * (the bytes a waiting batch needs), down to the low watermark. */
+static kvs_status evict_pass(file_tier *t, uint64_t headroom, kvs_evict_report *report,
+                             kvs_error *err)
 {
     kvs_evict_params params = {
-        .trigger_bytes = t->capacity,
+        .trigger_bytes = t->capacity > headroom ? t->capacity - headroom : 0,
         .target_bytes = t->capacity / 100 * t->tune.low_watermark_pct,
         .orphan_age_ns = t->tune.orphan_age_ns,
         .lease_ttl_ns = t->tune.lease_ttl_ns,
@@ -238,8 +275,26 @@ static void maybe_evict(file_tier *t)
         return; /* another thread of this process is on it */
     kvs_evict_report report;
     kvs_error err;
-    if (evict_pass(t, &report, &err) != KVS_OK)
+    if (evict_pass(t, 0, &report, &err) != KVS_OK)
         note(t, &err);
+    pthread_mutex_unlock(&t->evict_lock);
+}
+
+/* Before a batch of `need` bytes: when it would take the directory past its capacity,
+ * evict first (waiting for a thread of ours that is already at it), so that writers never
+ * outrun eviction. Another process holding the lease means no room is made here: claim_room
+ * then refuses what does not fit until that process is done. */
+static void make_room(file_tier *t, uint64_t need)
+{
+    if (estimated_use(t) + need <= t->capacity)
+        return;
+    pthread_mutex_lock(&t->evict_lock);
+    if (estimated_use(t) + need > t->capacity) {
+        kvs_evict_report report;
+        kvs_error err;
+        if (evict_pass(t, need, &report, &err) != KVS_OK)
+            note(t, &err);
+    }
     pthread_mutex_unlock(&t->evict_lock);
 }
 
@@ -253,6 +308,10 @@ static void file_put(kvs_tier *tier, kvs_chunk *const *chunks, size_t n, kvs_sta
         atomic_fetch_add(&t->put_errors, n);
         return;
     }
+    uint64_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        need += chunks[i] ? chunks[i]->total_size : 0;
+    make_room(t, need);
     uint64_t t0 = mono_ns();
     put_ctx pc = {t, chunks, items, status};
     kvs_io_run_streams(t->uring, t->io_depth, t->tune.streams, n, put_start, put_finish, &pc);
@@ -478,7 +537,7 @@ static void file_stats(kvs_tier *tier, kvs_tier_stats *out)
     out->get_errors = atomic_load(&t->get_errors);
     out->corrupt = atomic_load(&t->corrupt);
     out->evictions = atomic_load(&t->evictions);
-    out->used_bytes = atomic_load(&t->used_at_scan) + atomic_load(&t->written_since_scan);
+    out->used_bytes = estimated_use(t);
     out->capacity_bytes = t->capacity;
     out->objects = atomic_load(&t->objects);
     out->read_ns = atomic_load(&t->read_ns);
@@ -649,7 +708,7 @@ kvs_status kvs_tier_file_evict_now(kvs_tier *tier, kvs_evict_report *report, kvs
 {
     file_tier *t = (file_tier *)tier;
     pthread_mutex_lock(&t->evict_lock);
-    kvs_status st = evict_pass(t, report, err);
+    kvs_status st = evict_pass(t, 0, report, err);
     pthread_mutex_unlock(&t->evict_lock);
     return st;
 }
