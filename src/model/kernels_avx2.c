@@ -33,6 +33,10 @@ static inline __m256 load_bf16x8(const void *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
+/* Software prefetch distance along each of a tile's 4 row streams: the hardware
+ * prefetcher stops at every 4 KiB page of each (decode reads each weight once). */
+#define PREFETCH_BYTES 640
+
 /* Sum of products of signed bytes, as 8 int32 lanes (each lane: 4 adjacent products). */
 static inline __m256i dot_i8(__m256i w, __m256i a)
 {
@@ -89,8 +93,12 @@ static void tile_f16(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *
     int i = 0;
     for (; i + 8 <= k; i += 8) {
         __m256 xv = load_f16x8(a + 2 * i);
-        for (int j = 0; j < nr; j++)
+        for (int j = 0; j < nr; j++) {
+            if (i % 32 == 0) /* once per 64-byte line */
+                _mm_prefetch((const char *)w + j * ws + 2 * (size_t)i + PREFETCH_BYTES,
+                             _MM_HINT_T0);
             acc[j] = _mm256_fmadd_ps(load_f16x8(w + j * ws + 2 * (size_t)i), xv, acc[j]);
+        }
     }
     for (int j = 0; j < nr; j++) {
         float s = hsum8(acc[j]);
@@ -131,6 +139,7 @@ static void tile_q8_0(int k, const uint8_t *w, size_t ws, int nr, const uint8_t 
         __m256i xq = _mm256_loadu_si256((const __m256i *)x[b].q);
         for (int j = 0; j < nr; j++) {
             const uint8_t *blk = w + j * ws + 34 * (size_t)b;
+            _mm_prefetch((const char *)blk + PREFETCH_BYTES, _MM_HINT_T0);
             __m256i wq = _mm256_loadu_si256((const __m256i *)(blk + 2));
             __m256 sc = _mm256_set1_ps(f16(blk) * x[b].d);
             acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8(wq, xq)), sc, acc[j]);
