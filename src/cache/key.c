@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cache/error.h"
+#include "cache/hex.h"
 
 void kvs_key_hex(const kvs_key *key, char *out)
 {
@@ -17,24 +18,14 @@ void kvs_key_hex(const kvs_key *key, char *out)
     out[KVS_KEY_HEX_LEN] = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 kvs_status kvs_key_parse(const char *hex, kvs_key *key)
 {
     if (!hex || !key || strlen(hex) != KVS_KEY_HEX_LEN)
         return KVS_ERR_INVALID;
     kvs_key parsed;
     for (size_t i = 0; i < KVS_KEY_BYTES; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        int hi = kvs_hex_digit_value(hex[2 * i]);
+        int lo = kvs_hex_digit_value(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return KVS_ERR_INVALID;
         parsed.b[i] = (uint8_t)(hi << 4 | lo);
@@ -51,11 +42,12 @@ bool kvs_key_equal(const kvs_key *a, const kvs_key *b)
 void kvs_key_next(const kvs_key *parent, const int32_t *tokens, size_t n_tokens, kvs_key *key)
 {
     /* The API has no error path for one hash step: a digest context that cannot be
-     * allocated (a few hundred bytes) means the process is out of memory. */
+     * allocated (a few hundred bytes) means the process is out of memory, and SHA-256
+     * over memory has no other way to fail. */
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(ctx, parent->b, KVS_KEY_BYTES) != 1)
         abort();
-    EVP_DigestUpdate(ctx, parent->b, KVS_KEY_BYTES);
     /* Tokens are hashed as little-endian int32 whatever the host's byte order. */
     uint8_t buf[4 * 256];
     size_t i = 0;
@@ -68,10 +60,12 @@ void kvs_key_next(const kvs_key *parent, const int32_t *tokens, size_t n_tokens,
             buf[m + 2] = (uint8_t)(t >> 16);
             buf[m + 3] = (uint8_t)(t >> 24);
         }
-        EVP_DigestUpdate(ctx, buf, m);
+        if (EVP_DigestUpdate(ctx, buf, m) != 1)
+            abort();
     }
     unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx, key->b, &len);
+    if (EVP_DigestFinal_ex(ctx, key->b, &len) != 1 || len != KVS_KEY_BYTES)
+        abort();
     EVP_MD_CTX_free(ctx);
 }
 

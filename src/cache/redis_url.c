@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cache/error.h"
+#include "cache/hex.h"
 
 /* The URL with its userinfo replaced by "***", so that no message ever shows a password.
  * The last '@' ends the userinfo: neither a host nor a db holds one, while an unencoded
@@ -20,17 +21,6 @@ static void redact(const char *url, char *out, size_t n)
         snprintf(out, n, "%s", url);
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes src[0..len) into out (cap bytes with the NUL). false on a bad escape, an
  * encoded NUL, or when it does not fit. */
 static bool decode(const char *src, size_t len, char *out, size_t cap)
@@ -41,8 +31,8 @@ static bool decode(const char *src, size_t len, char *out, size_t cap)
         if (c == '%') {
             if (i + 2 >= len)
                 return false;
-            int hi = hex_digit(src[i + 1]);
-            int lo = hex_digit(src[i + 2]);
+            int hi = kvs_hex_digit_value(src[i + 1]);
+            int lo = kvs_hex_digit_value(src[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return false;
             c = (char)(hi * 16 + lo);
