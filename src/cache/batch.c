@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cache/deadline.h"
 
 static kvs_batch *batch_alloc(size_t n, bool is_get)
 {
@@ -30,12 +30,15 @@ static kvs_batch *batch_alloc(size_t n, bool is_get)
         free(b);
         return NULL;
     }
+    if (kvs_cond_init_monotonic(&b->cond) != 0) {
+        free(b->status);
+        free(b->chunks);
+        free(b->tier);
+        free(b->stored);
+        free(b);
+        return NULL;
+    }
     atomic_init(&b->refs, 1);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cond, &attr);
-    pthread_condattr_destroy(&attr);
     pthread_mutex_init(&b->lock, NULL);
     b->pending = 1;
     return b;
@@ -188,16 +191,7 @@ void kvs_batch_set_put_status(kvs_batch *b, size_t i, kvs_status st)
 
 kvs_status kvs_batch_wait(kvs_batch *b, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    if (timeout_ms > 0) {
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-    }
+    struct timespec deadline = kvs_deadline_after_ms(timeout_ms);
     kvs_status st = KVS_OK;
     pthread_mutex_lock(&b->lock);
     while (!b->done) {

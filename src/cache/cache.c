@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cache/cache_internal.h"
+#include "cache/deadline.h"
 #include "cache/error.h"
 
 /* How long close waits for queued writes before it abandons them. */
@@ -100,12 +100,12 @@ kvs_status kvs_cache_open(const kvs_config *cfg, kvs_cache **out, kvs_error *err
         return kvs_fail(err, KVS_ERR_NOMEM, "cache: out of memory");
     c->cfg = *cfg;
     c->local_disk = -1;
+    int rc = kvs_cond_init_monotonic(&c->write_idle);
+    if (rc != 0) {
+        free(c);
+        return kvs_fail_errno(err, rc, "cache: create the write queue's condition");
+    }
     pthread_mutex_init(&c->write_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->write_idle, &attr);
-    pthread_condattr_destroy(&attr);
     pthread_mutex_init(&c->flight_lock, NULL);
     if ((st = kvs_keymap_init(&c->flights, err)) != KVS_OK ||
         (st = open_tiers(c, err)) != KVS_OK) {
@@ -138,16 +138,7 @@ kvs_status kvs_cache_flush(kvs_cache *cache, int timeout_ms, kvs_error *err)
 {
     if (!cache)
         return kvs_fail(err, KVS_ERR_INVALID, "flush: NULL cache");
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    if (timeout_ms > 0) {
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-    }
+    struct timespec deadline = kvs_deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&cache->write_lock);
     while (cache->write_jobs > 0) {
         if (timeout_ms < 0)

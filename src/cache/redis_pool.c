@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "cache/deadline.h"
 #include "cache/error.h"
 
 #define BACKOFF_INITIAL_MS 100u
@@ -67,8 +68,13 @@ kvs_status kvs_redis_pool_open(const kvs_redis_target *target, uint32_t size,
     if (!p)
         return kvs_fail(err, KVS_ERR_NOMEM, "%s: connection pool: out of memory",
                         target->url.display);
+    int rc = kvs_cond_init_monotonic(&p->freed);
+    if (rc != 0) {
+        free(p);
+        return kvs_fail_errno(err, rc, "%s: connection pool: create its condition",
+                              target->url.display);
+    }
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->freed, NULL);
     p->target = *target;
     p->size = size;
     p->slots = calloc(size, sizeof *p->slots);
@@ -93,14 +99,7 @@ kvs_status kvs_redis_pool_open(const kvs_redis_target *target, uint32_t size,
 /* Called with the lock held: waits for a free slot, failing fast while backing off. */
 static kvs_status take_slot(kvs_redis_pool *p, uint32_t *slot, kvs_error *err)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += p->target.command_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(p->target.command_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = kvs_deadline_after_ms(p->target.command_timeout_ms);
     for (;;) {
         if (p->down) {
             uint64_t now = now_ns();
