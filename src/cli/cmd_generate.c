@@ -1,12 +1,14 @@
 /* kvspill generate: a prompt (text through the model's tokenizer, or token ids) through
  * the forward pass, then N tokens sampled one decode step at a time. Prints the generated
  * ids on one line, then their text. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_engine.h"
+#include "cli/cli_file.h"
 #include "cli/commands.h"
 #include "model/sampler.h"
 #include "model/tokenizer.h"
@@ -23,29 +25,15 @@ static void usage(FILE *f, const char *cmd)
 static int tokenize_file(const char *cmd, const char *path, const tokenizer *tk, int32_t **ids,
                          uint32_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
+    size_t len;
+    char *text = cli_read_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "kvspill %s: cannot read %s: %s\n", cmd, path, strerror(errno));
         return -1;
     }
-    size_t cap = 4096, len = 0, got;
-    char *text = malloc(cap);
-    while (text && (got = fread(text + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            char *g = realloc(text, cap * 2);
-            if (!g)
-                free(text);
-            text = g;
-            cap *= 2;
-        }
-    }
-    fclose(f);
     token_ids out = {0};
     model_error err = {{0}};
-    if (!text)
-        snprintf(err.msg, sizeof err.msg, "out of memory");
-    int rc = text ? tokenizer_encode(tk, text, len, true, false, &out, &err) : -1;
+    int rc = tokenizer_encode(tk, text, len, true, false, &out, &err);
     free(text);
     if (rc != 0) {
         fprintf(stderr, "kvspill %s: %s: %s\n", cmd, path, err.msg);

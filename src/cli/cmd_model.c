@@ -1,10 +1,12 @@
 /* kvspill model info / model tokenize: what a GGUF holds, and the token ids of a text. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_file.h"
 #include "cli/commands.h"
 #include "model/chat_template.h"
 #include "model/gguf.h"
@@ -172,36 +174,6 @@ int cmd_model_info(int argc, char **argv)
     return rc;
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad || !buf) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 int cmd_model_tokenize(int argc, char **argv)
 {
     const char *cmd = argv[0], *model = NULL, *text_file = NULL;
@@ -229,9 +201,9 @@ int cmd_model_tokenize(int argc, char **argv)
         return 2;
     }
     size_t len;
-    char *text = read_all(text_file, &len);
+    char *text = cli_read_file(text_file, &len);
     if (!text) {
-        fprintf(stderr, "kvspill %s: cannot read %s\n", cmd, text_file);
+        fprintf(stderr, "kvspill %s: cannot read %s: %s\n", cmd, text_file, strerror(errno));
         return 2;
     }
     gguf_file *gf;
