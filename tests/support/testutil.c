@@ -33,6 +33,16 @@ const char *test_require_shared_dir(void)
     return dir;
 }
 
+void test_require_helper(char *out, const char *name)
+{
+    const char *bin = getenv("KVSPILL_TEST_BIN_DIR");
+    snprintf(out, 4096, "%s/helper_%s", bin ? bin : ".", name);
+    if (access(out, X_OK) != 0) {
+        fprintf(stderr, "SKIP: %s not built\n", out);
+        exit(TEST_SKIP_EXIT);
+    }
+}
+
 void test_path(char *out, const char *dir, const char *rel)
 {
     snprintf(out, 4096, "%s/%s", dir, rel);

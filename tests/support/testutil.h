@@ -17,6 +17,9 @@
 const char *test_shared_dir(void);
 /* test_shared_dir() or exit(TEST_SKIP_EXIT) with a message saying what is missing. */
 const char *test_require_shared_dir(void);
+/* The path of tests/unit/helper_<name>.c's program ($KVSPILL_TEST_BIN_DIR, else ".") into
+ * out (4096 bytes), or exit(TEST_SKIP_EXIT) with a message when it is not built. */
+void test_require_helper(char *out, const char *name);
 /* Joins into a static-per-call buffer owned by the caller: out must hold 4096 bytes. */
 void test_path(char *out, const char *dir, const char *rel);
 

@@ -64,12 +64,7 @@ static void test_concurrent_writers_readers_and_eviction(void **state)
 
 int main(void)
 {
-    const char *bin = getenv("KVSPILL_TEST_BIN_DIR");
-    snprintf(helper, sizeof helper, "%s/helper_file_writer", bin ? bin : ".");
-    if (access(helper, X_OK) != 0) {
-        fprintf(stderr, "SKIP: %s not built\n", helper);
-        return TEST_SKIP_EXIT;
-    }
+    test_require_helper(helper, "file_writer");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_writers_readers_and_eviction),
     };
