@@ -154,9 +154,12 @@ static bool admit(engine *e, eng_seq *s)
     if (e->conn)
         connector_admit(e->conn, &s->conn, &s->ns, s->tokens, s->n_tokens, have, &load_end);
     model_error err;
-    /* Cannot fail: the free blocks were counted above. */
-    if (kv_paged_seq_reserve(e->kv, slot, s->n_tokens, &err) != 0)
+    /* The free blocks were counted above; should it fail all the same, the slot, its
+     * blocks and the connector's state go back, and s waits with no slot. */
+    if (kv_paged_seq_reserve(e->kv, slot, s->n_tokens, &err) != 0) {
+        release_slot(e, s);
         return false;
+    }
     if (load_end > have)
         s->loading = true;
     else
