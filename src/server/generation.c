@@ -199,9 +199,12 @@ int gen_take(generation *g, size_t i, gen_update *u)
     gen_choice *c = &g->c[i];
     int rc = 0;
     pthread_mutex_lock(&g->mu);
+    size_t had = u->n;
     for (size_t k = 0; k < c->q.n && rc == 0; k++)
         rc = push_token(u, c->q.tokens[k], c->q.logprobs[k]);
-    if (rc == 0) {
+    if (rc != 0) {
+        u->n = had; /* the queue keeps them all: the next take must not repeat some */
+    } else {
         c->q.n = 0;
         u->done = c->q.done;
         u->finish = c->q.finish;
