@@ -570,7 +570,7 @@ static const kvs_tier_methods file_methods = {
 
 /* Whether the directory takes O_DIRECT: an aligned write and read of a probe file.
  * tmpfs refuses the open (EINVAL); some FUSE and NFS setups refuse the I/O. */
-static kvs_status probe_direct(file_tier *t, const char *v1, bool *direct, kvs_error *err)
+static kvs_status probe_direct(const char *v1, bool *direct, kvs_error *err)
 {
     char path[KVS_PATH_MAX];
     if (snprintf(path, sizeof path, "%s/.probe.%ld.%llx", v1, (long)getpid(),
@@ -659,7 +659,7 @@ kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
     if (st == KVS_OK)
         st = make_dir(v1, err);
     if (st == KVS_OK)
-        st = probe_direct(t, v1, &t->direct, err);
+        st = probe_direct(v1, &t->direct, err);
     if (st == KVS_OK && t->tune.force_buffered)
         t->direct = false;
     t->uring = !t->tune.no_uring && kvs_io_uring_available();

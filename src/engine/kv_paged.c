@@ -215,7 +215,6 @@ void kv_paged_set_evict(kv_paged *p, kv_paged_evict_fn fn, void *user)
     p->evict_user = user;
 }
 
-size_t kv_paged_block_bytes(const kv_paged *p) { return p->block_bytes; }
 uint32_t kv_paged_n_blocks(const kv_paged *p) { return p->n_blocks; }
 uint32_t kv_paged_n_free(const kv_paged *p) { return p->n_free; }
 uint32_t kv_paged_refcount(const kv_paged *p, uint32_t block) { return p->refs[block]; }

@@ -27,8 +27,6 @@ int kv_paged_create(uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim, kv
 kv_cache *kv_paged_cache(kv_paged *p);
 void kv_paged_set_evict(kv_paged *p, kv_paged_evict_fn fn, void *user);
 
-/* Bytes of one block for one layer's K (or V). */
-size_t kv_paged_block_bytes(const kv_paged *p);
 uint32_t kv_paged_n_blocks(const kv_paged *p);
 /* Blocks with no reference (free, cached or not). */
 uint32_t kv_paged_n_free(const kv_paged *p);

@@ -189,11 +189,6 @@ int gen_start(engine *e, gen_registry *reg, const engine_request *req, size_t n_
     return 0;
 }
 
-size_t gen_choices(const generation *g)
-{
-    return g->n;
-}
-
 int gen_take(generation *g, size_t i, gen_update *u)
 {
     gen_choice *c = &g->c[i];

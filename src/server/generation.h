@@ -44,7 +44,6 @@ typedef struct gen_update {
 /* Submits n_choices requests; seeds differ per choice (seed + i) so n > 1 samples differ. */
 int gen_start(engine *e, gen_registry *reg, const engine_request *req, size_t n_choices,
               generation **out, api_error *err);
-size_t gen_choices(const generation *g);
 /* Appends choice i's new tokens to u and refreshes its state. -1 when out of memory (u
  * keeps what it had; the tokens stay queued for the next take). */
 int gen_take(generation *g, size_t i, gen_update *u);
