@@ -222,8 +222,9 @@ static eng_seq *victim_for(engine *e, const eng_seq *s)
     return NULL;
 }
 
-/* Fills the batch buffers; returns the number of tokens. Sequence s gets s->scheduled and
- * its count in s->n_sched. */
+/* Fills the batch buffers; returns the number of tokens and, in *n_out, the number of rows
+ * to sample (b_rows, b_out_seq). Each sequence in the batch gets s->scheduled and its
+ * token count in s->n_sched; sequences may be preempted to make room. */
 static uint32_t build_batch(engine *e, uint32_t *n_out)
 {
     uint32_t nb = 0, no = 0, budget = e->cfg.max_num_batched_tokens;
