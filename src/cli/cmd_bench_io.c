@@ -99,8 +99,14 @@ static kvs_chunk **make_chain(const kvs_layout *lay, uint32_t tokens, uint32_t n
         free(tok);
         return NULL;
     }
-    for (int i = 0; i < KVS_KEY_BYTES; i++)
-        ns->b[i] = (uint8_t)(0xb0 + i);
+    /* The layout is part of the namespace, so the lookup's one-block chain never shares
+     * keys with the bandwidth chain that --keep leaves behind. */
+    kvs_namespace_desc desc = {.layout = *lay, .tp_size = 1, .cache_salt = "kvspill bench io"};
+    if (kvs_namespace_id(&desc, ns, err) != KVS_OK) {
+        free(c);
+        free(tok);
+        return NULL;
+    }
     kvs_key parent = *ns;
     uint64_t x = 0x9E3779B97F4A7C15ull;
     for (uint32_t i = 0; i < n; i++) {
@@ -365,6 +371,8 @@ int cmd_bench_io(int argc, char **argv)
             "raw_write_gbps", rwg, "raw_read_gbps", rrg, "write_ratio", wq, "read_ratio", rq, "reads_from", reads, "lookup", "chunks", (json_int_t)LOOKUP_CHUNKS,
             "warm_us", lc.warm_us, "warm_metadata_ops", (json_int_t)lc.warm_ops, "cold_us",
             lc.cold_us, "cold_metadata_ops", (json_int_t)lc.cold_ops);
+        if (o.keep)
+            json_object_set_new(j, "kept_dir", json_string(dir));
         json_dumpf(j, stdout, JSON_INDENT(2));
         printf("\n");
         json_decref(j);
@@ -378,6 +386,8 @@ int cmd_bench_io(int argc, char **argv)
         printf("  lookup of %u chunks (131072 tokens): warm %.0f us, %" PRIu64
                " metadata ops; cold %.0f us, %" PRIu64 " metadata ops\n",
                LOOKUP_CHUNKS, lc.warm_us, lc.warm_ops, lc.cold_us, lc.cold_ops);
+        if (o.keep)
+            printf("  objects kept in %s (kvspill cache ls %s)\n", dir, dir);
     }
     return 0;
 }

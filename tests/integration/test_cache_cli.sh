@@ -62,5 +62,12 @@ check "nothing evicted under a foreign lease" 3 "$(find "$DIR/v1" -name '*.kvc' 
 "$BIN" cache gc "$DIR" --max-size 12Q 2> /dev/null; check "gc bad size" 2 $?
 "$BIN" cache verify "$DIR/nope" 2> "$DIR.out"; check "verify missing dir" 2 $?
 contains "missing dir named" "$DIR.out" "$DIR/nope: No such file or directory"
+# bench io --keep leaves its objects where cache ls/verify find them.
+mkdir -p "$DIR/bench"
+"$BIN" bench io --dir "$DIR/bench" --chunks 2 --chunk-bytes 200000 --keep > "$DIR.out"
+check "bench io --keep" 0 $?
+kept=$(sed -n 's/^  objects kept in \([^ ]*\) .*/\1/p' "$DIR.out")
+"$BIN" cache verify "$kept" > "$DIR.out"; check "kept objects verify" 0 $?
+contains "both kept objects" "$DIR.out" "verified 2 objects: 2 ok"
 rm -f "$DIR.out"
 [ $fails -eq 0 ] && echo "all passed" || { echo "$fails failed"; exit 1; }
