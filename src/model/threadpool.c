@@ -23,16 +23,23 @@
 
 typedef struct worker_arg worker_arg;
 
+typedef struct job_fields {
+    _Atomic(tp_task_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_int n_tasks;
+} job_fields;
+
 struct threadpool {
     int n_threads;
     pthread_t *threads;
     worker_arg *args;
     pthread_mutex_t mu;
     pthread_cond_t wake, done_cv;
-    /* written by the caller per job; read by workers that may be a job late, hence atomic */
-    alignas(64) _Atomic(tp_task_fn) fn;
-    _Atomic(void *) ctx;
-    atomic_int n_tasks;
+    /* The job's fields, double-buffered by generation parity: the caller writes the next
+     * generation's slot while a worker that read the current state can still be reading
+     * the current slot. A slot is rewritten only two generations later, when no claim
+     * against its generation can succeed any more. */
+    alignas(64) job_fields jobs[2];
     atomic_int stop;
     atomic_int caller_waiting;
     /* generation << 32 | next task index: claimed by compare-and-swap */
@@ -57,16 +64,19 @@ static inline void cpu_relax(void)
 static uint32_t gen_of(uint64_t s) { return (uint32_t)(s >> 32); }
 
 /* Runs tasks of the current job until none are left; returns the generation it last saw.
- * A claim succeeds only while the state still holds the generation whose fields were just
- * read, and the caller rewrites the fields only after every task of that job is done, so
- * a late worker never runs a task with another job's function. */
+ * The fields come from the slot of the generation just read, and a claim succeeds only
+ * while the state still holds that generation, so a late worker never runs a task of one
+ * job with another job's function or task count. (With one set of fields, a worker that
+ * read the finished job's state and then the next job's fields — written before that job
+ * is published — claimed a task under the old generation, which then ran twice.) */
 static uint32_t run_tasks(threadpool *tp, int thread)
 {
     for (;;) {
         uint64_t s = atomic_load_explicit(&tp->state, memory_order_acquire);
-        tp_task_fn fn = atomic_load_explicit(&tp->fn, memory_order_relaxed);
-        void *ctx = atomic_load_explicit(&tp->ctx, memory_order_relaxed);
-        int n = atomic_load_explicit(&tp->n_tasks, memory_order_relaxed);
+        const job_fields *j = &tp->jobs[gen_of(s) & 1];
+        tp_task_fn fn = atomic_load_explicit(&j->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&j->ctx, memory_order_relaxed);
+        int n = atomic_load_explicit(&j->n_tasks, memory_order_relaxed);
         int t = (int)(uint32_t)s;
         if (t >= n)
             return gen_of(s);
@@ -170,12 +180,12 @@ void tp_run(threadpool *tp, int n_tasks, tp_task_fn fn, void *ctx)
             fn(ctx, t, 0);
         return;
     }
-    /* The previous job is done, so no worker can claim from it while these change. */
-    atomic_store_explicit(&tp->fn, fn, memory_order_relaxed);
-    atomic_store_explicit(&tp->ctx, ctx, memory_order_relaxed);
-    atomic_store_explicit(&tp->n_tasks, n_tasks, memory_order_relaxed);
-    atomic_store_explicit(&tp->done, 0, memory_order_relaxed);
     uint64_t next_gen = (uint64_t)gen_of(atomic_load(&tp->state)) + 1;
+    job_fields *j = &tp->jobs[next_gen & 1];
+    atomic_store_explicit(&j->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&j->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&j->n_tasks, n_tasks, memory_order_relaxed);
+    atomic_store_explicit(&tp->done, 0, memory_order_relaxed);
     atomic_store(&tp->state, next_gen << 32); /* publishes the job */
     if (atomic_load(&tp->sleepers) > 0) {
         /* under the mutex, so a worker between its check and its wait cannot miss it */
