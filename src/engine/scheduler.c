@@ -401,8 +401,13 @@ static void poll_loads(engine *e)
     }
 }
 
-static void publish_gauges(engine *e, uint64_t n_waiting)
+/* Called after admission as well as after each step, so that a request's first event
+ * never reaches a client before the gauges count the request as running. */
+static void publish_gauges(engine *e)
 {
+    uint64_t n_waiting = 0;
+    for (eng_seq *s = e->wait_head; s; s = s->next)
+        n_waiting++;
     pthread_mutex_lock(&e->mu);
     e->st.requests_running = e->n_running;
     e->st.requests_waiting = n_waiting;
@@ -445,13 +450,11 @@ static void *scheduler_main(void *arg)
         if (e->conn)
             connector_tick(e->conn);
         admit_waiting(e);
+        publish_gauges(e);
         if (e->conn)
             poll_loads(e);
         run_step(e);
-        uint64_t n_waiting = 0;
-        for (eng_seq *s = e->wait_head; s; s = s->next)
-            n_waiting++;
-        publish_gauges(e, n_waiting);
+        publish_gauges(e);
     }
     while (e->n_running > 0) {
         eng_seq *s = e->running[e->n_running - 1];
@@ -460,7 +463,7 @@ static void *scheduler_main(void *arg)
     }
     while (e->wait_head)
         finish(e, pop_front(e), ENGINE_FINISH_CANCELLED, NULL);
-    publish_gauges(e, 0);
+    publish_gauges(e);
     free(cancels);
     return NULL;
 }
