@@ -36,27 +36,63 @@ static int check_params(const model_gen_params *p, model_error *err)
         return model_fail(err, "model gen: dim %u must split into %u heads of even size", p->n_embd, p->n_head);
     if (p->n_head % p->n_head_kv)
         return model_fail(err, "model gen: heads (%u) must be a multiple of kv heads (%u)", p->n_head, p->n_head_kv);
-    if (p->type != GGML_TYPE_F32 && p->type != GGML_TYPE_F16 && p->type != GGML_TYPE_BF16 &&
-        p->type != GGML_TYPE_Q8_0)
-        return model_fail(err, "model gen: weight type %s not supported (f32, f16, bf16, q8_0)",
+    static const uint32_t types[] = {GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q8_0,
+                                     GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K};
+    bool known = false;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        known |= p->type == types[i];
+    if (!known)
+        return model_fail(err, "model gen: weight type %s not supported (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)",
                           ggml_type_name(p->type));
+    if (p->mix == MODEL_GEN_Q4_K_M && p->type != GGML_TYPE_Q4_K)
+        return model_fail(err, "model gen: the Q4_K_M mix needs weight type q4_k, not %s", ggml_type_name(p->type));
     uint32_t blk = ggml_type_block_elems(p->type);
     if (p->n_embd % blk || p->n_ff % blk)
-        return model_fail(err, "model gen: dim (%u) and ff (%u) must be multiples of %u for %s",
+        return model_fail(err, "model gen: dim (%u) and ff (%u) must be multiples of %u for %s (its block size)",
                           p->n_embd, p->n_ff, blk, ggml_type_name(p->type));
     if (!(p->rope_base > 0))
         return model_fail(err, "model gen: rope base must be > 0");
     return 0;
 }
 
-static uint32_t file_type_of(uint32_t type)
+/* general.file_type: uniform Q4_K has no enum of its own; Q4_K_S (14), the nearest, is
+ * what files that are Q4_K but for the norms carry. */
+static uint32_t file_type_of(const model_gen_params *p)
 {
-    switch (type) {
+    switch (p->type) {
     case GGML_TYPE_F16: return 1;
+    case GGML_TYPE_Q4_0: return 2;
     case GGML_TYPE_Q8_0: return 7;
+    case GGML_TYPE_Q4_K: return p->mix == MODEL_GEN_Q4_K_M ? 15 : 14;
+    case GGML_TYPE_Q6_K: return 18;
     case GGML_TYPE_BF16: return 32;
     default: return 0;
     }
+}
+
+/* Layers that get more bits in the Q4_K_M mix: the first and last eighth (where errors
+ * compound or reach the logits most directly) and every third layer in between. */
+static bool more_bits(uint32_t layer, uint32_t n_layer)
+{
+    return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+uint32_t model_gen_weight_type(const model_gen_params *p, const char *name, uint32_t layer)
+{
+    if (p->mix != MODEL_GEN_Q4_K_M)
+        return p->type;
+    if (!strcmp(name, "output.weight"))
+        return GGML_TYPE_Q6_K;
+    if ((ends_with(name, ".attn_v.weight") || ends_with(name, ".ffn_down.weight")) &&
+        more_bits(layer, p->n_layer))
+        return GGML_TYPE_Q6_K;
+    return p->type;
 }
 
 static int set_metadata(gguf_writer *w, const model_gen_params *p, uint32_t *n_vocab, model_error *err)
@@ -65,7 +101,7 @@ static int set_metadata(gguf_writer *w, const model_gen_params *p, uint32_t *n_v
     snprintf(name, sizeof name, "kvspill-gen-seed%llu", (unsigned long long)p->seed);
     int rc = gguf_writer_set_str(w, "general.architecture", "llama") ||
              gguf_writer_set_str(w, "general.name", name) ||
-             gguf_writer_set_u32(w, "general.file_type", file_type_of(p->type)) ||
+             gguf_writer_set_u32(w, "general.file_type", file_type_of(p)) ||
              gguf_writer_set_u32(w, "llama.context_length", p->n_ctx) ||
              gguf_writer_set_u32(w, "llama.embedding_length", p->n_embd) ||
              gguf_writer_set_u32(w, "llama.block_count", p->n_layer) ||
@@ -75,7 +111,7 @@ static int set_metadata(gguf_writer *w, const model_gen_params *p, uint32_t *n_v
              gguf_writer_set_u32(w, "llama.rope.dimension_count", p->n_embd / p->n_head) ||
              gguf_writer_set_f32(w, "llama.rope.freq_base", p->rope_base) ||
              gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    if (rc == 0 && p->type == GGML_TYPE_Q8_0)
+    if (rc == 0 && p->type != GGML_TYPE_F32 && p->type != GGML_TYPE_F16 && p->type != GGML_TYPE_BF16)
         rc = gguf_writer_set_u32(w, "general.quantization_version", 2);
     if (rc)
         return model_fail(err, "model gen: out of memory");
@@ -115,16 +151,16 @@ static size_t list_tensors(const model_gen_params *p, uint32_t n_vocab, gen_tens
     uint64_t e = p->n_embd, kv = (uint64_t)p->n_embd / p->n_head * p->n_head_kv, ff = p->n_ff;
     const uint64_t d1[9] = {0, e, kv, kv, e, 0, ff, ff, e};
     size_t n = 0;
-    add(t, &n, "token_embd.weight", e, n_vocab, p->type);
+    add(t, &n, "token_embd.weight", e, n_vocab, model_gen_weight_type(p, "token_embd.weight", 0));
     for (uint32_t l = 0; l < p->n_layer; l++) {
         for (int k = 0; k < 9; k++) {
             char name[64];
             snprintf(name, sizeof name, "blk.%u.%s.weight", l, per_layer[k]);
-            add(t, &n, name, k == 8 ? ff : e, d1[k], d1[k] ? p->type : GGML_TYPE_F32);
+            add(t, &n, name, k == 8 ? ff : e, d1[k], d1[k] ? model_gen_weight_type(p, name, l) : GGML_TYPE_F32);
         }
     }
     add(t, &n, "output_norm.weight", e, 0, GGML_TYPE_F32);
-    add(t, &n, "output.weight", e, n_vocab, p->type);
+    add(t, &n, "output.weight", e, n_vocab, model_gen_weight_type(p, "output.weight", 0));
     return n;
 }
 

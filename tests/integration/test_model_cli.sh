@@ -46,10 +46,30 @@ for t in f16 bf16; do
         "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["types"])' "$DIR/$t.json")"
 done
 
+# K-quants: q4_k_m mixes Q4_K and Q6_K (output.weight, and attn_v/ffn_down of layer 1 of 2),
+# the file type says Q4_K_M (15), and the model loads and generates
+"$BIN" model gen --out "$DIR/km.gguf" --dim 256 --ff 512 --heads 4 --kv-heads 2 --type q4_k_m --seed 3
+check "gen q4_k_m" 0 $?
+"$BIN" model info "$DIR/km.gguf" > "$DIR/info_km"; check "info q4_k_m" 0 $?
+check "types q4_k_m" "f32=5 q4_k=13 q6_k=3" "$(field types "$DIR/info_km")"
+check "file_type q4_k_m" 15 "$(python3 -c 'import sys, struct  # key, value type (u32), value
+d = open(sys.argv[1], "rb").read(); k = b"general.file_type"; i = d.index(k) + len(k)
+print(struct.unpack_from("<I", d, i + 4)[0])' "$DIR/km.gguf")"
+printf 'Hello world' > "$DIR/prompt"
+"$BIN" generate --model "$DIR/km.gguf" --prompt-file "$DIR/prompt" -n 8 --greedy > "$DIR/gen_km"
+check "generate q4_k_m" 0 $?
+check "generate q4_k_m: 8 tokens" 8 "$(head -1 "$DIR/gen_km" | wc -w)"
+"$BIN" model gen --out "$DIR/x.gguf" --dim 96 --ff 160 --type q6_k 2> "$DIR/err"; check "gen q6_k dim 96" 1 $?
+grep -q "must be multiples of 256" "$DIR/err"; check "gen q6_k shape message" 0 $?
+for t in q4_0 q4_k q6_k; do
+    "$BIN" model gen --out "$DIR/$t.gguf" --dim 256 --ff 256 --heads 4 --type $t; check "gen $t" 0 $?
+    check "types $t" "f32=5 $t=16" "$("$BIN" model info "$DIR/$t.gguf" | grep '^types: ' | cut -d' ' -f2-)"
+done
+
 # bad arguments are usage errors; a non-GGUF is refused with a message
 "$BIN" model gen --out "$DIR/x.gguf" --dim 65 --heads 4 2> "$DIR/err"; check "gen bad dim" 1 $?
 [ ! -e "$DIR/x.gguf" ]; check "no file left behind" 0 $?
-"$BIN" model gen --out "$DIR/x.gguf" --type q4_k 2> /dev/null; check "gen bad type" 2 $?
+"$BIN" model gen --out "$DIR/x.gguf" --type q5_k 2> /dev/null; check "gen bad type" 2 $?
 echo "not a model" > "$DIR/junk"
 "$BIN" model info "$DIR/junk" 2> "$DIR/err"; check "info junk" 1 $?
 grep -q "not a GGUF file" "$DIR/err"; check "info junk message" 0 $?
