@@ -83,7 +83,8 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-uint32_t model_gen_weight_type(const model_gen_params *p, const char *name, uint32_t layer)
+/* The type of 2-D weight `name` of layer `layer` (ignored outside the layers). */
+static uint32_t weight_type(const model_gen_params *p, const char *name, uint32_t layer)
 {
     if (p->mix != MODEL_GEN_Q4_K_M)
         return p->type;
@@ -151,16 +152,16 @@ static size_t list_tensors(const model_gen_params *p, uint32_t n_vocab, gen_tens
     uint64_t e = p->n_embd, kv = (uint64_t)p->n_embd / p->n_head * p->n_head_kv, ff = p->n_ff;
     const uint64_t d1[9] = {0, e, kv, kv, e, 0, ff, ff, e};
     size_t n = 0;
-    add(t, &n, "token_embd.weight", e, n_vocab, model_gen_weight_type(p, "token_embd.weight", 0));
+    add(t, &n, "token_embd.weight", e, n_vocab, weight_type(p, "token_embd.weight", 0));
     for (uint32_t l = 0; l < p->n_layer; l++) {
         for (int k = 0; k < 9; k++) {
             char name[64];
             snprintf(name, sizeof name, "blk.%u.%s.weight", l, per_layer[k]);
-            add(t, &n, name, k == 8 ? ff : e, d1[k], d1[k] ? model_gen_weight_type(p, name, l) : GGML_TYPE_F32);
+            add(t, &n, name, k == 8 ? ff : e, d1[k], d1[k] ? weight_type(p, name, l) : GGML_TYPE_F32);
         }
     }
     add(t, &n, "output_norm.weight", e, 0, GGML_TYPE_F32);
-    add(t, &n, "output.weight", e, n_vocab, model_gen_weight_type(p, "output.weight", 0));
+    add(t, &n, "output.weight", e, n_vocab, weight_type(p, "output.weight", 0));
     return n;
 }
 

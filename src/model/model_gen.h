@@ -14,7 +14,7 @@ typedef enum model_gen_mix {
     MODEL_GEN_UNIFORM, /* every 2-D weight is `type` */
     /* `type` must be Q4_K: the Q4_K_M mix of common downloads, with Q6_K where errors cost
      * most: output.weight, and attn_v and ffn_down of the first and last eighth of the
-     * layers and of every third layer in between (model_gen_weight_type). */
+     * layers and of every third layer in between. */
     MODEL_GEN_Q4_K_M,
 } model_gen_mix;
 
@@ -28,10 +28,6 @@ typedef struct model_gen_params {
     const gguf_file *vocab_from; /* copy its tokenizer.* keys; NULL: a generated BPE vocabulary */
     model_gen_mix mix;
 } model_gen_params;
-
-/* The type of 2-D weight `name` ("blk.N.attn_v.weight", "output.weight", ...) of layer
- * `layer` (ignored for the non-layer tensors) under p's type and mix. */
-uint32_t model_gen_weight_type(const model_gen_params *p, const char *name, uint32_t layer);
 
 typedef void (*model_gen_progress)(uint64_t done_bytes, uint64_t total_bytes, void *ctx);
 
