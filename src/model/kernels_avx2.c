@@ -1,7 +1,10 @@
-/* AVX2/FMA/F16C kernel set. Each product computes four weight rows against one activation
- * row at a time, so an activation load serves four rows; the caller keeps a tile of rows
- * in cache while it walks the batch's tokens, so weights stream from memory once per batch. */
+/* AVX2/FMA/F16C kernel set. F32/F16/BF16, Q8_0 and Q4_0 products run register tiles of
+ * several weight rows × several tokens (kernels_tiled.h), so a weight vector is loaded and
+ * converted once per tile of tokens and an activation vector once per tile of rows; a decode
+ * step (one token) runs the rows × 1 tile. The caller keeps a chunk of rows in cache while
+ * it walks the batch's tokens, so weights stream from memory once per batch. */
 #include "model/kernels.h"
+#include "model/kernels_tiled.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -37,20 +40,140 @@ static inline __m256 load_bf16x8(const void *p)
  * prefetcher stops at every 4 KiB page of each (decode reads each weight once). */
 #define PREFETCH_BYTES 640
 
-/* Sum of products of signed bytes, as 8 int32 lanes (each lane: 4 adjacent products). */
-static inline __m256i dot_i8(__m256i w, __m256i a)
-{
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
 /* Unsigned bytes w (< 128) times signed bytes a, as 8 int32 lanes. */
 static inline __m256i dot_u8i8(__m256i w, __m256i a)
 {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
 }
 
-/* The four-row tile loop shared by every type: ROWS(n) computes n ≤ 4 rows of one token. */
+/* The float types: each 8-value weight vector is loaded and converted once for FTOKS tokens,
+ * each activation vector once for FROWS rows. 4 × 3 fills the 16 ymm registers: 12
+ * accumulators (enough independent FMAs to cover their latency), 3 activations, 1 weight. */
+#define FROWS 4
+#define FTOKS 3
+
+static inline __m256 vload_f32(const void *p) { return _mm256_loadu_ps((const float *)p); }
+
+static inline float sload_f32(const uint8_t *p)
+{
+    float f;
+    memcpy(&f, p, sizeof f);
+    return f;
+}
+
+static inline float sload_bf16(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    return kern_bf16_to_f32(h);
+}
+
+typedef __m256 (*vload_fn)(const void *p);   /* 8 values */
+typedef float (*sload_fn)(const uint8_t *p);  /* 1 value, for the tail of k */
+
+static inline __attribute__((always_inline)) void
+ftile(int R, int T, vload_fn lw, sload_fn sw, int wsize, vload_fn la, sload_fn sa, int asize,
+      int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, float *y, size_t ys)
+{
+    __m256 acc[FROWS][FTOKS];
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= k; i += 8) {
+        __m256 av[FTOKS];
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < T; t++)
+            av[t] = la(a + t * as + (size_t)i * asize);
+        _Pragma("GCC unroll 4")
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w + r * ws + (size_t)i * wsize;
+            if ((i * wsize) % 64 == 0) /* once per 64-byte line */
+                _mm_prefetch((const char *)p + PREFETCH_BYTES, _MM_HINT_T0);
+            __m256 wv = lw(p);
+            _Pragma("GCC unroll 4")
+            for (int t = 0; t < T; t++)
+                acc[r][t] = _mm256_fmadd_ps(wv, av[t], acc[r][t]);
+        }
+    }
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < T; t++) {
+            float s = hsum8(acc[r][t]);
+            for (int l = i; l < k; l++)
+                s += sw(w + r * ws + (size_t)l * wsize) * sa(a + t * as + (size_t)l * asize);
+            y[t * ys + r] = s;
+        }
+}
+
+/* Q8_0 and Q4_0: both loaded as 32 signed bytes per block (Q4_0 nibbles minus 8), so the
+ * block's integer dot is exact for both. Per block, each row's bytes and |bytes| serve
+ * QTOKS tokens; 4 × 2 keeps the 8 accumulators, the 2 tokens' bytes, one row's pair and
+ * the temporaries in registers (4 × 3 would spill). */
+#define QROWS 4
+#define QTOKS 2
+
+static inline __m256i qload_q8_0(const uint8_t *blk)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
+}
+
+static inline __m256i qload_q4_0(const uint8_t *blk)
+{
+    __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
+    __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw),
+                                   _mm256_set1_epi8(0x0f)); /* lows, then highs */
+    return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
+}
+
+typedef __m256i (*qload_fn)(const uint8_t *blk);
+
+static inline __attribute__((always_inline)) void
+qtile(int R, int T, qload_fn load, int blk_bytes, int k, const uint8_t *w, size_t ws,
+      const uint8_t *a, size_t as, float *y, size_t ys)
+{
+    __m256 acc[QROWS][QTOKS];
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    for (int b = 0; b < k / KERN_Q8_BLOCK; b++) {
+        const kern_q8_block *x[QTOKS];
+        __m256i xq[QTOKS];
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < T; t++) {
+            x[t] = (const kern_q8_block *)(const void *)(a + t * as) + b;
+            xq[t] = _mm256_loadu_si256((const __m256i *)(const void *)x[t]->q);
+        }
+        _Pragma("GCC unroll 4")
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = w + r * ws + (size_t)b * blk_bytes;
+            _mm_prefetch((const char *)blk + PREFETCH_BYTES, _MM_HINT_T0);
+            __m256i wq = load(blk);
+            __m256i wabs = _mm256_sign_epi8(wq, wq);
+            float wd = f16(blk);
+            _Pragma("GCC unroll 4")
+            for (int t = 0; t < T; t++) {
+                /* |w|·(x with w's sign): unsigned × signed bytes, pairs fit in int16 */
+                __m256i p = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xq[t], wq));
+                __m256i s = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(wd * x[t]->d),
+                                            acc[r][t]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < T; t++)
+            y[t * ys + r] = hsum8(acc[r][t]);
+}
+
+/* The K-quants: four rows of one token at a time; tile(.., nr, ..) computes nr ≤ 4 rows. */
 #define TILED_GEMM(name, tile)                                                               \
     void name(int k, const uint8_t *w, size_t w_stride, int n_rows, const uint8_t *a, \
                      size_t a_stride, int n_tok, float *y, size_t y_stride)                  \
@@ -62,116 +185,6 @@ static inline __m256i dot_u8i8(__m256i w, __m256i a)
                      y + (size_t)t * y_stride + r);                                          \
         }                                                                                    \
     }
-
-static void tile_f32(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
-{
-    const float *x = (const float *)(const void *)a;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    int i = 0;
-    for (; i + 8 <= k; i += 8) {
-        __m256 xv = _mm256_loadu_ps(x + i);
-        for (int j = 0; j < nr; j++)
-            acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)(const void *)(w + j * ws) + i),
-                                     xv, acc[j]);
-    }
-    for (int j = 0; j < nr; j++) {
-        float s = hsum8(acc[j]);
-        for (int l = i; l < k; l++) {
-            float wv;
-            memcpy(&wv, w + j * ws + 4 * (size_t)l, sizeof wv);
-            s += wv * x[l];
-        }
-        y[j] = s;
-    }
-}
-
-static void tile_f16(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
-{
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    int i = 0;
-    for (; i + 8 <= k; i += 8) {
-        __m256 xv = load_f16x8(a + 2 * i);
-        for (int j = 0; j < nr; j++) {
-            if (i % 32 == 0) /* once per 64-byte line */
-                _mm_prefetch((const char *)w + j * ws + 2 * (size_t)i + PREFETCH_BYTES,
-                             _MM_HINT_T0);
-            acc[j] = _mm256_fmadd_ps(load_f16x8(w + j * ws + 2 * (size_t)i), xv, acc[j]);
-        }
-    }
-    for (int j = 0; j < nr; j++) {
-        float s = hsum8(acc[j]);
-        for (int l = i; l < k; l++)
-            s += f16(w + j * ws + 2 * (size_t)l) * f16(a + 2 * l);
-        y[j] = s;
-    }
-}
-
-static void tile_bf16(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
-{
-    const float *x = (const float *)(const void *)a;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    int i = 0;
-    for (; i + 8 <= k; i += 8) {
-        __m256 xv = _mm256_loadu_ps(x + i);
-        for (int j = 0; j < nr; j++)
-            acc[j] = _mm256_fmadd_ps(load_bf16x8(w + j * ws + 2 * (size_t)i), xv, acc[j]);
-    }
-    for (int j = 0; j < nr; j++) {
-        float s = hsum8(acc[j]);
-        for (int l = i; l < k; l++) {
-            uint16_t h;
-            memcpy(&h, w + j * ws + 2 * (size_t)l, sizeof h);
-            s += kern_bf16_to_f32(h) * x[l];
-        }
-        y[j] = s;
-    }
-}
-
-static void tile_q8_0(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
-{
-    const kern_q8_block *x = (const kern_q8_block *)(const void *)a;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (int b = 0; b < k / 32; b++) {
-        __m256i xq = _mm256_loadu_si256((const __m256i *)x[b].q);
-        for (int j = 0; j < nr; j++) {
-            const uint8_t *blk = w + j * ws + 34 * (size_t)b;
-            _mm_prefetch((const char *)blk + PREFETCH_BYTES, _MM_HINT_T0);
-            __m256i wq = _mm256_loadu_si256((const __m256i *)(blk + 2));
-            __m256 sc = _mm256_set1_ps(f16(blk) * x[b].d);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8(wq, xq)), sc, acc[j]);
-        }
-    }
-    for (int j = 0; j < nr; j++)
-        y[j] = hsum8(acc[j]);
-}
-
-static void tile_q4_0(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
-{
-    const kern_q8_block *x = (const kern_q8_block *)(const void *)a;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    float corr[4] = {0, 0, 0, 0};
-    for (int b = 0; b < k / 32; b++) {
-        __m256i xq = _mm256_loadu_si256((const __m256i *)x[b].q);
-        for (int j = 0; j < nr; j++) {
-            const uint8_t *blk = w + j * ws + 18 * (size_t)b;
-            __m128i raw = _mm_loadu_si128((const __m128i *)(blk + 2));
-            __m256i nib = _mm256_and_si256(
-                _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4); /* lows, then highs */
-            float sc = f16(blk) * x[b].d;
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8i8(nib, xq)), _mm256_set1_ps(sc),
-                                     acc[j]);
-            corr[j] += sc * (float)(8 * x[b].sum);
-        }
-    }
-    for (int j = 0; j < nr; j++)
-        y[j] = hsum8(acc[j]) - corr[j];
-}
 
 static void tile_q4_k(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
 {
@@ -235,11 +248,13 @@ static void tile_q6_k(int k, const uint8_t *w, size_t ws, int nr, const uint8_t 
     }
 }
 
-static TILED_GEMM(gemm_f32, tile_f32)
-static TILED_GEMM(gemm_f16, tile_f16)
-static TILED_GEMM(gemm_bf16, tile_bf16)
-static TILED_GEMM(gemm_q8_0, tile_q8_0)
-static TILED_GEMM(gemm_q4_0, tile_q4_0)
+KERN_TILED_GEMM(static, gemm_f32, FROWS, FTOKS, ftile, vload_f32, sload_f32, 4, vload_f32,
+                sload_f32, 4)
+KERN_TILED_GEMM(static, gemm_f16, FROWS, FTOKS, ftile, load_f16x8, f16, 2, load_f16x8, f16, 2)
+KERN_TILED_GEMM(static, gemm_bf16, FROWS, FTOKS, ftile, load_bf16x8, sload_bf16, 2, vload_f32,
+                sload_f32, 4)
+KERN_TILED_GEMM(static, gemm_q8_0, QROWS, QTOKS, qtile, qload_q8_0, 34)
+KERN_TILED_GEMM(static, gemm_q4_0, QROWS, QTOKS, qtile, qload_q4_0, 18)
 TILED_GEMM(kern_avx2_gemm_q4_k, tile_q4_k)
 TILED_GEMM(kern_avx2_gemm_q6_k, tile_q6_k)
 

@@ -6,6 +6,7 @@
  * The quantized types are in kernels_quant_avx512.c; attention, SwiGLU and the K-quants
  * reuse the AVX2 kernels (this CPU runs them too). */
 #include "model/kernels.h"
+#include "model/kernels_tiled.h"
 
 #include <immintrin.h>
 
@@ -69,47 +70,9 @@ tile(int R, int T, load_fn lw, int wsize, load_fn la, int k, const uint8_t *w, s
             y[t * ys + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-#define FLOAT_GEMM(name, lw, wsize, la)                                                      \
-    static void name##_4x4(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
-                           float *y, size_t ys)                                              \
-    {                                                                                        \
-        tile(4, 4, lw, wsize, la, k, w, ws, a, as, y, ys);                                   \
-    }                                                                                        \
-    static void name##_4x1(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
-                           float *y, size_t ys)                                              \
-    {                                                                                        \
-        tile(4, 1, lw, wsize, la, k, w, ws, a, as, y, ys);                                   \
-    }                                                                                        \
-    static void name##_1x4(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
-                           float *y, size_t ys)                                              \
-    {                                                                                        \
-        tile(1, 4, lw, wsize, la, k, w, ws, a, as, y, ys);                                   \
-    }                                                                                        \
-    static void name##_1x1(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
-                           float *y, size_t ys)                                              \
-    {                                                                                        \
-        tile(1, 1, lw, wsize, la, k, w, ws, a, as, y, ys);                                   \
-    }                                                                                        \
-    static void name(int k, const uint8_t *w, size_t ws, int n_rows, const uint8_t *a,       \
-                     size_t as, int n_tok, float *y, size_t ys)                              \
-    {                                                                                        \
-        for (int r = 0; r < n_rows;) {                                                       \
-            int four = n_rows - r >= TILE;                                                   \
-            const uint8_t *wr = w + (size_t)r * ws;                                          \
-            int t = 0;                                                                       \
-            for (; t + TILE <= n_tok; t += TILE)                                             \
-                (four ? name##_4x4 : name##_1x4)(k, wr, ws, a + t * as, as, y + t * ys + r,  \
-                                                 ys);                                        \
-            for (; t < n_tok; t++)                                                           \
-                (four ? name##_4x1 : name##_1x1)(k, wr, ws, a + t * as, as, y + t * ys + r,  \
-                                                 ys);                                        \
-            r += four ? TILE : 1;                                                            \
-        }                                                                                    \
-    }
-
-FLOAT_GEMM(gemm_f32, load_f32, 4, load_f32)
-FLOAT_GEMM(gemm_f16, load_f16, 2, load_f16)
-FLOAT_GEMM(gemm_bf16, load_bf16, 2, load_f32)
+KERN_TILED_GEMM(static, gemm_f32, TILE, TILE, tile, load_f32, 4, load_f32)
+KERN_TILED_GEMM(static, gemm_f16, TILE, TILE, tile, load_f16, 2, load_f16)
+KERN_TILED_GEMM(static, gemm_bf16, TILE, TILE, tile, load_bf16, 2, load_f32)
 
 const kern_set kern_avx512_set = {
     .name = "avx512",

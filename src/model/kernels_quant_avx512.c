@@ -10,6 +10,7 @@
  * float types; a decode step (one token) runs the 4 × 1 tile, and every (row, token)
  * result goes through the same operations whatever the tile shape. */
 #include "model/kernels.h"
+#include "model/kernels_tiled.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -121,46 +122,8 @@ qtile(int R, int T, qload_fn load, int blk_bytes, int offset, int k, const uint8
             y[t * ys + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-#define QUANT_GEMM(name, load, blk_bytes, offset)                                            \
-    static void name##_4x4(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
-                           float *y, size_t ys)                                              \
-    {                                                                                        \
-        qtile(4, 4, load, blk_bytes, offset, k, w, ws, a, as, y, ys);                        \
-    }                                                                                        \
-    static void name##_4x1(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
-                           float *y, size_t ys)                                              \
-    {                                                                                        \
-        qtile(4, 1, load, blk_bytes, offset, k, w, ws, a, as, y, ys);                        \
-    }                                                                                        \
-    static void name##_1x4(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
-                           float *y, size_t ys)                                              \
-    {                                                                                        \
-        qtile(1, 4, load, blk_bytes, offset, k, w, ws, a, as, y, ys);                        \
-    }                                                                                        \
-    static void name##_1x1(int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
-                           float *y, size_t ys)                                              \
-    {                                                                                        \
-        qtile(1, 1, load, blk_bytes, offset, k, w, ws, a, as, y, ys);                        \
-    }                                                                                        \
-    void name(int k, const uint8_t *w, size_t ws, int n_rows, const uint8_t *a, size_t as,   \
-              int n_tok, float *y, size_t ys)                                                \
-    {                                                                                        \
-        for (int r = 0; r < n_rows;) {                                                       \
-            int four = n_rows - r >= TILE;                                                   \
-            const uint8_t *wr = w + (size_t)r * ws;                                          \
-            int t = 0;                                                                       \
-            for (; t + TILE <= n_tok; t += TILE)                                             \
-                (four ? name##_4x4 : name##_1x4)(k, wr, ws, a + t * as, as, y + t * ys + r,  \
-                                                 ys);                                        \
-            for (; t < n_tok; t++)                                                           \
-                (four ? name##_4x1 : name##_1x1)(k, wr, ws, a + t * as, as, y + t * ys + r,  \
-                                                 ys);                                        \
-            r += four ? TILE : 1;                                                            \
-        }                                                                                    \
-    }
-
-QUANT_GEMM(kern_avx512_gemm_q8_0, load_q8_0, 34, 128)
-QUANT_GEMM(kern_avx512_gemm_q4_0, load_q4_0, 18, 8)
+KERN_TILED_GEMM(, kern_avx512_gemm_q8_0, TILE, TILE, qtile, load_q8_0, 34, 128)
+KERN_TILED_GEMM(, kern_avx512_gemm_q4_0, TILE, TILE, qtile, load_q4_0, 18, 8)
 
 /* Same results as kern_scalar_act_q8, bit for bit: the same scale, and roundf's
  * half-away-from-zero rounding done exactly (truncate, then step away when the dropped

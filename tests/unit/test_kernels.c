@@ -235,6 +235,11 @@ static void test_gemm_all_types_all_sets(void **state)
                           be == 1 ? 1061 : 37 * be};
             for (int i = 0; i < 4; i++)
                 check_gemm(sets[s], (kern_wtype)t, ks_[i], 7, 5);
+            /* every register-tile shape and its row and token tails (tiles are up to
+             * 4 rows × 4 tokens: 1..9 rows and tokens cover full tiles plus each tail) */
+            for (int rows = 1; rows <= 9; rows++)
+                for (int toks = 1; toks <= 9; toks++)
+                    check_gemm(sets[s], (kern_wtype)t, ks_[2], rows, toks);
         }
 }
 
