@@ -196,27 +196,57 @@ static uint32_t plan_load(connector *c, const conn_seq *cs, uint32_t first, uint
     return first + k;
 }
 
-/* Starts the get of chunks [first, n_use) as cs's pending load; false when it cannot. */
-static bool start_load(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
-                       uint32_t first, uint32_t n_use, uint32_t covered)
+/* Starts the gets of chunks [first, n_use) as cs's pending load, split into up to twice as
+ * many batches as the cache has I/O threads: each batch is one job on one I/O thread, so
+ * the threads read in parallel while the scheduler scatters the batches that are done
+ * (the copy into the paged cache then overlaps the reads). Returns the end of the chunks
+ * asked for: first when none could be. */
+static uint32_t start_load(connector *c, conn_seq *cs, const kvs_key *ns,
+                           const int32_t *tokens, uint32_t first, uint32_t n_use,
+                           uint32_t covered)
 {
-    kvs_chunk_request *reqs = calloc(n_use - first, sizeof *reqs);
-    if (!reqs)
-        return false;
-    memset(cs->load_plan_bytes, 0, sizeof cs->load_plan_bytes);
-    for (uint32_t i = first; i < n_use; i++) {
-        uint32_t start = i * c->chunk, n = chunk_end(c, i, covered) - start;
-        reqs[i - first] = (kvs_chunk_request){cs->keys[i], i, tokens + start, n};
-        cs->load_plan_bytes[cs->tier_of[i]] += kvs_payload_bytes(&c->layout, n);
+    uint32_t n = n_use - first, max_batches = 2 * kvs_cache_config(c->cache)->io_threads;
+    uint32_t per = (n + max_batches - 1) / max_batches;
+    kvs_chunk_request *reqs = calloc(n, sizeof *reqs);
+    cs->loads = calloc((n + per - 1) / per, sizeof *cs->loads);
+    if (!reqs || !cs->loads) {
+        free(reqs);
+        free(cs->loads);
+        cs->loads = NULL;
+        return first;
     }
-    kvs_error kerr;
-    cs->load_start = now_s(); /* a get from memory is done when it returns: time it too */
-    kvs_status st = kvs_get_async(c->cache, ns, reqs, n_use - first, &cs->load, &kerr);
-    free(reqs);
-    cs->load_seen = now_s();
+    for (uint32_t i = first; i < n_use; i++) {
+        uint32_t start = i * c->chunk;
+        reqs[i - first] = (kvs_chunk_request){cs->keys[i], i, tokens + start,
+                                              chunk_end(c, i, covered) - start};
+    }
+    cs->n_loads = cs->load_next = 0;
+    cs->load_per = per;
     cs->load_first = first;
     cs->load_covered = covered;
-    return st == KVS_OK;
+    memset(cs->load_plan_bytes, 0, sizeof cs->load_plan_bytes);
+    memset(cs->load_got, 0, sizeof cs->load_got);
+    kvs_error kerr;
+    cs->load_start = now_s(); /* a get from memory is done when it returns: time it too */
+    uint32_t end = first;
+    for (; end < n_use; end += per) {
+        uint32_t k = min_u32(per, n_use - end);
+        if (kvs_get_async(c->cache, ns, reqs + (end - first), k, &cs->loads[cs->n_loads],
+                          &kerr) != KVS_OK)
+            break; /* the hit ends where the gets could not start */
+        cs->n_loads++;
+    }
+    free(reqs);
+    end = min_u32(end, n_use);
+    for (uint32_t i = first; i < end; i++)
+        cs->load_plan_bytes[cs->tier_of[i]] +=
+            kvs_payload_bytes(&c->layout, chunk_end(c, i, covered) - i * c->chunk);
+    cs->load_seen = now_s();
+    if (cs->n_loads == 0) {
+        free(cs->loads);
+        cs->loads = NULL;
+    }
+    return end;
 }
 
 void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
@@ -246,9 +276,11 @@ void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_
     uint32_t first = have / c->chunk, n_use = (use_end + c->chunk - 1) / c->chunk;
     double compute_s;
     n_use = plan_load(c, cs, first, n_use, have, use_end, covered, &compute_s);
-    if (n_use == first || !start_load(c, cs, ns, tokens, first, n_use, covered))
+    if (n_use > first)
+        n_use = start_load(c, cs, ns, tokens, first, n_use, covered);
+    if (n_use == first)
         return;
-    cs->load_skip = have;
+    cs->load_skip = cs->load_at = have;
     cs->load_end = min_u32(n_use * c->chunk, use_end);
     cs->load_deadline = c->always_load ? 0 : cs->load_start + compute_s;
     *load_end = cs->load_end;
@@ -284,42 +316,29 @@ static bool chunk_fits(const connector *c, const kvs_chunk *ch, uint32_t n_token
            in->layout.head_dim == c->layout.head_dim && in->layout.dtype == c->layout.dtype;
 }
 
-/* Feeds the estimate with a load's time: bytes per serving tier of its first `used` items. */
-static void observe_load(connector *c, kvs_batch *b, size_t used, double seconds,
-                         load_timing timing)
+/* Frees the load's batches: those not scattered yet may still be running and are reaped
+ * later. */
+static void end_load(connector *c, conn_seq *cs)
 {
-    uint64_t bytes[KVS_MAX_TIERS] = {0};
-    for (size_t i = 0; i < used; i++) {
-        int t = kvs_batch_item_tier(b, i);
-        if (t >= 0 && t < KVS_MAX_TIERS)
-            bytes[t] += kvs_chunk_get_info(kvs_batch_chunk(b, i))->payload_size;
-    }
-    load_est_observe(&c->est, bytes, seconds, timing);
+    for (uint32_t k = 0; k < cs->n_loads; k++)
+        if (k < cs->load_next || !pending_add(&c->orphans, cs->loads[k], cs->load_start))
+            kvs_batch_free(cs->loads[k]);
+    free(cs->loads);
+    cs->loads = NULL;
+    cs->n_loads = cs->load_next = 0;
 }
 
-bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint32_t *loaded_end)
+/* Scatters the loaded chunks of the next batch (done) into the blocks, up to the first
+ * that failed; false when one did (the hit ends there). */
+static bool scatter_next(connector *c, conn_seq *cs, uint32_t slot)
 {
-    kvs_batch *b = cs->load;
-    *loaded_end = cs->load_skip;
-    if (!kvs_batch_done(b) && (wait_ms <= 0 || kvs_batch_wait(b, wait_ms) != KVS_OK)) {
-        double now = now_s();
-        cs->load_seen = now;
-        if (!cs->load_deadline || now < cs->load_deadline)
-            return false;
-        /* Slower than recomputing would have been: recompute, reap the load later. The
-         * tiers the plan counted on are slower than estimated. */
-        load_est_observe(&c->est, cs->load_plan_bytes, now - cs->load_start, LOAD_AT_LEAST);
-        if (!pending_add(&c->orphans, b, cs->load_start))
-            kvs_batch_free(b);
-        cs->load = NULL;
-        return true;
-    }
-    double seen_done = now_s();
+    kvs_batch *b = cs->loads[cs->load_next];
+    uint32_t first = cs->load_first + cs->load_next * cs->load_per;
     size_t n_loaded = kvs_batch_loaded(b), used = 0;
     const uint32_t *table = kv_paged_seq_table(c->kv, slot);
     for (; used < n_loaded; used++) {
         kvs_chunk *ch = kvs_batch_chunk(b, used);
-        uint32_t i = cs->load_first + (uint32_t)used, start = i * c->chunk;
+        uint32_t i = first + (uint32_t)used, start = i * c->chunk;
         uint32_t end = chunk_end(c, i, cs->load_covered);
         if (!chunk_fits(c, ch, end - start))
             break;
@@ -328,24 +347,57 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
             for (int kv = 0; kv < 2; kv++)
                 copy_rows(c, table, l, kv, (uint8_t *)kvs_chunk_segment(ch, l, kv), start, from,
                           to, true);
-        *loaded_end = to;
+        cs->load_at = to;
+        int t = kvs_batch_item_tier(b, used);
+        if (t >= 0 && t < KVS_MAX_TIERS)
+            cs->load_got[t] += kvs_chunk_get_info(ch)->payload_size;
     }
-    /* The scatter is part of what a load costs; the moment the load ended is known to
-     * within the time since the last look that saw it running. */
-    double dt = now_s() - cs->load_start, window = seen_done - cs->load_seen;
-    bool exact = window <= TIMING_SLACK * dt || window <= TIMING_SLACK_S;
-    observe_load(c, b, used, dt, exact ? LOAD_EXACT : LOAD_AT_MOST);
+    cs->load_next++;
+    if (used == kvs_batch_count(b))
+        return true;
     /* Chunks past a failed one were removed or are unreadable: store them again. */
-    if (cs->n_stored > cs->load_first + used)
-        cs->n_stored = cs->load_first + (uint32_t)used;
-    if (used < kvs_batch_count(b))
-        cs->partial_stored = false;
+    uint32_t failed = first + (uint32_t)used;
+    if (cs->n_stored > failed)
+        cs->n_stored = failed;
+    cs->partial_stored = false;
+    return false;
+}
+
+bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint32_t *loaded_end)
+{
+    bool ok = true;
+    /* Batches are used in chunk order (KV is causal): each as soon as it and all before it
+     * are done. Only the first look waits. */
+    for (; ok && cs->load_next < cs->n_loads; wait_ms = 0) {
+        kvs_batch *b = cs->loads[cs->load_next];
+        if (!kvs_batch_done(b) && (wait_ms <= 0 || kvs_batch_wait(b, wait_ms) != KVS_OK))
+            break;
+        double seen_done = now_s();
+        ok = scatter_next(c, cs, slot);
+        /* What is scattered so far was loaded (and copied: part of what a load costs) in
+         * the time since the start; it ended within the time since the last look that saw
+         * it running. */
+        double dt = now_s() - cs->load_start, window = seen_done - cs->load_seen;
+        bool exact = window <= TIMING_SLACK * dt || window <= TIMING_SLACK_S;
+        load_est_observe(&c->est, cs->load_got, dt, exact ? LOAD_EXACT : LOAD_AT_MOST);
+    }
+    double now = now_s();
+    bool over = !ok || cs->load_next == cs->n_loads;
+    if (!over) {
+        cs->load_seen = now;
+        if (!cs->load_deadline || now < cs->load_deadline)
+            return false;
+        /* Slower than recomputing would have been: keep what is scattered, recompute the
+         * rest. The tiers the plan counted on are slower than estimated. */
+        load_est_observe(&c->est, cs->load_plan_bytes, now - cs->load_start, LOAD_AT_LEAST);
+    }
+    *loaded_end = cs->load_at;
     pthread_mutex_lock(&c->mu);
-    c->loaded_tokens += *loaded_end - cs->load_skip;
-    histogram_observe(&c->h_load, dt);
+    c->loaded_tokens += cs->load_at - cs->load_skip;
+    if (over)
+        histogram_observe(&c->h_load, now - cs->load_start);
     pthread_mutex_unlock(&c->mu);
-    kvs_batch_free(b);
-    cs->load = NULL;
+    end_load(c, cs);
     return true;
 }
 
@@ -410,9 +462,7 @@ void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slo
 
 void connector_seq_reset(connector *c, conn_seq *cs)
 {
-    if (cs->load && !pending_add(&c->orphans, cs->load, cs->load_start))
-        kvs_batch_free(cs->load);
-    cs->load = NULL;
+    end_load(c, cs);
     cs->n_stored = 0;
     cs->partial_stored = false;
 }

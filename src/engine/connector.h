@@ -23,13 +23,18 @@ typedef struct conn_seq {
     uint32_t n_keys, cap_keys;
     uint32_t n_stored;      /* chunks [0, n_stored) are in the cache or on their way */
     bool partial_stored;    /* the prompt's partial chunk too (save_unfull_chunk) */
-    kvs_batch *load;        /* a get in flight */
+    kvs_batch **loads;      /* the gets in flight, in chunk order; NULL: no load pending */
+    uint32_t n_loads;       /* gets started */
+    uint32_t load_next;     /* the first get not yet scattered */
+    uint32_t load_per;      /* chunks per get (the last one may have fewer) */
     uint32_t load_first;    /* first chunk asked for */
     uint32_t load_skip;     /* positions below this are already in blocks (prefix cache) */
     uint32_t load_end;      /* positions from load_skip up to this come from the load */
+    uint32_t load_at;       /* positions from load_skip up to this are scattered so far */
     uint32_t load_covered;  /* the looked-up chunks' tokens end here (inside the last one
                                when it is a partial chunk) */
     uint64_t load_plan_bytes[KVS_MAX_TIERS]; /* bytes asked of each tier, by the lookup */
+    uint64_t load_got[KVS_MAX_TIERS]; /* bytes scattered so far, by serving tier */
     double load_start, load_deadline; /* monotonic seconds; deadline 0: none */
     double load_seen;       /* the last time the load was seen running */
 } conn_seq;
@@ -45,9 +50,10 @@ void connector_destroy(connector *c);
  * otherwise *load_end = have and nothing is pending. The hit never covers the last token. */
 void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_t *tokens,
                      uint32_t n_tokens, uint32_t have, uint32_t *load_end);
-/* For a sequence with a load pending: waits up to wait_ms (0: just looks). Returns true
- * when the load is over, with *loaded_end the position the sequence's blocks now hold
- * (have when nothing could be used: missing or corrupt chunks, past the deadline). */
+/* For a sequence with a load pending: scatters the chunks that arrived, in order, waiting
+ * up to wait_ms (0: just looks) for the next. Returns true when the load is over, with
+ * *loaded_end the position the sequence's blocks now hold: up to the first missing or
+ * corrupt chunk, or what had arrived by the deadline (have when nothing). */
 bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint32_t *loaded_end);
 /* After a step: stores the full chunks of tokens[0, n_computed) not yet stored (prompt
  * chunks, decode chunks too with save_decode_cache), and with save_unfull_chunk the

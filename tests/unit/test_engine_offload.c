@@ -198,6 +198,65 @@ static void test_corrupt_objects_recompute(void **state)
     engine_destroy(e);
 }
 
+/* The .kvc files under the test directory, in the order note_file first saw them. */
+#define MAX_FILES 64
+static char seen[MAX_FILES][4096];
+static size_t n_seen;
+
+static int note_file(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    size_t n = strlen(path);
+    if (type != FTW_F || n < 4 || strcmp(path + n - 4, ".kvc") != 0)
+        return 0;
+    for (size_t i = 0; i < n_seen; i++)
+        if (!strcmp(seen[i], path))
+            return 0;
+    assert_true(n_seen < MAX_FILES);
+    snprintf(seen[n_seen++], sizeof seen[0], "%s", path);
+    return 0;
+}
+
+/* Generates the first n tokens of prompt 0 on a fresh engine and flushes its stores. */
+static void store_prefix(setup *s, uint32_t n)
+{
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    fx_run r;
+    fx_generate(e, &r, s->prompts[0], n, 1, NULL);
+    fx_run_destroy(&r);
+    engine_destroy(e);
+}
+
+/* Chunk 1 of prompt 0 is corrupt while chunks 0 and 2.. are fine: the load (one batch per
+ * chunk here) keeps chunk 0, ends at chunk 1 and leaves the later batches unused. */
+static void test_corrupt_middle_chunk_truncates(void **state)
+{
+    setup *s = *state;
+    n_seen = 0;
+    store_prefix(s, CHUNK + 1); /* chunk 0 */
+    assert_int_equal(nftw(s->dir, note_file, 16, FTW_PHYS), 0);
+    assert_int_equal(n_seen, 1);
+    store_prefix(s, 2 * CHUNK + 1); /* chunk 1 */
+    assert_int_equal(nftw(s->dir, note_file, 16, FTW_PHYS), 0);
+    assert_int_equal(n_seen, 2);
+    store_prefix(s, s->lens[0]); /* chunks 2.. (0 and 1 are found, not stored again) */
+    struct stat sb;
+    assert_int_equal(stat(seen[1], &sb), 0);
+    damage(seen[1], &sb, FTW_F, NULL);
+    engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+    assert_int_equal(run_check(s, e, 0, NULL), CHUNK);
+    engine_stats st;
+    engine_get_stats(e, &st);
+    assert_int_equal(st.offload_loaded_tokens, CHUNK);
+    assert_int_equal(st.offload_hit_tokens, (s->lens[0] - 1) / CHUNK * CHUNK);
+    uint64_t corrupt = 0;
+    for (uint32_t i = 0; i < st.offload.n_tiers; i++)
+        corrupt += st.offload.tiers[i].corrupt;
+    assert_true(corrupt > 0);
+    engine_destroy(e);
+}
+
 static void test_directory_vanishes(void **state)
 {
     setup *s = *state;
@@ -296,6 +355,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_salt_and_model_isolate, per_test_setup,
                                         per_test_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_objects_recompute, per_test_setup,
+                                        per_test_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_middle_chunk_truncates, per_test_setup,
                                         per_test_teardown),
         cmocka_unit_test_setup_teardown(test_directory_vanishes, per_test_setup,
                                         per_test_teardown),
