@@ -129,5 +129,8 @@ void kern_avx512_gemm_q4_0(int k, const uint8_t *w, size_t w_stride, int n_rows,
                            const uint8_t *a, size_t a_stride, int n_tok, float *y,
                            size_t y_stride);
 void kern_avx512_act_q8(const float *x, kern_q8_block *out, int k);
+void kern_avx512_gemm_q4_k(int k, const uint8_t *w, size_t w_stride, int n_rows,
+                           const uint8_t *a, size_t a_stride, int n_tok, float *y,
+                           size_t y_stride);
 
 #endif

@@ -3,8 +3,8 @@
  * feeds four tokens, each activation vector feeds four rows, so prefill is bound by the
  * FMAs rather than by the F16/BF16 conversions. Every (row, token) result goes through the
  * same operations whatever the tile shape, so batching never changes the arithmetic.
- * The quantized types are in kernels_quant_avx512.c; attention, SwiGLU and the K-quants
- * reuse the AVX2 kernels (this CPU runs them too). */
+ * The quantized types are in kernels_quant_avx512.c and Q4_K in kernels_kquant_avx512.c;
+ * attention, SwiGLU and Q6_K reuse the AVX2 kernels (this CPU runs them too). */
 #include "model/kernels.h"
 #include "model/kernels_tiled.h"
 
@@ -78,7 +78,7 @@ const kern_set kern_avx512_set = {
     .name = "avx512",
     .gemm = {[KW_F32] = gemm_f32, [KW_F16] = gemm_f16, [KW_BF16] = gemm_bf16,
              [KW_Q8_0] = kern_avx512_gemm_q8_0, [KW_Q4_0] = kern_avx512_gemm_q4_0,
-             [KW_Q4_K] = kern_avx2_gemm_q4_k, [KW_Q6_K] = kern_avx2_gemm_q6_k},
+             [KW_Q4_K] = kern_avx512_gemm_q4_k, [KW_Q6_K] = kern_avx2_gemm_q6_k},
     .act_f16 = kern_avx2_act_f16,
     .act_q8 = kern_avx512_act_q8,
     .attn_scores_f32 = kern_avx2_attn_scores_f32,
