@@ -22,15 +22,8 @@ static kvs_batch *batch_alloc(size_t n, bool is_get)
     } else {
         b->stored = calloc(n ? n : 1, sizeof *b->stored);
     }
-    if (!b->status || (is_get ? !b->chunks || !b->tier : !b->stored)) {
-        free(b->status);
-        free(b->chunks);
-        free(b->tier);
-        free(b->stored);
-        free(b);
-        return NULL;
-    }
-    if (kvs_cond_init_monotonic(&b->cond) != 0) {
+    if (!b->status || (is_get ? !b->chunks || !b->tier : !b->stored) ||
+        kvs_cond_init_monotonic(&b->cond) != 0) {
         free(b->status);
         free(b->chunks);
         free(b->tier);
