@@ -26,6 +26,15 @@ static void put(buf *b, const void *p, size_t n)
 }
 static void put_u32(buf *b, uint32_t v) { put(b, &v, 4); }
 static void put_u64(buf *b, uint64_t v) { put(b, &v, 8); }
+/* GGUF v3 magic, version, tensor count and metadata count. */
+static void put_header(buf *b, uint64_t n_tensors, uint64_t n_kv)
+{
+    put_u32(b, 0x46554747u);
+    put_u32(b, 3);
+    put_u64(b, n_tensors);
+    put_u64(b, n_kv);
+}
+
 static void put_str(buf *b, const char *s)
 {
     put_u64(b, strlen(s));
@@ -151,10 +160,7 @@ static void test_value_damage(void **state)
 
     /* huge string length */
     buf b = {0};
-    put_u32(&b, 0x46554747u);
-    put_u32(&b, 3);
-    put_u64(&b, 0);
-    put_u64(&b, 1);
+    put_header(&b, 0, 1);
     put_u64(&b, UINT64_MAX - 3);
     put(&b, "abcdefgh", 8);
     expect_fail(b.p, b.n, "past end of file");
@@ -162,10 +168,7 @@ static void test_value_damage(void **state)
 
     /* string value past the end, array count too large, bad element type, deep nesting */
     b = (buf){0};
-    put_u32(&b, 0x46554747u);
-    put_u32(&b, 3);
-    put_u64(&b, 0);
-    put_u64(&b, 1);
+    put_header(&b, 0, 1);
     put_str(&b, "k");
     put_u32(&b, GGUF_VT_ARRAY);
     put_u32(&b, GGUF_VT_UINT32);
@@ -177,10 +180,7 @@ static void test_value_damage(void **state)
     free(b.p);
 
     b = (buf){0};
-    put_u32(&b, 0x46554747u);
-    put_u32(&b, 3);
-    put_u64(&b, 0);
-    put_u64(&b, 1);
+    put_header(&b, 0, 1);
     put_str(&b, "k");
     put_u32(&b, GGUF_VT_ARRAY);
     for (int d = 0; d < 6; d++) {
@@ -194,10 +194,7 @@ static void test_value_damage(void **state)
 
     /* duplicate keys */
     b = (buf){0};
-    put_u32(&b, 0x46554747u);
-    put_u32(&b, 3);
-    put_u64(&b, 0);
-    put_u64(&b, 2);
+    put_header(&b, 0, 2);
     for (int i = 0; i < 2; i++) {
         put_str(&b, "dup.key");
         put_u32(&b, GGUF_VT_UINT8);
@@ -247,10 +244,7 @@ static void test_alignment_key(void **state)
     for (uint32_t a = 0; a < 3; a++) {
         uint32_t align = a == 0 ? 0 : a == 1 ? 12 : 64;
         buf b = {0};
-        put_u32(&b, 0x46554747u);
-        put_u32(&b, 3);
-        put_u64(&b, 1);
-        put_u64(&b, 1);
+        put_header(&b, 1, 1);
         put_str(&b, "general.alignment");
         put_u32(&b, GGUF_VT_UINT32);
         put_u32(&b, align);
