@@ -151,6 +151,8 @@ typedef struct kvs_config {
     uint32_t io_threads;            /* threads serving tier I/O (default 4) */
     uint32_t io_depth;              /* chunks in flight per file-tier batch (default 32) */
     char writer_id[64];             /* written into every object header (default host:pid) */
+    const struct kvs_gpu_ops *gpu;  /* set by an engine whose KV cache is on a GPU (below);
+                                       NULL = host only. Must outlive the cache. */
 } kvs_config;
 
 /* Fills the defaults above. */
@@ -282,6 +284,47 @@ kvs_status kvs_put_async(kvs_cache *cache, kvs_chunk *const *chunks, size_t n,
 /* Removes a chunk from every tier. */
 kvs_status kvs_remove(kvs_cache *cache, const kvs_key *ns, const kvs_key *key, kvs_error *err);
 
+/* ---- GPU memory ----------------------------------------------------------------------- */
+
+/* The library has no CUDA dependency: an engine whose KV cache lives on a GPU lends it these
+ * operations through kvs_config.gpu. With them, chunk payloads in host memory (the mem tier,
+ * staging for the other tiers) are page-locked, and the gds tier (gds_path, with libcufile
+ * found at run time by dlopen) reads and writes payloads straight between the files and one
+ * registered GPU staging buffer of cufile_buffer_size bytes. Without libcufile, or when the
+ * file system refuses GPUDirect Storage, the gds tier uses the file tier's POSIX path and
+ * says why in its kvs_tier_stats.io_path. Every function returns 0 on success. */
+typedef struct kvs_gpu_ops {
+    void *user;
+    /* Page-locked host memory (cudaHostAlloc); NULL on failure. */
+    void *(*host_alloc)(void *user, size_t bytes);
+    void (*host_free)(void *user, void *p);
+    /* Device memory (cudaMalloc) for the cuFile staging buffer; NULL on failure. */
+    void *(*device_alloc)(void *user, size_t bytes);
+    void (*device_free)(void *user, void *p);
+    /* Makes the engine's device current on the calling thread (an I/O thread). */
+    int (*bind_thread)(void *user);
+    /* Synchronous copies between device and host memory. */
+    int (*copy_to_host)(void *user, void *dst, const void *src_device, size_t n);
+    int (*copy_to_device)(void *user, void *dst_device, const void *src, size_t n);
+    /* XXH3-64 (seed 0) of n bytes of device memory: how a payload read straight into GPU
+     * memory is verified before it reaches the model. */
+    int (*xxh3_64)(void *user, const void *src_device, size_t n, uint64_t *out);
+} kvs_gpu_ops;
+
+/* Whether the chunk's payload is in device memory (the gds tier's staging buffer): then
+ * kvs_chunk_payload and kvs_chunk_segment return device pointers. */
+bool kvs_chunk_on_device(const kvs_chunk *chunk);
+
+/* kvs_chunk_new with the payload in the gds tier's GPU staging buffer, for the engine to fill
+ * with a gather kernel before kvs_put_async (the gds tier then writes it with cuFileWrite;
+ * host tiers get a host copy made by the library). KVS_ERR_UNSUPPORTED when the cache has
+ * no active GPUDirect path, KVS_ERR_FULL when the staging buffer has no room now: the
+ * caller uses kvs_chunk_new instead. */
+kvs_status kvs_chunk_new_device(kvs_cache *cache, const kvs_key *ns, const kvs_key *parent,
+                                const kvs_key *key, uint32_t chunk_index,
+                                const int32_t *tokens, uint32_t n_tokens,
+                                const kvs_layout *layout, kvs_chunk **out, kvs_error *err);
+
 /* ---- Statistics ---------------------------------------------------------------------- */
 
 #define KVS_MAX_TIERS 4
@@ -300,6 +343,9 @@ typedef struct kvs_tier_stats {
     uint64_t reconnects;        /* connections a remote tier re-established after a failure */
     uint64_t metadata_ops;      /* file system metadata calls (stat, open, rename, unlink...) */
     char last_error[KVS_ERROR_MSG_MAX]; /* the most recent error the tier hit, or "" */
+    char io_path[160];          /* how the tier moves bytes: "io_uring+O_DIRECT", "buffered",
+                                   "cufile (GPUDirect)", "cufile (compat mode)", or
+                                   "posix (no GPUDirect: <reason>)"; "" for mem and redis */
 } kvs_tier_stats;
 
 typedef struct kvs_stats {

@@ -1,0 +1,91 @@
+/* Where the forward pass runs and where the KV cache lives (DESIGN §6 "Backends"): one
+ * struct of function pointers, as kv_cache_ops and the cache library's tiers are built, and
+ * one implementation per device: backend_cpu.c (the thread pool and the CPU kernels of
+ * forward.c) and cuda/backend_cuda.c (cuBLAS and our own kernels, built when nvcc is
+ * found). The engine, the connector and the CLI's model tools see only this interface.
+ *
+ * Memory: the KV pool (every block's K and V rows) is allocated by the backend, so on a GPU
+ * the kv_cache's k_block/v_block return device pointers; only the backend dereferences
+ * them. Logits always come back in host memory.
+ *
+ * Ordering: kv_transfer queues copies between a sequence's blocks and a chunk payload.
+ * Transfers run in the order queued, and an eval runs after every transfer queued before
+ * it (a scatter of loaded KV is seen by the next step) and before every transfer queued
+ * after it (a gather reads what the step wrote). Host memory a gather writes into is ready
+ * once wait(fence) returns or done(fence) says so; the CPU backend copies at once. */
+#ifndef KVSPILL_MODEL_BACKEND_H
+#define KVSPILL_MODEL_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/forward.h"
+#include "model/kernels.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "model/model_error.h"
+
+typedef enum backend_kind {
+    BACKEND_AUTO = 0, /* CUDA when built and a device is present, else CPU */
+    BACKEND_CPU,
+    BACKEND_CUDA,
+} backend_kind;
+
+/* "auto", "cpu", "cuda" (vLLM's --device); -1 when unknown. */
+int backend_kind_parse(const char *s, backend_kind *out);
+const char *backend_kind_name(backend_kind k);
+
+/* A copy between a sequence's KV blocks and a chunk payload. The payload is layer-major:
+ * segment (layer l, K) at payload + (2l)·seg_stride, (l, V) at payload + (2l+1)·seg_stride;
+ * row i of a segment holds position start + i, kv_row_elems(kv)·kv_dtype_size bytes. */
+typedef struct kv_xfer {
+    const uint32_t *table; /* the sequence's block table (host memory) */
+    uint32_t start;        /* position of row 0 of every segment */
+    uint32_t from, to;     /* positions copied: start <= from <= to */
+    void *payload;         /* host memory, or device memory when on_device */
+    size_t seg_stride;     /* bytes between segments (kvs_segment_stride) */
+    bool on_device;        /* payload is in the backend's device memory */
+    bool to_blocks;        /* true: payload → blocks (a load); false: blocks → payload */
+} kv_xfer;
+
+typedef struct backend backend;
+
+typedef struct backend_ops {
+    /* bytes of zeroed memory for the KV pool (device memory on a GPU); NULL on failure. */
+    void *(*kv_alloc)(backend *b, size_t bytes);
+    void (*kv_free)(backend *b, void *p, size_t bytes);
+    /* forward.h's fwd_eval contract: kv's blocks are in this backend's memory. */
+    int (*eval)(backend *b, kv_cache *kv, const fwd_batch *batch, float *logits,
+                model_error *err);
+    /* Queues n copies (see the ordering above); *fence identifies the last of them. */
+    int (*kv_transfer)(backend *b, kv_cache *kv, const kv_xfer *x, size_t n, uint64_t *fence,
+                       model_error *err);
+    /* Whether the transfers up to fence have completed; never blocks. */
+    bool (*done)(backend *b, uint64_t fence);
+    /* Blocks until the transfers up to fence have completed. */
+    int (*wait)(backend *b, uint64_t fence, model_error *err);
+    void (*destroy)(backend *b);
+} backend_ops;
+
+/* Implementations embed this as their first member. */
+struct backend {
+    const backend_ops *ops;
+    backend_kind kind;      /* BACKEND_CPU or BACKEND_CUDA, never AUTO */
+    const model *m;
+    char device_name[128];  /* "cpu (avx512, 2 threads)", "NVIDIA H200 (sm_90, 139 GiB)" */
+};
+
+/* A backend for model m (which must outlive it). n_threads and ks apply to the CPU (ks
+ * NULL: kern_get(KERN_AUTO)). BACKEND_CUDA fails with a message naming the cause when this
+ * build has no CUDA or no device is present; BACKEND_AUTO then falls back to the CPU. */
+int backend_create(backend_kind kind, const model *m, int n_threads, const kern_set *ks,
+                   backend **out, model_error *err) MODEL_MUST_CHECK;
+
+static inline void backend_destroy(backend *b)
+{
+    if (b)
+        b->ops->destroy(b);
+}
+
+#endif
