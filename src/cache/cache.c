@@ -61,7 +61,7 @@ static kvs_status open_tiers(kvs_cache *c, kvs_error *err)
         fo.capacity_bytes = cfg->max_gds_size;
         if ((st = kvs_tier_file_open(&fo, &t, err)) != KVS_OK)
             return st;
-        c->tiers[c->n_tiers++] = t;
+        c->gds = c->tiers[c->n_tiers++] = t;
     }
     if (cfg->remote_url[0]) {
         kvs_redis_tier_options ro = {.url = cfg->remote_url, .pool_size = cfg->io_threads,

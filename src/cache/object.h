@@ -32,6 +32,9 @@ struct kvs_chunk {
     uint8_t *buf;         /* KVS_OBJECT_ALIGN-aligned, total_size bytes: the object */
     int32_t *tokens;      /* info.n_tokens token ids (owned copy) */
     bool sealed;          /* header bytes in buf are written and checksummed */
+    /* NULL for a chunk in host memory. Set for a payload in the gds tier's GPU staging
+     * buffer (device_chunk.h): buf then holds the header only. */
+    struct kvs_device_payload *device;
 };
 
 /* Bytes of the header for a chunk of n_tokens, padded to KVS_OBJECT_ALIGN. */

@@ -543,6 +543,7 @@ static void file_stats(kvs_tier *tier, kvs_tier_stats *out)
     out->read_ns = atomic_load(&t->read_ns);
     out->write_ns = atomic_load(&t->write_ns);
     out->metadata_ops = atomic_load(&t->metadata_ops);
+    snprintf(out->io_path, sizeof out->io_path, "%s", kvs_tier_file_io_mode(tier));
     pthread_mutex_lock(&t->base.error_lock);
     snprintf(out->last_error, sizeof out->last_error, "%s", t->base.last_error);
     pthread_mutex_unlock(&t->base.error_lock);
@@ -695,8 +696,8 @@ const char *kvs_tier_file_io_mode(const kvs_tier *tier)
 {
     const file_tier *t = (const file_tier *)tier;
     if (t->uring)
-        return t->direct ? "io_uring+o_direct" : "io_uring+buffered";
-    return t->direct ? "pread+o_direct" : "pread+buffered";
+        return t->direct ? "io_uring+O_DIRECT" : "io_uring+buffered";
+    return t->direct ? "pread+O_DIRECT" : "pread+buffered";
 }
 
 bool kvs_tier_file_uses_direct(const kvs_tier *tier)

@@ -28,7 +28,8 @@ kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
                                     const kvs_file_tier_tuning *tuning, kvs_tier **out,
                                     kvs_error *err);
 
-/* "io_uring+o_direct", "io_uring+buffered", "pread+o_direct" or "pread+buffered". */
+/* "io_uring+O_DIRECT", "io_uring+buffered", "pread+O_DIRECT" or "pread+buffered" (also the
+ * tier's kvs_tier_stats.io_path). */
 const char *kvs_tier_file_io_mode(const kvs_tier *tier);
 bool kvs_tier_file_uses_direct(const kvs_tier *tier);
 /* Runs an eviction pass now (scan, orphans, LRU down to the low watermark if over). */
