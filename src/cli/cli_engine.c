@@ -27,8 +27,8 @@ int cli_engine_open(const char *cmd, const cli_engine_opts *o, cli_engine *e)
     }
     if (gguf_open(o->model_path, &e->gf, &err) || model_load(e->gf, &e->m, &err) ||
         fwd_create(e->m, o->threads > 0 ? o->threads : 2, ks, &e->fc, &err) ||
-        kv_contiguous_create(e->m->hp.n_layer, e->m->hp.n_head_kv, e->m->hp.head_dim, 1,
-                             o->max_pos ? o->max_pos : 1, dt, &e->kv, &err)) {
+        kv_contiguous_create(NULL, e->m->hp.n_layer, e->m->hp.n_head_kv, e->m->hp.head_dim,
+                             1, o->max_pos ? o->max_pos : 1, dt, &e->kv, &err)) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         cli_engine_close(e);
         return -1;

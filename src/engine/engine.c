@@ -87,7 +87,7 @@ static int open_cache(engine *e, model_error *err)
 {
     const engine_config *c = &e->cfg;
     const model_hparams *hp = &e->m->hp;
-    if (kv_paged_create(hp->n_layer, hp->n_head_kv, hp->head_dim, c->kv_dtype,
+    if (kv_paged_create(NULL, hp->n_layer, hp->n_head_kv, hp->head_dim, c->kv_dtype,
                         c->kv_cache_bytes, c->max_num_seqs,
                         (e->max_model_len + KV_PAGED_BLOCK - 1) / KV_PAGED_BLOCK, &e->kv, err))
         return -1;

@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/kv_pool_mem.h"
+#include "model/kv_pool_mem.h"
 
 struct kv_paged {
     kv_cache base;
+    backend *be;        /* whose memory k and v are; NULL: host */
     uint32_t n_blocks, n_free;
     size_t block_bytes; /* one layer's K (or V) rows of one block */
     uint8_t *k, *v;     /* [layer][block][block_bytes] */
@@ -148,8 +149,8 @@ static void paged_destroy(kv_cache *kv)
     if (!p)
         return;
     size_t total = (size_t)p->n_blocks * p->base.n_layer * p->block_bytes;
-    kv_pool_free(p->k, total);
-    kv_pool_free(p->v, total);
+    kv_pool_free_in(p->be, p->k, total);
+    kv_pool_free_in(p->be, p->v, total);
     free(p->refs);
     free(p->prev);
     free(p->next);
@@ -166,8 +167,8 @@ static const kv_cache_ops paged_ops = {
     .destroy = paged_destroy,
 };
 
-int kv_paged_create(uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim, kv_dtype dtype,
-                    uint64_t bytes, uint32_t n_seq, uint32_t max_blocks_per_seq,
+int kv_paged_create(backend *be, uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim,
+                    kv_dtype dtype, uint64_t bytes, uint32_t n_seq, uint32_t max_blocks_per_seq,
                     kv_paged **out, model_error *err)
 {
     *out = NULL;
@@ -177,6 +178,7 @@ int kv_paged_create(uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim, kv
     if (!p)
         return model_fail(err, "paged kv cache: out of memory");
     p->base = (kv_cache){&paged_ops, dtype, KV_PAGED_BLOCK, n_layer, n_kv_heads, head_dim};
+    p->be = be;
     p->block_bytes = KV_PAGED_BLOCK * kv_row_elems(&p->base) * kv_dtype_size(dtype);
     uint64_t per_block = 2ull * n_layer * p->block_bytes;
     uint64_t n = bytes / per_block;
@@ -188,8 +190,8 @@ int kv_paged_create(uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim, kv
     p->n_seq = n_seq;
     p->max_blocks = max_blocks_per_seq;
     size_t total = (size_t)n * n_layer * p->block_bytes;
-    p->k = kv_pool_alloc(total);
-    p->v = kv_pool_alloc(total);
+    p->k = kv_pool_alloc_in(be, total);
+    p->v = kv_pool_alloc_in(be, total);
     p->refs = calloc(n, sizeof *p->refs);
     p->prev = malloc(n * sizeof *p->prev);
     p->next = malloc(n * sizeof *p->next);

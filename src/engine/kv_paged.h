@@ -20,9 +20,10 @@ typedef struct kv_paged kv_paged;
 typedef void (*kv_paged_evict_fn)(void *user, uint32_t block);
 
 /* As many blocks as fit in bytes (at least one); n_seq sequence slots of at most
- * max_blocks_per_seq blocks each. The pool is resident from creation (kv_pool_mem.h). */
-int kv_paged_create(uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim, kv_dtype dtype,
-                    uint64_t bytes, uint32_t n_seq, uint32_t max_blocks_per_seq,
+ * max_blocks_per_seq blocks each. The pool is backend be's memory (NULL: host memory),
+ * resident from creation (model/kv_pool_mem.h); be must outlive the cache. */
+int kv_paged_create(backend *be, uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim,
+                    kv_dtype dtype, uint64_t bytes, uint32_t n_seq, uint32_t max_blocks_per_seq,
                     kv_paged **out, model_error *err) MODEL_MUST_CHECK;
 kv_cache *kv_paged_cache(kv_paged *p);
 void kv_paged_set_evict(kv_paged *p, kv_paged_evict_fn fn, void *user);

@@ -17,6 +17,7 @@
 typedef enum kv_dtype { KV_F16 = 0, KV_F32 = 1 } kv_dtype;
 
 typedef struct kv_cache kv_cache;
+typedef struct backend backend; /* model/backend.h */
 
 typedef struct kv_cache_ops {
     /* Makes positions [0, n_pos) of sequence seq addressable (allocating blocks). */
@@ -45,10 +46,11 @@ static inline size_t kv_row_elems(const kv_cache *kv)
 /* Parses "f16" / "f32"; -1 when unknown. */
 int kv_dtype_parse(const char *s, kv_dtype *out);
 
-/* Contiguous cache: n_seq sequences of up to max_pos positions each, preallocated. */
-int kv_contiguous_create(uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim,
-                         uint32_t n_seq, uint32_t max_pos, kv_dtype dtype, kv_cache **out,
-                         model_error *err) MODEL_MUST_CHECK;
+/* Contiguous cache: n_seq sequences of up to max_pos positions each, preallocated in
+ * backend b's memory (NULL: host memory). b must outlive the cache. */
+int kv_contiguous_create(backend *b, uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim,
+                         uint32_t n_seq, uint32_t max_pos, kv_dtype dtype,
+                         kv_cache **out, model_error *err) MODEL_MUST_CHECK;
 
 static inline void kv_cache_destroy(kv_cache *kv)
 {

@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/kv_pool_mem.h"
+
 #define KV_CONTIG_BLOCK 16
 
 typedef struct kv_contig {
     kv_cache base;
+    backend *be;        /* whose memory k and v are; NULL: host */
     uint32_t n_seq, blocks_per_seq;
     size_t block_bytes; /* one layer's K (or V) for one block */
     uint8_t *k, *v;     /* [layer][n_seq·blocks_per_seq blocks] */
@@ -64,8 +67,9 @@ static void *contig_v(kv_cache *kv, uint32_t layer, uint32_t block)
 static void contig_destroy(kv_cache *kv)
 {
     kv_contig *c = (kv_contig *)kv;
-    free(c->k);
-    free(c->v);
+    size_t total = layer_bytes(c) * c->base.n_layer;
+    kv_pool_free_in(c->be, c->k, total);
+    kv_pool_free_in(c->be, c->v, total);
     free(c->tables);
     free(c);
 }
@@ -78,9 +82,9 @@ static const kv_cache_ops contig_ops = {
     .destroy = contig_destroy,
 };
 
-int kv_contiguous_create(uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim,
-                         uint32_t n_seq, uint32_t max_pos, kv_dtype dtype, kv_cache **out,
-                         model_error *err)
+int kv_contiguous_create(backend *b, uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim,
+                         uint32_t n_seq, uint32_t max_pos, kv_dtype dtype,
+                         kv_cache **out, model_error *err)
 {
     *out = NULL;
     if (!n_layer || !n_kv_heads || !head_dim || !n_seq || !max_pos)
@@ -89,13 +93,14 @@ int kv_contiguous_create(uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_di
     if (!c)
         return model_fail(err, "kv cache: out of memory");
     c->base = (kv_cache){&contig_ops, dtype, KV_CONTIG_BLOCK, n_layer, n_kv_heads, head_dim};
+    c->be = b;
     c->n_seq = n_seq;
     c->blocks_per_seq = (max_pos + KV_CONTIG_BLOCK - 1) / KV_CONTIG_BLOCK;
     c->block_bytes = KV_CONTIG_BLOCK * kv_row_elems(&c->base) * kv_dtype_size(dtype);
     size_t total = layer_bytes(c) * n_layer;
     size_t n_blocks = (size_t)n_seq * c->blocks_per_seq;
-    c->k = calloc(1, total);
-    c->v = calloc(1, total);
+    c->k = kv_pool_alloc_in(b, total);
+    c->v = kv_pool_alloc_in(b, total);
     c->tables = malloc(n_blocks * sizeof *c->tables);
     if (!c->k || !c->v || !c->tables) {
         contig_destroy(&c->base);

@@ -11,8 +11,8 @@ static kv_paged *pool(uint32_t n, uint32_t n_seq)
     kv_paged *p;
     model_error err = {{0}};
     uint64_t per_block = 2ull * KV_PAGED_BLOCK * 4 * sizeof(float);
-    assert_int_equal(kv_paged_create(1, 1, 4, KV_F32, n * per_block + per_block / 2, n_seq, 8,
-                                     &p, &err), 0);
+    assert_int_equal(kv_paged_create(NULL, 1, 1, 4, KV_F32, n * per_block + per_block / 2,
+                                     n_seq, 8, &p, &err), 0);
     assert_int_equal(kv_paged_n_blocks(p), n);
     return p;
 }
@@ -166,11 +166,11 @@ static void test_forward_same_as_contiguous(void **state)
     for (int dt = 0; dt < 2; dt++) {
         kv_dtype dtype = dt ? KV_F32 : KV_F16;
         kv_cache *contig;
-        assert_int_equal(kv_contiguous_create(hp->n_layer, hp->n_head_kv, hp->head_dim, 2, n,
-                                              dtype, &contig, &err), 0);
+        assert_int_equal(kv_contiguous_create(NULL, hp->n_layer, hp->n_head_kv, hp->head_dim,
+                                              2, n, dtype, &contig, &err), 0);
         kv_paged *p;
-        assert_int_equal(kv_paged_create(hp->n_layer, hp->n_head_kv, hp->head_dim, dtype,
-                                         64ull << 20, 2, 16, &p, &err), 0);
+        assert_int_equal(kv_paged_create(NULL, hp->n_layer, hp->n_head_kv, hp->head_dim,
+                                         dtype, 64ull << 20, 2, 16, &p, &err), 0);
         /* Scramble the free list so block tables are not the identity. */
         uint32_t held[7];
         for (int i = 0; i < 7; i++)

@@ -21,8 +21,8 @@ static kv_cache *new_kv(setup *s, uint32_t n_seq)
     kv_cache *kv;
     model_error err = {{0}};
     const model_hparams *hp = &s->fm.m->hp;
-    assert_int_equal(kv_contiguous_create(hp->n_layer, hp->n_head_kv, hp->head_dim, n_seq, 256,
-                                          KV_F32, &kv, &err), 0);
+    assert_int_equal(kv_contiguous_create(NULL, hp->n_layer, hp->n_head_kv, hp->head_dim,
+                                          n_seq, 256, KV_F32, &kv, &err), 0);
     return kv;
 }
 

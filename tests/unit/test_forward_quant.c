@@ -142,7 +142,8 @@ static float *run(const loaded *l, const kern_set *ks, const int32_t *tokens, ui
     model_error err = {{0}};
     kv_cache *kv;
     fwd_ctx *fc;
-    if (kv_contiguous_create(hp->n_layer, hp->n_head_kv, hp->head_dim, 1, n_tok + 1, KV_F32, &kv, &err) ||
+    if (kv_contiguous_create(NULL, hp->n_layer, hp->n_head_kv, hp->head_dim, 1, n_tok + 1,
+                             KV_F32, &kv, &err) ||
         fwd_create(l->m, 2, ks, &fc, &err))
         fail_msg("%s", err.msg);
     float *logits = malloc((size_t)(n_tok + 1) * hp->n_vocab * sizeof *logits);

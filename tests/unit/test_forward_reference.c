@@ -37,7 +37,7 @@ static void run_case(const ref_case *rc, kern_kind kind)
     fwd_ctx *fc;
     model_error err = {{0}};
     const model_hparams *hp = &fm.m->hp;
-    assert_int_equal(kv_contiguous_create(hp->n_layer, hp->n_head_kv, hp->head_dim, 1,
+    assert_int_equal(kv_contiguous_create(NULL, hp->n_layer, hp->n_head_kv, hp->head_dim, 1,
                                           n_tok + n_greedy, rc->kv, &kv, &err), 0);
     assert_int_equal(fwd_create(fm.m, 2, ks, &fc, &err), 0);
 

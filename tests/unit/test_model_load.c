@@ -129,7 +129,7 @@ static void test_good_and_tied_models_run(void **state)
         fwd_ctx *fc;
         kv_cache *kv;
         assert_int_equal(fwd_create(m, 1, NULL, &fc, &err), 0);
-        assert_int_equal(kv_contiguous_create(1, 1, 16, 1, 8, KV_F32, &kv, &err), 0);
+        assert_int_equal(kv_contiguous_create(NULL, 1, 1, 16, 1, 8, KV_F32, &kv, &err), 0);
         int32_t tok[2] = {3, 5};
         uint32_t pos[2] = {0, 1}, seq[2] = {0, 0}, row = 1;
         fwd_batch b = {2, tok, pos, seq, 1, &row};

@@ -1,4 +1,4 @@
-#include "engine/kv_pool_mem.h"
+#include "model/kv_pool_mem.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -23,4 +23,19 @@ void kv_pool_free(void *p, size_t bytes)
     if (p)
         munmap(p, bytes ? bytes : 1);
 #endif
+}
+
+void *kv_pool_alloc_in(backend *b, size_t bytes)
+{
+    return b ? b->ops->kv_alloc(b, bytes) : kv_pool_alloc(bytes);
+}
+
+void kv_pool_free_in(backend *b, void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (b)
+        b->ops->kv_free(b, p, bytes);
+    else
+        kv_pool_free(p, bytes);
 }
