@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/engine_internal.h"
+#include "engine/gpu_ops.h"
 #include "engine/histogram.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -16,6 +17,7 @@
 void engine_config_init(engine_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->device = BACKEND_AUTO;
     cfg->max_num_seqs = 32;
     cfg->max_num_batched_tokens = 2048;
     cfg->kv_cache_bytes = 1ull << 30;
@@ -71,7 +73,7 @@ static int open_model(engine *e, model_error *err)
         tokenizer_load(e->gf, &e->tk, err))
         return -1;
     int threads = c->n_threads > 0 ? c->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (fwd_create(e->m, threads > 0 ? threads : 1, NULL, &e->fc, err))
+    if (backend_create(c->device, e->m, threads > 0 ? threads : 1, NULL, &e->be, err))
         return -1;
     const model_hparams *hp = &e->m->hp;
     e->n_vocab = hp->n_vocab;
@@ -87,7 +89,7 @@ static int open_cache(engine *e, model_error *err)
 {
     const engine_config *c = &e->cfg;
     const model_hparams *hp = &e->m->hp;
-    if (kv_paged_create(NULL, hp->n_layer, hp->n_head_kv, hp->head_dim, c->kv_dtype,
+    if (kv_paged_create(e->be, hp->n_layer, hp->n_head_kv, hp->head_dim, c->kv_dtype,
                         c->kv_cache_bytes, c->max_num_seqs,
                         (e->max_model_len + KV_PAGED_BLOCK - 1) / KV_PAGED_BLOCK, &e->kv, err))
         return -1;
@@ -108,6 +110,12 @@ static int open_cache(engine *e, model_error *err)
     if (c->kv_role != ENGINE_KV_NONE) {
         if (!c->offload)
             return model_fail(err, "engine: kv_role needs an offload configuration");
+        /* A KV cache on the GPU lends the cache library its device (pinned staging,
+         * GPUDirect Storage). */
+        e->offload = *c->offload;
+        if (e->be->kind == BACKEND_CUDA)
+            e->offload.gpu = engine_gpu_ops(e->be);
+        e->cfg.offload = &e->offload;
         if (connector_create(c, e->kv, &d->layout, &e->conn, err))
             return -1;
     }
@@ -152,7 +160,7 @@ void engine_destroy(engine *e)
     prefix_cache_destroy(e->pc);
     if (e->kv)
         kv_cache_destroy(kv_paged_cache(e->kv));
-    fwd_destroy(e->fc);
+    backend_destroy(e->be); /* after everything in its memory */
     tokenizer_free(e->tk);
     model_free(e->m);
     gguf_close(e->gf);
@@ -175,6 +183,7 @@ void engine_destroy(engine *e)
 const char *engine_model_name(const engine *e) { return e->name; }
 const tokenizer *engine_tokenizer(const engine *e) { return e->tk; }
 const model *engine_model(const engine *e) { return e->m; }
+const char *engine_device_name(const engine *e) { return e->be->device_name; }
 uint32_t engine_max_model_len(const engine *e) { return e->max_model_len; }
 const char *engine_chat_template(const engine *e) { return e->chat_template; }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "kvspill.h"
+#include "model/backend.h"
 #include "model/kv_cache.h"
 #include "model/model_error.h"
 #include "model/sampler.h"
@@ -33,7 +34,9 @@ typedef enum engine_kv_role {
 typedef struct engine_config {
     const char *model_path;
     const char *served_model_name;  /* NULL: the file's general.name or its base name */
-    int n_threads;                  /* forward-pass threads (0: all cores) */
+    backend_kind device;            /* where the forward pass and the KV cache run
+                                       (BACKEND_AUTO default: CUDA when built and present) */
+    int n_threads;                  /* forward-pass threads on the CPU (0: all cores) */
     uint32_t max_model_len;         /* prompt + generated tokens per request (0: the model's context) */
     uint32_t max_num_seqs;          /* sequences running at once (default 32) */
     uint32_t max_num_batched_tokens;/* tokens per scheduler step: the chunked-prefill budget */
@@ -41,7 +44,8 @@ typedef struct engine_config {
     kv_dtype kv_dtype;              /* KV_F16 default */
     bool enable_prefix_caching;     /* in-memory block reuse (vLLM APC) */
     engine_kv_role kv_role;         /* offload connector; ENGINE_KV_NONE disables it */
-    const kvs_config *offload;      /* tiers for the connector (NULL with ENGINE_KV_NONE) */
+    const kvs_config *offload;      /* tiers for the connector (NULL with ENGINE_KV_NONE);
+                                       copied, with .gpu set on a CUDA backend */
     bool save_decode_cache;         /* also store chunks produced while decoding */
     bool offload_always_load;       /* load every offload hit, skipping the load-or-compute
                                        estimate (tests, tier benchmarks) */
@@ -57,6 +61,8 @@ void engine_destroy(engine *e);
 const char *engine_model_name(const engine *e);
 const tokenizer *engine_tokenizer(const engine *e);
 const model *engine_model(const engine *e);
+/* The backend's device_name: "cpu (avx512, 2 threads)", "NVIDIA H200 (sm_90, 139 GiB)". */
+const char *engine_device_name(const engine *e);
 uint32_t engine_max_model_len(const engine *e);
 /* Chat template family rendering is in model/chat_template.h; this is the GGUF's text. */
 const char *engine_chat_template(const engine *e);

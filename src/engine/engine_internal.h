@@ -10,7 +10,7 @@
 #include "engine/engine.h"
 #include "engine/kv_paged.h"
 #include "engine/prefix_cache.h"
-#include "model/forward.h"
+#include "model/backend.h"
 #include "model/gguf.h"
 
 #define ENGINE_NO_SLOT UINT32_MAX
@@ -49,10 +49,11 @@ struct engine {
     gguf_file *gf;
     model *m;
     tokenizer *tk;
-    fwd_ctx *fc;
-    kv_paged *kv;
+    backend *be;
+    kv_paged *kv;              /* its blocks in be's memory */
     prefix_cache *pc;          /* NULL without enable_prefix_caching */
     connector *conn;           /* NULL with ENGINE_KV_NONE */
+    kvs_config offload;        /* cfg.offload points here: the caller's, .gpu set on CUDA */
     kvs_namespace_desc ns_desc;/* cache_salt filled per request */
     uint32_t max_model_len, n_vocab;
 

@@ -329,7 +329,7 @@ static void run_step(engine *e)
     fwd_batch b = {n, e->b_tokens, e->b_pos, e->b_seq, n_out, e->b_rows};
     model_error err;
     double t0 = now_s();
-    if (fwd_eval(e->fc, kv_paged_cache(e->kv), &b, e->logits, &err) != 0) {
+    if (e->be->ops->eval(e->be, kv_paged_cache(e->kv), &b, e->logits, &err) != 0) {
         for (uint32_t i = e->n_running; i-- > 0;) {
             eng_seq *s = e->running[i];
             if (s->scheduled) {
