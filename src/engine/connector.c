@@ -1,5 +1,7 @@
 /* The offload connector: lookup, load-or-compute, asynchronous load with scatter into the
- * paged cache, and asynchronous store of gathered chunks. */
+ * paged cache, and asynchronous store of gathered chunks. Scatters and gathers are queued
+ * on the backend; a chunk is not handed to the cache, nor a loaded batch freed, before the
+ * transfers that use its payload are done. */
 #include "engine/connector.h"
 
 #include <pthread.h>
@@ -17,9 +19,13 @@
 #define TIMING_SLACK 0.125
 #define TIMING_SLACK_S 0.001
 
+/* A batch in flight. A load batch whose chunks were scattered also waits for the
+ * transfers reading their payloads (fenced). */
 typedef struct pending {
     kvs_batch *batch;
     double t0;
+    bool fenced;
+    uint64_t fence;
 } pending;
 
 typedef struct pending_list {
@@ -27,16 +33,30 @@ typedef struct pending_list {
     size_t n, cap;
 } pending_list;
 
+/* Chunks whose payloads the transfers up to fence are filling; put once they are done. */
+typedef struct gathering {
+    kvs_chunk **chunks;
+    uint32_t n;
+    uint64_t fence;
+    double t0;
+} gathering;
+
+typedef struct gathering_list {
+    gathering *v;
+    size_t n, cap;
+} gathering_list;
+
 struct connector {
     kvs_cache *cache;
+    backend *be;
     kv_paged *kv;
     kvs_layout layout;
     uint32_t chunk;
     engine_kv_role role;
     bool save_decode, always_load, save_unfull;
-    size_t row_bytes;
     load_est est;                 /* per-tier bandwidth and prefill speed */
     pending_list puts, orphans;   /* stores in flight, abandoned loads */
+    gathering_list gathers;       /* stores whose gather is not done yet */
 
     pthread_mutex_t mu;           /* the counters below, read by connector_stats */
     uint64_t hit_tokens, loaded_tokens, stored_chunks;
@@ -50,8 +70,8 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *layout,
-                     connector **out, model_error *err)
+int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
+                     const kvs_layout *layout, connector **out, model_error *err)
 {
     *out = NULL;
     connector *c = calloc(1, sizeof *c);
@@ -62,6 +82,7 @@ int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *l
         free(c);
         return model_fail(err, "offload connector: %s", kerr.msg);
     }
+    c->be = be;
     c->kv = kv;
     c->layout = *layout;
     c->chunk = kvs_cache_config(c->cache)->chunk_size;
@@ -69,7 +90,6 @@ int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *l
     c->save_decode = cfg->save_decode_cache;
     c->always_load = cfg->offload_always_load;
     c->save_unfull = kvs_cache_config(c->cache)->save_unfull_chunk;
-    c->row_bytes = kv_row_elems(kv_paged_cache(kv)) * kvs_dtype_size(layout->dtype);
     kvs_stats tiers;
     kvs_cache_stats(c->cache, &tiers);
     load_est_init(&c->est, &tiers);
@@ -80,40 +100,129 @@ int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *l
     return 0;
 }
 
-static void pending_free_all(pending_list *l)
+/* v grown (realloc) to room for one element past n, *cap updated; NULL when out of
+ * memory (v is then unchanged). */
+static void *room_for_one(void *v, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return v;
+    size_t grown = *cap ? 2 * *cap : 16;
+    void *g = realloc(v, grown * elem);
+    if (g)
+        *cap = grown;
+    return g;
+}
+
+/* False when out of memory. */
+static bool pending_add(pending_list *l, pending p)
+{
+    pending *v = room_for_one(l->v, &l->cap, l->n, sizeof *l->v);
+    if (!v)
+        return false;
+    l->v = v;
+    l->v[l->n++] = p;
+    return true;
+}
+
+static bool pending_done(const connector *c, const pending *p)
+{
+    return kvs_batch_done(p->batch) && (!p->fenced || c->be->ops->done(c->be, p->fence));
+}
+
+/* Frees p's batch after waiting for it and its transfers. A failed wait leaves the
+ * transfers' state unknown: the batch is kept (leaked) rather than freed under them. */
+static void pending_free_now(connector *c, const pending *p)
+{
+    model_error err;
+    if (p->fenced && c->be->ops->wait(c->be, p->fence, &err) != 0)
+        return;
+    kvs_batch_free(p->batch);
+}
+
+/* Keeps p in l until it is done (freed at once when it is, or when l cannot grow). */
+static void pending_keep(connector *c, pending_list *l, pending p)
+{
+    if (pending_done(c, &p) || !pending_add(l, p))
+        pending_free_now(c, &p);
+}
+
+static void pending_free_all(connector *c, pending_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        kvs_batch_free(l->v[i].batch);
+        pending_free_now(c, &l->v[i]);
     free(l->v);
     memset(l, 0, sizeof *l);
+}
+
+/* Hands chunks to the cache (which takes them over); failures and drops are the cache's
+ * to count, and inference goes on either way. */
+static void put_chunks(connector *c, kvs_chunk **chunks, uint32_t n, double t0)
+{
+    kvs_batch *b = NULL;
+    kvs_error kerr;
+    if (kvs_put_async(c->cache, chunks, n, &b, &kerr) == KVS_OK &&
+        !pending_add(&c->puts, (pending){b, t0, false, 0}))
+        kvs_batch_free(b);
+}
+
+static void release_chunks(kvs_chunk **chunks, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        kvs_chunk_release(chunks[i]);
+}
+
+/* Whether g's gather is over (waiting for it with wait): its chunks are then put or, when
+ * the wait failed, released unstored (their contents are unknown). */
+static bool gathering_finish(connector *c, gathering *g, bool wait)
+{
+    model_error err;
+    if (!wait && !c->be->ops->done(c->be, g->fence))
+        return false;
+    if (wait && c->be->ops->wait(c->be, g->fence, &err) != 0)
+        release_chunks(g->chunks, g->n);
+    else
+        put_chunks(c, g->chunks, g->n, g->t0);
+    free(g->chunks);
+    return true;
+}
+
+/* Gathers still running go to the list; when it cannot grow, they are waited for. */
+static void gathering_keep(connector *c, gathering g)
+{
+    if (gathering_finish(c, &g, false))
+        return;
+    gathering *v = room_for_one(c->gathers.v, &c->gathers.cap, c->gathers.n, sizeof *v);
+    if (!v) {
+        gathering_finish(c, &g, true);
+        return;
+    }
+    c->gathers.v = v;
+    c->gathers.v[c->gathers.n++] = g;
+}
+
+/* Puts every gather that is done (all of them, waiting, with wait). */
+static void gathers_finish(connector *c, bool wait)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < c->gathers.n; i++)
+        if (!gathering_finish(c, &c->gathers.v[i], wait))
+            c->gathers.v[kept++] = c->gathers.v[i];
+    c->gathers.n = kept;
 }
 
 void connector_destroy(connector *c)
 {
     if (!c)
         return;
+    gathers_finish(c, true);
+    free(c->gathers.v);
     kvs_error kerr;
     (void)kvs_cache_flush(c->cache, FLUSH_TIMEOUT_MS, &kerr); /* best effort at shutdown */
-    pending_free_all(&c->puts);
-    pending_free_all(&c->orphans);
+    pending_free_all(c, &c->puts);
+    pending_free_all(c, &c->orphans);
     kvs_cache_close(c->cache);
     pthread_mutex_destroy(&c->mu);
     free(c);
-}
-
-/* False when out of memory: the batch is then freed (waited for) at once. */
-static bool pending_add(pending_list *l, kvs_batch *b, double t0)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        pending *g = realloc(l->v, cap * sizeof *g);
-        if (!g)
-            return false;
-        l->v = g;
-        l->cap = cap;
-    }
-    l->v[l->n++] = (pending){b, t0};
-    return true;
 }
 
 /* Chunk keys of the full chunks of tokens[0, n_tokens), extended from what cs has, with
@@ -286,26 +395,24 @@ void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_
     *load_end = cs->load_end;
 }
 
-/* Copies positions [from, to) between a chunk segment starting at position `start` and
- * the sequence's blocks; to_blocks chooses the direction. */
-static void copy_rows(connector *c, const uint32_t *table, uint32_t layer, int kv, uint8_t *seg,
-                      uint32_t start, uint32_t from, uint32_t to, bool to_blocks)
+/* Queues the copy of positions [from, to) between chunk ch, which holds positions from
+ * start on, and the sequence's blocks (to_blocks: a scatter); *fence: its transfer. */
+static int transfer(connector *c, const kvs_chunk *ch, const uint32_t *table, uint32_t start,
+                    uint32_t from, uint32_t to, bool to_blocks, uint64_t *fence)
 {
-    kv_cache *cache = kv_paged_cache(c->kv);
-    for (uint32_t p = from; p < to;) {
-        uint32_t blk = table[p / KV_PAGED_BLOCK], row = p % KV_PAGED_BLOCK;
-        uint32_t n = KV_PAGED_BLOCK - row;
-        n = n < to - p ? n : to - p;
-        uint8_t *b = (uint8_t *)(kv ? cache->ops->v_block(cache, layer, blk)
-                                    : cache->ops->k_block(cache, layer, blk)) +
-                     row * c->row_bytes;
-        uint8_t *s = seg + (size_t)(p - start) * c->row_bytes;
-        if (to_blocks)
-            memcpy(b, s, n * c->row_bytes);
-        else
-            memcpy(s, b, n * c->row_bytes);
-        p += n;
-    }
+    kv_xfer x = {
+        .table = table,
+        .start = start,
+        .from = from,
+        .to = to,
+        /* Not const for a gather's sake; a scatter only reads it. */
+        .payload = (void *)kvs_chunk_payload(ch),
+        .seg_stride = kvs_segment_stride(&c->layout, kvs_chunk_get_info(ch)->n_tokens),
+        .on_device = kvs_chunk_on_device(ch),
+        .to_blocks = to_blocks,
+    };
+    model_error err;
+    return c->be->ops->kv_transfer(c->be, kv_paged_cache(c->kv), &x, 1, fence, &err);
 }
 
 static bool chunk_fits(const connector *c, const kvs_chunk *ch, uint32_t n_tokens)
@@ -316,16 +423,19 @@ static bool chunk_fits(const connector *c, const kvs_chunk *ch, uint32_t n_token
            in->layout.head_dim == c->layout.head_dim && in->layout.dtype == c->layout.dtype;
 }
 
-/* Frees the load's batches: those not scattered yet may still be running and are reaped
- * later. */
+/* Frees the load's batches once nothing uses them: those not scattered yet may still be
+ * running, the scattered ones are read by the scatter's transfers until they are done. */
 static void end_load(connector *c, conn_seq *cs)
 {
-    for (uint32_t k = 0; k < cs->n_loads; k++)
-        if (k < cs->load_next || !pending_add(&c->orphans, cs->loads[k], cs->load_start))
-            kvs_batch_free(cs->loads[k]);
+    for (uint32_t k = 0; k < cs->n_loads; k++) {
+        bool scattered = k < cs->load_next;
+        pending_keep(c, &c->orphans, (pending){cs->loads[k], cs->load_start,
+                                               scattered && cs->load_fenced, cs->load_fence});
+    }
     free(cs->loads);
     cs->loads = NULL;
     cs->n_loads = cs->load_next = 0;
+    cs->load_fenced = false;
 }
 
 /* Scatters the loaded chunks of the next batch (done) into the blocks, up to the first
@@ -343,10 +453,11 @@ static bool scatter_next(connector *c, conn_seq *cs, uint32_t slot)
         if (!chunk_fits(c, ch, end - start))
             break;
         uint32_t from = max_u32(start, cs->load_skip), to = min_u32(end, cs->load_end);
-        for (uint32_t l = 0; l < c->layout.n_layers; l++)
-            for (int kv = 0; kv < 2; kv++)
-                copy_rows(c, table, l, kv, (uint8_t *)kvs_chunk_segment(ch, l, kv), start, from,
-                          to, true);
+        uint64_t fence;
+        if (transfer(c, ch, table, start, from, to, true, &fence) != 0)
+            break;
+        cs->load_fence = fence;
+        cs->load_fenced = true;
         cs->load_at = to;
         int t = kvs_batch_item_tier(b, used);
         if (t >= 0 && t < KVS_MAX_TIERS)
@@ -401,21 +512,44 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
     return true;
 }
 
-/* A new chunk holding positions [index * chunk, + n) gathered from the sequence's blocks;
- * NULL when it cannot be made. */
-static kvs_chunk *gather(connector *c, const conn_seq *cs, const kvs_key *ns, const kvs_key *key,
-                         uint32_t index, const int32_t *tokens, uint32_t n, const uint32_t *table)
+/* A new chunk for positions [index * chunk, + n): on a GPU, in the cache's device staging
+ * memory when it has room (the gds tier then writes it straight from there). */
+static kvs_chunk *new_chunk(connector *c, const conn_seq *cs, const kvs_key *ns,
+                            const kvs_key *key, uint32_t index, const int32_t *tokens, uint32_t n)
 {
-    uint32_t start = index * c->chunk;
+    const kvs_key *parent = index ? &cs->keys[index - 1] : ns;
+    const int32_t *own = tokens + (size_t)index * c->chunk;
     kvs_chunk *ch = NULL;
     kvs_error kerr;
-    if (kvs_chunk_new(ns, index ? &cs->keys[index - 1] : ns, key, index, tokens + start, n,
-                      &c->layout, &ch, &kerr) != KVS_OK)
+    if (c->be->kind == BACKEND_CUDA) {
+        kvs_status st = kvs_chunk_new_device(c->cache, ns, parent, key, index, own, n,
+                                             &c->layout, &ch, &kerr);
+        if (st == KVS_OK)
+            return ch;
+        if (st != KVS_ERR_UNSUPPORTED && st != KVS_ERR_FULL)
+            return NULL;
+    }
+    if (kvs_chunk_new(ns, parent, key, index, own, n, &c->layout, &ch, &kerr) != KVS_OK)
         return NULL;
-    for (uint32_t l = 0; l < c->layout.n_layers; l++)
-        for (int kv = 0; kv < 2; kv++)
-            copy_rows(c, table, l, kv, kvs_chunk_segment_mut(ch, l, kv), start, start,
-                      start + n, false);
+    return ch;
+}
+
+/* A new chunk holding positions [index * chunk, + n), its gather from the sequence's
+ * blocks queued (*fence); NULL when it cannot be made. */
+static kvs_chunk *gather(connector *c, const conn_seq *cs, const kvs_key *ns, const kvs_key *key,
+                         uint32_t index, const int32_t *tokens, uint32_t n, const uint32_t *table,
+                         uint64_t *fence)
+{
+    uint32_t start = index * c->chunk;
+    uint64_t queued;
+    kvs_chunk *ch = new_chunk(c, cs, ns, key, index, tokens, n);
+    if (!ch)
+        return NULL;
+    if (transfer(c, ch, table, start, start, start + n, false, &queued) != 0) {
+        kvs_chunk_release(ch);
+        return NULL;
+    }
+    *fence = queued;
     return ch;
 }
 
@@ -432,30 +566,26 @@ void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slo
                         ? n_prompt % c->chunk : 0;
     if ((n_new == 0 && rest == 0) || !ensure_keys(c, cs, ns, tokens, limit))
         return;
-    kvs_chunk **chunks = calloc(n_new + 1, sizeof *chunks);
-    if (!chunks)
+    gathering g = {.chunks = calloc(n_new + 1, sizeof *g.chunks), .t0 = now_s()};
+    if (!g.chunks)
         return;
     const uint32_t *table = kv_paged_seq_table(c->kv, slot);
-    uint32_t made = 0;
-    while (made < n_new && (chunks[made] = gather(c, cs, ns, &cs->keys[cs->n_stored + made],
-                                                  cs->n_stored + made, tokens, c->chunk,
-                                                  table)))
-        made++;
-    if (rest && made == n_new) {
+    while (g.n < n_new && (g.chunks[g.n] = gather(c, cs, ns, &cs->keys[cs->n_stored + g.n],
+                                                  cs->n_stored + g.n, tokens, c->chunk, table,
+                                                  &g.fence)))
+        g.n++;
+    if (rest && g.n == n_new) {
         kvs_key key;
         uint32_t index = n_prompt / c->chunk;
         partial_key(c, cs, ns, tokens, index, rest, &key);
-        if ((chunks[made] = gather(c, cs, ns, &key, index, tokens, rest, table)))
-            made++;
+        if ((g.chunks[g.n] = gather(c, cs, ns, &key, index, tokens, rest, table, &g.fence)))
+            g.n++;
         cs->partial_stored = true;
     }
-    kvs_batch *b = NULL;
-    kvs_error kerr;
-    /* Failures and drops are the cache's to count; inference goes on either way. */
-    if (made > 0 && kvs_put_async(c->cache, chunks, made, &b, &kerr) == KVS_OK &&
-        !pending_add(&c->puts, b, now_s()))
-        kvs_batch_free(b);
-    free(chunks);
+    if (g.n > 0)
+        gathering_keep(c, g); /* the CPU's gathers are done: put at once */
+    else
+        free(g.chunks);
     if (n_new > 0)
         cs->n_stored = n_full;
 }
@@ -473,7 +603,7 @@ static void reap(connector *c, pending_list *l, bool stores)
     double now = now_s();
     for (size_t i = 0; i < l->n; i++) {
         kvs_batch *b = l->v[i].batch;
-        if (!kvs_batch_done(b)) {
+        if (!pending_done(c, &l->v[i])) {
             l->v[kept++] = l->v[i];
             continue;
         }
@@ -490,6 +620,7 @@ static void reap(connector *c, pending_list *l, bool stores)
 
 void connector_tick(connector *c)
 {
+    gathers_finish(c, false);
     reap(c, &c->puts, true);
     reap(c, &c->orphans, false);
 }

@@ -2,7 +2,9 @@
  * the chunks of a prompt past what the in-memory prefix cache already holds, decides
  * whether loading them beats recomputing, loads them asynchronously and scatters their K/V
  * into the sequence's blocks; as full chunks are computed it gathers and stores them
- * without ever blocking the scheduler. Used from the scheduler thread only. */
+ * without ever blocking the scheduler. Scatter and gather are the backend's KV transfers
+ * (model/backend.h), so the blocks may be in device memory. Used from the scheduler thread
+ * only. */
 #ifndef KVSPILL_ENGINE_CONNECTOR_H
 #define KVSPILL_ENGINE_CONNECTOR_H
 
@@ -12,6 +14,7 @@
 #include "engine/engine.h"
 #include "engine/kv_paged.h"
 #include "kvspill.h"
+#include "model/backend.h"
 
 typedef struct connector connector;
 
@@ -33,15 +36,19 @@ typedef struct conn_seq {
     uint32_t load_at;       /* positions from load_skip up to this are scattered so far */
     uint32_t load_covered;  /* the looked-up chunks' tokens end here (inside the last one
                                when it is a partial chunk) */
+    bool load_fenced;       /* a scatter was queued: load_fence is its last transfer */
+    uint64_t load_fence;
     uint64_t load_plan_bytes[KVS_MAX_TIERS]; /* bytes asked of each tier, by the lookup */
     uint64_t load_got[KVS_MAX_TIERS]; /* bytes scattered so far, by serving tier */
     double load_start, load_deadline; /* monotonic seconds; deadline 0: none */
     double load_seen;       /* the last time the load was seen running */
 } conn_seq;
 
-int connector_create(const engine_config *cfg, kv_paged *kv, const kvs_layout *layout,
-                     connector **out, model_error *err) MODEL_MUST_CHECK;
-/* Waits for queued stores (bounded), frees everything. */
+/* kv's blocks are in be's memory; both must outlive the connector. */
+int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
+                     const kvs_layout *layout, connector **out, model_error *err) MODEL_MUST_CHECK;
+/* Waits for the gathers in flight, hands their chunks to the cache, waits for queued
+ * stores (bounded), frees everything. */
 void connector_destroy(connector *c);
 
 /* At admission. tokens[0, n_tokens) is the sequence; positions [0, have) are already in
@@ -58,14 +65,15 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
 /* After a step: stores the full chunks of tokens[0, n_computed) not yet stored (prompt
  * chunks, decode chunks too with save_decode_cache), and with save_unfull_chunk the
  * prompt's trailing partial chunk once the prompt is computed (a lookup of the same
- * prompt then covers all of it but the last token). */
+ * prompt then covers all of it but the last token). Chunks go to the cache once the
+ * transfers gathering them are done: at once on the CPU, at a later tick on a GPU. */
 void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slot,
                      const int32_t *tokens, uint32_t n_computed, uint32_t n_prompt);
 /* The sequence leaves (finished, cancelled, preempted): drops its state; a load in flight
  * is abandoned (reaped later). */
 void connector_seq_reset(connector *c, conn_seq *cs);
-/* Reaps finished stores and abandoned loads; a step's prefill throughput for the
- * load-or-compute estimate (load_plan.h). */
+/* Stores the chunks whose gather is done, reaps finished stores and abandoned loads; a
+ * step's prefill throughput for the load-or-compute estimate (load_plan.h). */
 void connector_tick(connector *c);
 void connector_note_compute(connector *c, uint32_t tokens, double seconds);
 /* Adds the connector's counters and histograms to *st. */

@@ -116,7 +116,7 @@ static int open_cache(engine *e, model_error *err)
         if (e->be->kind == BACKEND_CUDA)
             e->offload.gpu = engine_gpu_ops(e->be);
         e->cfg.offload = &e->offload;
-        if (connector_create(c, e->kv, &d->layout, &e->conn, err))
+        if (connector_create(c, e->be, e->kv, &d->layout, &e->conn, err))
             return -1;
     }
     return 0;
