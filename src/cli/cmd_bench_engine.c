@@ -71,7 +71,8 @@ static double weight_read_gbs(const gguf_file *gf, int threads, double *bytes)
 static void usage(FILE *f, const char *cmd)
 {
     fprintf(f, "usage: kvspill %s --model FILE [--prompt-tokens 512] [--gen-tokens 64]\n"
-               "         [--threads 2] [--kv f16|f32] [--kernels auto|scalar|avx2|avx512] [--json]\n", cmd);
+               "         [--device auto|cpu|cuda] [--threads 2] [--kv f16|f32]\n"
+               "         [--kernels auto|scalar|avx2|avx512] [--json]\n", cmd);
 }
 
 int cmd_bench_engine(int argc, char **argv)
@@ -84,8 +85,8 @@ int cmd_bench_engine(int argc, char **argv)
         {"model", required_argument, 0, 'm'},    {"prompt-tokens", required_argument, 0, 'p'},
         {"gen-tokens", required_argument, 0, 'g'}, {"threads", required_argument, 0, 'j'},
         {"kv", required_argument, 0, 'v'},       {"kernels", required_argument, 0, 'K'},
-        {"json", no_argument, 0, 'J'},           {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"json", no_argument, 0, 'J'},           {"device", required_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -96,6 +97,7 @@ int cmd_bench_engine(int argc, char **argv)
         case 'v': o.kv = optarg; break;
         case 'K': o.kernels = optarg; break;
         case 'J': json = 1; break;
+        case 'D': o.device = optarg; break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;
         }
@@ -128,7 +130,7 @@ int cmd_bench_engine(int argc, char **argv)
     uint32_t last = np - 1, zero = 0;
     fwd_batch b = {np, tok, pos, seq, 1, &last};
     double t0 = now_s();
-    if (fwd_eval(e.fc, e.kv, &b, logits, &err) != 0)
+    if (cli_eval(&e, &b, logits, &err) != 0)
         goto fail;
     double t_prefill = now_s() - t0;
     t0 = now_s();
@@ -136,7 +138,7 @@ int cmd_bench_engine(int argc, char **argv)
         int32_t t = tok[i % np];
         uint32_t p = np + (uint32_t)i;
         fwd_batch step = {1, &t, &p, &zero, 1, &zero};
-        if (fwd_eval(e.fc, e.kv, &step, logits, &err) != 0)
+        if (cli_eval(&e, &step, logits, &err) != 0)
             goto fail;
     }
     double t_decode = now_s() - t0;
@@ -146,21 +148,21 @@ int cmd_bench_engine(int argc, char **argv)
     double tg_ceiling = gbs * 1e9 / wbytes;
     if (json)
         printf("{\"model\":\"%s\",\"arch\":\"%s\",\"weight_type\":\"%s\",\"n_layer\":%u,"
-               "\"n_embd\":%u,\"n_vocab\":%u,\"threads\":%d,\"kernels\":\"%s\",\"kv\":\"%s\","
+               "\"n_embd\":%u,\"n_vocab\":%u,\"device\":\"%s\",\"threads\":%d,\"kv\":\"%s\","
                "\"prompt_tokens\":%u,\"gen_tokens\":%ld,\"prefill_s\":%.4f,\"decode_s\":%.4f,"
                "\"prefill_tps\":%.3f,\"decode_tps\":%.3f,\"weight_bytes\":%.0f,\"read_gbs\":%.2f,"
                "\"decode_ceiling_tps\":%.3f,\"decode_floor_ratio\":%.3f}\n",
                o.model_path, e.m->arch, model_weight_type_name(e.m), hp->n_layer, hp->n_embd,
-               hp->n_vocab, fwd_threads(e.fc), fwd_kernels(e.fc)->name,
+               hp->n_vocab, e.be->device_name, o.threads,
                e.kv->dtype == KV_F32 ? "f32" : "f16", np, n_gen, t_prefill, t_decode, pp, tg,
                wbytes, gbs, tg_ceiling, tg / tg_ceiling);
     else
-        printf("model %s (%s, %s, %u layers, dim %u)\nthreads %d, kernels %s, kv %s\n"
+        printf("model %s (%s, %s, %u layers, dim %u)\ndevice %s, kv %s\n"
                "prefill: %u tokens in %.3f s = %.2f tokens/s\n"
                "decode:  %ld tokens in %.3f s = %.2f tokens/s\n"
                "weights: %.0f MB read at %.2f GB/s: decode ceiling %.2f tokens/s (ratio %.3f)\n",
                o.model_path, e.m->arch, model_weight_type_name(e.m), hp->n_layer, hp->n_embd,
-               fwd_threads(e.fc), fwd_kernels(e.fc)->name, e.kv->dtype == KV_F32 ? "f32" : "f16",
+               e.be->device_name, e.kv->dtype == KV_F32 ? "f32" : "f16",
                np, t_prefill, pp, n_gen, t_decode, tg, wbytes / 1e6, gbs, tg_ceiling,
                tg / tg_ceiling);
     status = 0;

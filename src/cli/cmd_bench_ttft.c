@@ -45,8 +45,9 @@ static void usage(FILE *f, const char *cmd)
 {
     fprintf(f,
             "usage: kvspill %s --model FILE --cache-dir DIR [--lengths 1024,2048,4096,8192]\n"
-            "         [--threads 2] [--json]\n"
-            "       kvspill %s --model FILE --cache-dir DIR --concurrency N --turns T [--json]\n"
+            "         [--device auto|cpu|cuda] [--threads 2] [--json]\n"
+            "       kvspill %s --model FILE --cache-dir DIR --concurrency N --turns T\n"
+            "         [--device auto|cpu|cuda] [--threads 2] [--json]\n"
             "DIR gets one subdirectory per length (removed first if present).\n"
             "--child LEN (used by the benchmark itself) runs the second-process case.\n",
             cmd, cmd);
@@ -147,7 +148,8 @@ static int run_child(const char *cmd, const ttft_setup *s, uint32_t len, row *r)
         return -1;
     *space = 0;
     char *argv[] = {self, sub, space + 1, "--model", (char *)s->model, "--cache-dir",
-                    (char *)s->dir, "--threads", thr, "--child", lenbuf, NULL};
+                    (char *)s->dir, "--device", (char *)backend_kind_name(s->device),
+                    "--threads", thr, "--child", lenbuf, NULL};
     int fds[2];
     if (pipe(fds))
         return -1;
@@ -268,7 +270,8 @@ int cmd_bench_ttft(int argc, char **argv)
         {"lengths", required_argument, 0, 'l'},   {"threads", required_argument, 0, 't'},
         {"json", no_argument, 0, 'J'},            {"child", required_argument, 0, 'C'},
         {"concurrency", required_argument, 0, 'c'}, {"turns", required_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"device", required_argument, 0, 'D'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -280,6 +283,13 @@ int cmd_bench_ttft(int argc, char **argv)
         case 'C': child = atol(optarg); break;
         case 'c': conc = atol(optarg); break;
         case 'T': turns = atol(optarg); break;
+        case 'D':
+            if (backend_kind_parse(optarg, &base.device)) {
+                fprintf(stderr, "kvspill %s: --device %s: expected auto, cpu or cuda\n", cmd,
+                        optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;
         }

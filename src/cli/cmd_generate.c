@@ -17,7 +17,8 @@ static void usage(FILE *f, const char *cmd)
 {
     fprintf(f, "usage: kvspill %s --model FILE (--prompt-file F | --tokens-file T) -n N\n"
                "         [--greedy] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
-               "         [--threads N] [--kv f16|f32] [--kernels auto|scalar|avx2|avx512]\n"
+               "         [--device auto|cpu|cuda] [--threads N] [--kv f16|f32]\n"
+               "         [--kernels auto|scalar|avx2|avx512]\n"
                "Sampling defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05.\n", cmd);
 }
 
@@ -62,7 +63,8 @@ int cmd_generate(int argc, char **argv)
         {"top-p", required_argument, 0, 'p'},   {"min-p", required_argument, 0, 'M'},
         {"seed", required_argument, 0, 's'},    {"threads", required_argument, 0, 'j'},
         {"kv", required_argument, 0, 'v'},      {"kernels", required_argument, 0, 'K'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"device", required_argument, 0, 'D'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
         switch (c) {
@@ -79,6 +81,7 @@ int cmd_generate(int argc, char **argv)
         case 'j': o.threads = atoi(optarg); break;
         case 'v': o.kv = optarg; break;
         case 'K': o.kernels = optarg; break;
+        case 'D': o.device = optarg; break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;
         }
@@ -134,7 +137,7 @@ int cmd_generate(int argc, char **argv)
     uint32_t last = n_prompt - 1, zero = 0, n_out = 0;
     fwd_batch b = {n_prompt, prompt, pos, seq, 1, &last};
     status = 1;
-    if (fwd_eval(e.fc, e.kv, &b, logits, &err) != 0)
+    if (cli_eval(&e, &b, logits, &err) != 0)
         goto fail;
     while (n_out < (uint32_t)n_gen) {
         int32_t t = sampler_sample(smp, logits);
@@ -144,7 +147,7 @@ int cmd_generate(int argc, char **argv)
             break;
         uint32_t p = n_prompt + n_out - 1;
         fwd_batch step = {1, &t, &p, &zero, 1, &zero};
-        if (fwd_eval(e.fc, e.kv, &step, logits, &err) != 0)
+        if (cli_eval(&e, &step, logits, &err) != 0)
             goto fail;
     }
     for (uint32_t i = 0; i < n_out; i++)

@@ -12,7 +12,8 @@
 static void usage(FILE *f, const char *cmd)
 {
     fprintf(f, "usage: kvspill %s --model FILE --tokens-file T --positions-file P --out F\n"
-               "         [--kv f16|f32] [--threads N] [--kernels auto|scalar|avx2|avx512]\n", cmd);
+               "         [--device auto|cpu|cuda] [--kv f16|f32] [--threads N]\n"
+               "         [--kernels auto|scalar|avx2|avx512]\n", cmd);
 }
 
 int cmd_model_logits(int argc, char **argv)
@@ -23,7 +24,8 @@ int cmd_model_logits(int argc, char **argv)
         {"model", required_argument, 0, 'm'},  {"tokens-file", required_argument, 0, 't'},
         {"positions-file", required_argument, 0, 'p'}, {"out", required_argument, 0, 'o'},
         {"kv", required_argument, 0, 'k'},     {"threads", required_argument, 0, 'j'},
-        {"kernels", required_argument, 0, 'K'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"kernels", required_argument, 0, 'K'}, {"device", required_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -34,6 +36,7 @@ int cmd_model_logits(int argc, char **argv)
         case 'k': o.kv = optarg; break;
         case 'j': o.threads = atoi(optarg); break;
         case 'K': o.kernels = optarg; break;
+        case 'D': o.device = optarg; break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;
         }
@@ -72,7 +75,7 @@ int cmd_model_logits(int argc, char **argv)
     model_error err = {{0}};
     if (!logits) {
         fprintf(stderr, "kvspill %s: out of memory\n", cmd);
-    } else if (fwd_eval(e.fc, e.kv, &b, logits, &err) != 0) {
+    } else if (cli_eval(&e, &b, logits, &err) != 0) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         status = 1;
     } else {

@@ -24,12 +24,15 @@ static void usage(FILE *f, const char *cmd)
 {
     fprintf(f,
             "usage: kvspill %s --model FILE [--host H] [--port P] [--api-key K]\n"
-            "         [--served-model-name NAME] [--max-model-len N] [--threads N]\n"
+            "         [--served-model-name NAME] [--max-model-len N]\n"
+            "         [--device auto|cpu|cuda] [--threads N]\n"
             "         [--enable-prefix-caching | --no-enable-prefix-caching]\n"
             "         [--kv-transfer-config JSON] [--kv-cache-memory BYTES[K|M|G]]\n"
             "         [--max-num-seqs N] [--max-num-batched-tokens N] [--kv-cache-dtype f16|f32]\n"
             "         [--kv-offload-always-load]\n"
             "Defaults: --host 0.0.0.0 --port 8000; the API key may also come from VLLM_API_KEY.\n"
+            "--device auto runs on the GPU when this build has CUDA and a device is present,\n"
+            "else on the CPU (--threads threads); the device is printed at startup.\n"
             "--kv-transfer-config '{\"kv_connector\":\"LMCacheConnectorV1\",\"kv_role\":\"kv_both\"}'\n"
             "turns on KV offload to the tiers the LMCACHE_* variables describe.\n"
             "--kv-offload-always-load loads every offload hit instead of loading only when the\n"
@@ -107,6 +110,20 @@ out:
     return rc;
 }
 
+/* Where the engine runs and, with offload on, how each tier moves its bytes. */
+static void print_devices(engine *e, bool offload)
+{
+    fprintf(stderr, "kvspill: device %s\n", engine_device_name(e));
+    if (!offload)
+        return;
+    engine_stats st;
+    engine_get_stats(e, &st);
+    for (uint32_t i = 0; i < st.offload.n_tiers && i < KVS_MAX_TIERS; i++)
+        if (st.offload.tiers[i].io_path[0])
+            fprintf(stderr, "kvspill: offload tier %s: %s\n", st.offload.tiers[i].name,
+                    st.offload.tiers[i].io_path);
+}
+
 /* Waits for SIGINT or SIGTERM, then shuts the server down in order. */
 static void serve_until_signal(const char *cmd, server *srv, http_server *http,
                                const sigset_t *sigs)
@@ -133,7 +150,7 @@ int cmd_serve(int argc, char **argv)
     engine_config ec;
     engine_config_init(&ec);
     enum { O_HOST = 256, O_PORT, O_KEY, O_MML, O_THREADS, O_NAME, O_APC, O_NO_APC, O_KVT,
-           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS };
+           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"host", required_argument, 0, O_HOST},
@@ -141,6 +158,7 @@ int cmd_serve(int argc, char **argv)
         {"api-key", required_argument, 0, O_KEY},
         {"max-model-len", required_argument, 0, O_MML},
         {"threads", required_argument, 0, O_THREADS},
+        {"device", required_argument, 0, O_DEVICE},
         {"served-model-name", required_argument, 0, O_NAME},
         {"enable-prefix-caching", no_argument, 0, O_APC},
         {"no-enable-prefix-caching", no_argument, 0, O_NO_APC},
@@ -163,6 +181,7 @@ int cmd_serve(int argc, char **argv)
         case O_KEY: api_key = optarg; break;
         case O_MML: if (parse_u32(optarg, 1, &ec.max_model_len)) bad = "--max-model-len"; break;
         case O_THREADS: if (parse_u32(optarg, 1, &threads) || threads > 4096) bad = "--threads"; break;
+        case O_DEVICE: if (backend_kind_parse(optarg, &ec.device)) bad = "--device"; break;
         case O_NAME: ec.served_model_name = optarg; break;
         case O_APC: ec.enable_prefix_caching = true; break;
         case O_NO_APC: ec.enable_prefix_caching = false; break;
@@ -220,6 +239,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         return 2;
     }
+    print_devices(e, ec.kv_role != ENGINE_KV_NONE);
     int status = 2;
     server srv;
     http_server *http = NULL;

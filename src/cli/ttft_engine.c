@@ -21,6 +21,7 @@ int ttft_engine_open(const ttft_setup *s, engine **out)
     engine_config ec;
     engine_config_init(&ec);
     ec.model_path = s->model;
+    ec.device = s->device;
     ec.n_threads = s->threads;
     ec.max_model_len = s->max_len;
     ec.enable_prefix_caching = s->apc;

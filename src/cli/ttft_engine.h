@@ -11,6 +11,7 @@
 
 typedef struct ttft_setup {
     const char *model;
+    backend_kind device;
     int threads;
     uint32_t max_len;
     bool apc;          /* in-memory prefix caching */
