@@ -1,69 +1,22 @@
 /* The offload connector: lookup, load-or-compute, asynchronous load with scatter into the
  * paged cache, and asynchronous store of gathered chunks. Scatters and gathers are queued
- * on the backend; a chunk is not handed to the cache, nor a loaded batch freed, before the
- * transfers that use its payload are done. */
+ * on the backend; connector_inflight.c keeps each chunk's payload until they are done. */
 #include "engine/connector.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "engine/connector_internal.h"
 #include "engine/histogram.h"
-#include "engine/load_plan.h"
 
-#define FLUSH_TIMEOUT_MS 30000
 /* A load seen done at a look further than this share of its time (or than TIMING_SLACK_S)
  * after the last look that saw it running (a forward step ran between them) only bounds
  * its speed from below. */
 #define TIMING_SLACK 0.125
 #define TIMING_SLACK_S 0.001
 
-/* A batch in flight. A load batch whose chunks were scattered also waits for the
- * transfers reading their payloads (fenced). */
-typedef struct pending {
-    kvs_batch *batch;
-    double t0;
-    bool fenced;
-    uint64_t fence;
-} pending;
-
-typedef struct pending_list {
-    pending *v;
-    size_t n, cap;
-} pending_list;
-
-/* Chunks whose payloads the transfers up to fence are filling; put once they are done. */
-typedef struct gathering {
-    kvs_chunk **chunks;
-    uint32_t n;
-    uint64_t fence;
-    double t0;
-} gathering;
-
-typedef struct gathering_list {
-    gathering *v;
-    size_t n, cap;
-} gathering_list;
-
-struct connector {
-    kvs_cache *cache;
-    backend *be;
-    kv_paged *kv;
-    kvs_layout layout;
-    uint32_t chunk;
-    engine_kv_role role;
-    bool save_decode, always_load, save_unfull;
-    load_est est;                 /* per-tier bandwidth and prefill speed */
-    pending_list puts, orphans;   /* stores in flight, abandoned loads */
-    gathering_list gathers;       /* stores whose gather is not done yet */
-
-    pthread_mutex_t mu;           /* the counters below, read by connector_stats */
-    uint64_t hit_tokens, loaded_tokens, stored_chunks;
-    engine_histogram h_load, h_store;
-};
-
-static double now_s(void)
+double connector_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -98,131 +51,6 @@ int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
     histogram_init(&c->h_store, 0.0005, 2.0);
     *out = c;
     return 0;
-}
-
-/* v grown (realloc) to room for one element past n, *cap updated; NULL when out of
- * memory (v is then unchanged). */
-static void *room_for_one(void *v, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return v;
-    size_t grown = *cap ? 2 * *cap : 16;
-    void *g = realloc(v, grown * elem);
-    if (g)
-        *cap = grown;
-    return g;
-}
-
-/* False when out of memory. */
-static bool pending_add(pending_list *l, pending p)
-{
-    pending *v = room_for_one(l->v, &l->cap, l->n, sizeof *l->v);
-    if (!v)
-        return false;
-    l->v = v;
-    l->v[l->n++] = p;
-    return true;
-}
-
-static bool pending_done(const connector *c, const pending *p)
-{
-    return kvs_batch_done(p->batch) && (!p->fenced || c->be->ops->done(c->be, p->fence));
-}
-
-/* Frees p's batch after waiting for it and its transfers. A failed wait leaves the
- * transfers' state unknown: the batch is kept (leaked) rather than freed under them. */
-static void pending_free_now(connector *c, const pending *p)
-{
-    model_error err;
-    if (p->fenced && c->be->ops->wait(c->be, p->fence, &err) != 0)
-        return;
-    kvs_batch_free(p->batch);
-}
-
-/* Keeps p in l until it is done (freed at once when it is, or when l cannot grow). */
-static void pending_keep(connector *c, pending_list *l, pending p)
-{
-    if (pending_done(c, &p) || !pending_add(l, p))
-        pending_free_now(c, &p);
-}
-
-static void pending_free_all(connector *c, pending_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        pending_free_now(c, &l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-/* Hands chunks to the cache (which takes them over); failures and drops are the cache's
- * to count, and inference goes on either way. */
-static void put_chunks(connector *c, kvs_chunk **chunks, uint32_t n, double t0)
-{
-    kvs_batch *b = NULL;
-    kvs_error kerr;
-    if (kvs_put_async(c->cache, chunks, n, &b, &kerr) == KVS_OK &&
-        !pending_add(&c->puts, (pending){b, t0, false, 0}))
-        kvs_batch_free(b);
-}
-
-static void release_chunks(kvs_chunk **chunks, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        kvs_chunk_release(chunks[i]);
-}
-
-/* Whether g's gather is over (waiting for it with wait): its chunks are then put or, when
- * the wait failed, released unstored (their contents are unknown). */
-static bool gathering_finish(connector *c, gathering *g, bool wait)
-{
-    model_error err;
-    if (!wait && !c->be->ops->done(c->be, g->fence))
-        return false;
-    if (wait && c->be->ops->wait(c->be, g->fence, &err) != 0)
-        release_chunks(g->chunks, g->n);
-    else
-        put_chunks(c, g->chunks, g->n, g->t0);
-    free(g->chunks);
-    return true;
-}
-
-/* Gathers still running go to the list; when it cannot grow, they are waited for. */
-static void gathering_keep(connector *c, gathering g)
-{
-    if (gathering_finish(c, &g, false))
-        return;
-    gathering *v = room_for_one(c->gathers.v, &c->gathers.cap, c->gathers.n, sizeof *v);
-    if (!v) {
-        gathering_finish(c, &g, true);
-        return;
-    }
-    c->gathers.v = v;
-    c->gathers.v[c->gathers.n++] = g;
-}
-
-/* Puts every gather that is done (all of them, waiting, with wait). */
-static void gathers_finish(connector *c, bool wait)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < c->gathers.n; i++)
-        if (!gathering_finish(c, &c->gathers.v[i], wait))
-            c->gathers.v[kept++] = c->gathers.v[i];
-    c->gathers.n = kept;
-}
-
-void connector_destroy(connector *c)
-{
-    if (!c)
-        return;
-    gathers_finish(c, true);
-    free(c->gathers.v);
-    kvs_error kerr;
-    (void)kvs_cache_flush(c->cache, FLUSH_TIMEOUT_MS, &kerr); /* best effort at shutdown */
-    pending_free_all(c, &c->puts);
-    pending_free_all(c, &c->orphans);
-    kvs_cache_close(c->cache);
-    pthread_mutex_destroy(&c->mu);
-    free(c);
 }
 
 /* Chunk keys of the full chunks of tokens[0, n_tokens), extended from what cs has, with
@@ -336,7 +164,7 @@ static uint32_t start_load(connector *c, conn_seq *cs, const kvs_key *ns,
     memset(cs->load_plan_bytes, 0, sizeof cs->load_plan_bytes);
     memset(cs->load_got, 0, sizeof cs->load_got);
     kvs_error kerr;
-    cs->load_start = now_s(); /* a get from memory is done when it returns: time it too */
+    cs->load_start = connector_now(); /* a get from memory is done when it returns: time it too */
     uint32_t end = first;
     for (; end < n_use; end += per) {
         uint32_t k = min_u32(per, n_use - end);
@@ -350,7 +178,7 @@ static uint32_t start_load(connector *c, conn_seq *cs, const kvs_key *ns,
     for (uint32_t i = first; i < end; i++)
         cs->load_plan_bytes[cs->tier_of[i]] +=
             kvs_payload_bytes(&c->layout, chunk_end(c, i, covered) - i * c->chunk);
-    cs->load_seen = now_s();
+    cs->load_seen = connector_now();
     if (cs->n_loads == 0) {
         free(cs->loads);
         cs->loads = NULL;
@@ -429,8 +257,8 @@ static void end_load(connector *c, conn_seq *cs)
 {
     for (uint32_t k = 0; k < cs->n_loads; k++) {
         bool scattered = k < cs->load_next;
-        pending_keep(c, &c->orphans, (pending){cs->loads[k], cs->load_start,
-                                               scattered && cs->load_fenced, cs->load_fence});
+        inflight_drop_load(c, (pending){cs->loads[k], cs->load_start,
+                                        scattered && cs->load_fenced, cs->load_fence});
     }
     free(cs->loads);
     cs->loads = NULL;
@@ -483,16 +311,16 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
         kvs_batch *b = cs->loads[cs->load_next];
         if (!kvs_batch_done(b) && (wait_ms <= 0 || kvs_batch_wait(b, wait_ms) != KVS_OK))
             break;
-        double seen_done = now_s();
+        double seen_done = connector_now();
         ok = scatter_next(c, cs, slot);
         /* What is scattered so far was loaded (and copied: part of what a load costs) in
          * the time since the start; it ended within the time since the last look that saw
          * it running. */
-        double dt = now_s() - cs->load_start, window = seen_done - cs->load_seen;
+        double dt = connector_now() - cs->load_start, window = seen_done - cs->load_seen;
         bool exact = window <= TIMING_SLACK * dt || window <= TIMING_SLACK_S;
         load_est_observe(&c->est, cs->load_got, dt, exact ? LOAD_EXACT : LOAD_AT_MOST);
     }
-    double now = now_s();
+    double now = connector_now();
     bool over = !ok || cs->load_next == cs->n_loads;
     if (!over) {
         cs->load_seen = now;
@@ -566,7 +394,7 @@ void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slo
                         ? n_prompt % c->chunk : 0;
     if ((n_new == 0 && rest == 0) || !ensure_keys(c, cs, ns, tokens, limit))
         return;
-    gathering g = {.chunks = calloc(n_new + 1, sizeof *g.chunks), .t0 = now_s()};
+    gathering g = {.chunks = calloc(n_new + 1, sizeof *g.chunks), .t0 = connector_now()};
     if (!g.chunks)
         return;
     const uint32_t *table = kv_paged_seq_table(c->kv, slot);
@@ -583,7 +411,7 @@ void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slo
         cs->partial_stored = true;
     }
     if (g.n > 0)
-        gathering_keep(c, g); /* the CPU's gathers are done: put at once */
+        inflight_store(c, g); /* the CPU's gathers are done: put at once */
     else
         free(g.chunks);
     if (n_new > 0)
@@ -597,33 +425,17 @@ void connector_seq_reset(connector *c, conn_seq *cs)
     cs->partial_stored = false;
 }
 
-static void reap(connector *c, pending_list *l, bool stores)
+void connector_destroy(connector *c)
 {
-    size_t kept = 0;
-    double now = now_s();
-    for (size_t i = 0; i < l->n; i++) {
-        kvs_batch *b = l->v[i].batch;
-        if (!pending_done(c, &l->v[i])) {
-            l->v[kept++] = l->v[i];
-            continue;
-        }
-        if (stores) {
-            pthread_mutex_lock(&c->mu);
-            c->stored_chunks += kvs_batch_loaded(b);
-            histogram_observe(&c->h_store, now - l->v[i].t0);
-            pthread_mutex_unlock(&c->mu);
-        }
-        kvs_batch_free(b);
-    }
-    l->n = kept;
+    if (!c)
+        return;
+    inflight_drain(c);
+    kvs_cache_close(c->cache);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
 }
 
-void connector_tick(connector *c)
-{
-    gathers_finish(c, false);
-    reap(c, &c->puts, true);
-    reap(c, &c->orphans, false);
-}
+void connector_tick(connector *c) { inflight_tick(c); }
 
 void connector_note_compute(connector *c, uint32_t tokens, double seconds)
 {
