@@ -243,7 +243,8 @@ static void test_eval_same_as_fwd(void **state)
     }
     fwd_batch batch = {N, tok, pos, seq, N, rows};
     size_t n_logits = (size_t)N * hp->n_vocab;
-    float *direct = malloc(n_logits * sizeof *direct), *through = malloc(n_logits * sizeof *through);
+    float *direct = malloc(n_logits * sizeof *direct);
+    float *through = malloc(n_logits * sizeof *through);
     assert_non_null(direct);
     assert_non_null(through);
     model_error err = {{0}};

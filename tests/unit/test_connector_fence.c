@@ -52,7 +52,10 @@ static int late_kv_transfer(backend *b, kv_cache *kv, const kv_xfer *x, size_t n
     return 0;
 }
 
-static bool late_done(backend *b, uint64_t fence) { return fence <= ((late_backend *)b)->released; }
+static bool late_done(backend *b, uint64_t fence)
+{
+    return fence <= ((late_backend *)b)->released;
+}
 
 static int late_wait(backend *b, uint64_t fence, model_error *err)
 {
