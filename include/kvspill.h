@@ -289,10 +289,14 @@ kvs_status kvs_remove(kvs_cache *cache, const kvs_key *ns, const kvs_key *key, k
 /* The library has no CUDA dependency: an engine whose KV cache lives on a GPU lends it these
  * operations through kvs_config.gpu. With them, chunk payloads in host memory (the mem tier,
  * staging for the other tiers) are page-locked, and the gds tier (gds_path, with libcufile
- * found at run time by dlopen) reads and writes payloads straight between the files and one
- * registered GPU staging buffer of cufile_buffer_size bytes. Without libcufile, or when the
- * file system refuses GPUDirect Storage, the gds tier uses the file tier's POSIX path and
- * says why in its kvs_tier_stats.io_path. Every function returns 0 on success. */
+ * found at run time by dlopen: $KVSPILL_CUFILE_LIB, else libcufile.so.0, else libcufile.so)
+ * reads and writes payloads straight between the files and one registered GPU staging
+ * buffer of cufile_buffer_size bytes. Without libcufile, or when the file system refuses
+ * GPUDirect Storage, the gds tier uses the file tier's POSIX path and says why in its
+ * kvs_tier_stats.io_path (docs/gds.md). Every function returns 0 on success; all must be
+ * set. The operations must stay valid until the cache is closed and every chunk obtained
+ * while it was open is released (page-locked buffers and staging slots go back through
+ * them). */
 typedef struct kvs_gpu_ops {
     void *user;
     /* Page-locked host memory (cudaHostAlloc); NULL on failure. */
@@ -312,14 +316,18 @@ typedef struct kvs_gpu_ops {
 } kvs_gpu_ops;
 
 /* Whether the chunk's payload is in device memory (the gds tier's staging buffer): then
- * kvs_chunk_payload and kvs_chunk_segment return device pointers. */
+ * kvs_chunk_payload and kvs_chunk_segment return device pointers. A get from the gds tier
+ * gives such chunks when it reads with cuFile; each holds a slot of the staging buffer
+ * until released, so release them as soon as their KV is scattered. When the staging
+ * buffer has no room, a get reads into host memory instead. */
 bool kvs_chunk_on_device(const kvs_chunk *chunk);
 
 /* kvs_chunk_new with the payload in the gds tier's GPU staging buffer, for the engine to fill
  * with a gather kernel before kvs_put_async (the gds tier then writes it with cuFileWrite;
- * host tiers get a host copy made by the library). KVS_ERR_UNSUPPORTED when the cache has
- * no active GPUDirect path, KVS_ERR_FULL when the staging buffer has no room now: the
- * caller uses kvs_chunk_new instead. */
+ * host tiers get a host copy made by the library). Segment padding is zeroed; the segments
+ * themselves are not. KVS_ERR_UNSUPPORTED when the cache has no active GPUDirect path (the
+ * message says why), KVS_ERR_FULL when the staging buffer has no room now: the caller uses
+ * kvs_chunk_new instead. */
 kvs_status kvs_chunk_new_device(kvs_cache *cache, const kvs_key *ns, const kvs_key *parent,
                                 const kvs_key *key, uint32_t chunk_index,
                                 const int32_t *tokens, uint32_t n_tokens,
@@ -343,9 +351,10 @@ typedef struct kvs_tier_stats {
     uint64_t reconnects;        /* connections a remote tier re-established after a failure */
     uint64_t metadata_ops;      /* file system metadata calls (stat, open, rename, unlink...) */
     char last_error[KVS_ERROR_MSG_MAX]; /* the most recent error the tier hit, or "" */
-    char io_path[160];          /* how the tier moves bytes: "io_uring+O_DIRECT", "buffered",
-                                   "cufile (GPUDirect)", "cufile (compat mode)", or
-                                   "posix (no GPUDirect: <reason>)"; "" for mem and redis */
+    char io_path[256];          /* how the tier moves bytes: "io_uring+O_DIRECT",
+                                   "pread+buffered", ..., "cufile (GPUDirect)", "cufile
+                                   (compat mode)", or "posix (no GPUDirect: <reason>)";
+                                   "" for mem and redis */
 } kvs_tier_stats;
 
 typedef struct kvs_stats {

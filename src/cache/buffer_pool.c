@@ -17,7 +17,9 @@
 #endif
 
 struct kvs_pool_buf {
-    size_t cap; /* usable bytes after the bookkeeping block */
+    size_t cap;                /* usable bytes after the bookkeeping block */
+    void *raw;                 /* what the allocator returned */
+    const kvs_gpu_ops *pinned; /* the allocator of page-locked memory, NULL for the heap */
     kvs_pool_buf *prev, *next;
 };
 
@@ -56,14 +58,48 @@ static void unlink_buf(kvs_buffer_pool *pool, kvs_pool_buf *b)
     pool->cached--;
 }
 
-void kvs_buffer_pool_destroy(kvs_buffer_pool *pool)
+static void free_buf(kvs_pool_buf *b)
 {
+    if (b->pinned)
+        b->pinned->host_free(b->pinned->user, b->raw);
+    else
+        free(b->raw);
+}
+
+/* Unlinks every idle buffer; the caller frees the returned list outside the lock. */
+static kvs_pool_buf *take_all(kvs_buffer_pool *pool)
+{
+    kvs_pool_buf *list = NULL;
     while (pool->head) {
         kvs_pool_buf *b = pool->head;
         unlink_buf(pool, b);
-        free(b);
+        b->next = list;
+        list = b;
     }
+    return list;
+}
+
+static void free_list(kvs_pool_buf *list)
+{
+    while (list) { /* freed outside the lock: munmap of big buffers is slow */
+        kvs_pool_buf *next = list->next;
+        free_buf(list);
+        list = next;
+    }
+}
+
+void kvs_buffer_pool_destroy(kvs_buffer_pool *pool)
+{
+    free_list(take_all(pool));
     pthread_mutex_destroy(&pool->lock);
+}
+
+void kvs_buffer_pool_trim(kvs_buffer_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    kvs_pool_buf *list = take_all(pool);
+    pthread_mutex_unlock(&pool->lock);
+    free_list(list);
 }
 
 /* The capacity a request of size bytes gets; 0 when the size overflows. */
@@ -77,7 +113,27 @@ static size_t capacity_for(size_t size)
     return (size + unit - 1) / unit * unit;
 }
 
-uint8_t *kvs_buffer_pool_get(kvs_buffer_pool *pool, size_t size)
+/* A new buffer with its bookkeeping block: page-locked memory from pinned, over-allocated
+ * by a block so that it can be aligned whatever alignment host_alloc gives, else the heap. */
+static kvs_pool_buf *new_buf(size_t cap, const kvs_gpu_ops *pinned)
+{
+    void *raw = pinned ? pinned->host_alloc(pinned->user, cap + 2 * KVS_BUFFER_POOL_ALIGN) : NULL;
+    if (!raw) {
+        pinned = NULL;
+        if (posix_memalign(&raw, KVS_BUFFER_POOL_ALIGN, cap + KVS_BUFFER_POOL_ALIGN) != 0)
+            return NULL;
+    }
+    uintptr_t at = ((uintptr_t)raw + KVS_BUFFER_POOL_ALIGN - 1) / KVS_BUFFER_POOL_ALIGN *
+                   KVS_BUFFER_POOL_ALIGN;
+    kvs_pool_buf *b = (kvs_pool_buf *)at;
+    b->cap = cap;
+    b->raw = raw;
+    b->pinned = pinned;
+    return b;
+}
+
+uint8_t *kvs_buffer_pool_get_pinned(kvs_buffer_pool *pool, size_t size,
+                                    const kvs_gpu_ops *pinned)
 {
     size_t cap = capacity_for(size);
     if (cap == 0)
@@ -85,22 +141,25 @@ uint8_t *kvs_buffer_pool_get(kvs_buffer_pool *pool, size_t size)
     kvs_pool_buf *b = NULL;
     if (cap >= KVS_BUFFER_POOL_MIN) {
         pthread_mutex_lock(&pool->lock);
-        for (b = pool->head; b && b->cap != cap; b = b->next)
+        for (b = pool->head; b && (b->cap != cap || b->pinned != pinned); b = b->next)
             ;
         if (b)
             unlink_buf(pool, b);
         pthread_mutex_unlock(&pool->lock);
     }
-    if (b) {
+    if (b)
         UNPOISON(data_of(b), cap);
-        return data_of(b);
-    }
-    void *p = NULL;
-    if (posix_memalign(&p, KVS_BUFFER_POOL_ALIGN, cap + KVS_BUFFER_POOL_ALIGN) != 0)
+    else if (!(b = new_buf(cap, pinned)))
         return NULL;
-    b = p;
-    b->cap = cap;
+    /* Beyond the bytes asked for is off limits, as it would be in a buffer of its own. */
+    if (size > 0)
+        POISON(data_of(b) + size, cap - size);
     return data_of(b);
+}
+
+uint8_t *kvs_buffer_pool_get(kvs_buffer_pool *pool, size_t size)
+{
+    return kvs_buffer_pool_get_pinned(pool, size, NULL);
 }
 
 void kvs_buffer_pool_put(kvs_buffer_pool *pool, uint8_t *buf)
@@ -109,7 +168,7 @@ void kvs_buffer_pool_put(kvs_buffer_pool *pool, uint8_t *buf)
         return;
     kvs_pool_buf *b = buf_of(buf);
     if (b->cap < KVS_BUFFER_POOL_MIN || b->cap > pool->max_bytes) {
-        free(b);
+        free_buf(b);
         return;
     }
     /* Poisoned before it is listed: once listed, another thread may take it. */
@@ -132,11 +191,7 @@ void kvs_buffer_pool_put(kvs_buffer_pool *pool, uint8_t *buf)
         drop = old;
     }
     pthread_mutex_unlock(&pool->lock);
-    while (drop) { /* freed outside the lock: munmap of big buffers is slow */
-        kvs_pool_buf *next = drop->next;
-        free(drop);
-        drop = next;
-    }
+    free_list(drop);
 }
 
 void kvs_buffer_pool_stats_get(kvs_buffer_pool *pool, kvs_buffer_pool_stats *out)

@@ -8,6 +8,7 @@
 #include "cache/cache_internal.h"
 #include "cache/deadline.h"
 #include "cache/error.h"
+#include "cache/object.h"
 
 /* How long close waits for queued writes before it abandons them. */
 #define CLOSE_FLUSH_TIMEOUT_MS 30000
@@ -30,6 +31,11 @@ static kvs_status validate(const kvs_config *cfg, kvs_error *err)
     if ((unsigned)cfg->durability > KVS_DURABILITY_DATA)
         return kvs_fail(err, KVS_ERR_INVALID, "config: durability %u is not none or data",
                         (unsigned)cfg->durability);
+    const kvs_gpu_ops *g = cfg->gpu;
+    if (g && (!g->host_alloc || !g->host_free || !g->device_alloc || !g->device_free ||
+              !g->bind_thread || !g->copy_to_host || !g->copy_to_device || !g->xxh3_64))
+        return kvs_fail(err, KVS_ERR_INVALID, "config: gpu operations given with a NULL "
+                        "function");
     return KVS_OK;
 }
 
@@ -59,6 +65,8 @@ static kvs_status open_tiers(kvs_cache *c, kvs_error *err)
         fo.name = "gds";
         fo.root = strip_file_url(cfg->gds_path);
         fo.capacity_bytes = cfg->max_gds_size;
+        fo.gpu = cfg->gpu;
+        fo.cufile_buffer_size = cfg->cufile_buffer_size;
         if ((st = kvs_tier_file_open(&fo, &t, err)) != KVS_OK)
             return st;
         c->gds = c->tiers[c->n_tiers++] = t;
@@ -78,6 +86,8 @@ static void free_cache(kvs_cache *c)
 {
     for (uint32_t i = 0; i < c->n_tiers; i++)
         c->tiers[i]->methods->close(c->tiers[i]);
+    if (c->cfg.gpu)
+        kvs_object_unpin_buffers();
     kvs_keymap_destroy(&c->flights);
     pthread_mutex_destroy(&c->flight_lock);
     pthread_cond_destroy(&c->write_idle);
@@ -107,6 +117,8 @@ kvs_status kvs_cache_open(const kvs_config *cfg, kvs_cache **out, kvs_error *err
     }
     pthread_mutex_init(&c->write_lock, NULL);
     pthread_mutex_init(&c->flight_lock, NULL);
+    if (cfg->gpu) /* undone by free_cache */
+        kvs_object_pin_buffers(cfg->gpu);
     if ((st = kvs_keymap_init(&c->flights, err)) != KVS_OK ||
         (st = open_tiers(c, err)) != KVS_OK) {
         free_cache(c);

@@ -7,6 +7,7 @@
 
 #include "cache/batch.h"
 #include "cache/cache_internal.h"
+#include "cache/device_chunk.h"
 #include "cache/error.h"
 #include "cache/object.h"
 
@@ -59,8 +60,8 @@ static void land(kvs_cache *cache, flight *f, kvs_chunk *chunk, kvs_status st, i
     free(f);
 }
 
-/* Copies a hit into the faster tiers: memory now, the local disk (for a hit from the shared
- * directory or Redis) through the write queue when the budget allows. */
+/* Copies a hit in host memory into the faster tiers: memory now, the local disk (for a hit
+ * from the shared directory or Redis) through the write queue when the budget allows. */
 static void promote(kvs_cache *cache, uint32_t from_tier, kvs_chunk *chunk)
 {
     kvs_status st;
@@ -70,6 +71,24 @@ static void promote(kvs_cache *cache, uint32_t from_tier, kvs_chunk *chunk)
         kvs_cache_write_reserve(cache, chunk->total_size))
         kvs_cache_write_submit(cache, &cache->tiers[cache->local_disk], 1, &chunk, NULL, 1,
                                NULL);
+}
+
+/* A hit the gds tier read straight into GPU memory is promoted too, through one host copy
+ * (copy_to_host): the next request for the prefix — often another user's, with the same
+ * system prompt — then loads from host RAM instead of storage, and the local disk keeps it
+ * across restarts. The copy is made after the hit has landed, so the request waiting for it
+ * does not wait for the copy; a get that arrives in between loads it from storage again.
+ * When the cache has neither memory nor a local disk, no copy is made. Takes over the
+ * reference to chunk. */
+static void promote_device_hit(kvs_cache *cache, uint32_t from_tier, kvs_chunk *chunk)
+{
+    bool to_disk = cache->local_disk >= 0 && from_tier > (uint32_t)cache->local_disk;
+    kvs_chunk *host;
+    if ((cache->mem || to_disk) && kvs_device_host_copy(chunk, &host, NULL) == KVS_OK) {
+        promote(cache, from_tier, host);
+        kvs_chunk_release(host);
+    }
+    kvs_chunk_release(chunk);
 }
 
 /* A miss is NOT_FOUND unless some tier found something worse (corrupt, I/O error). */
@@ -102,7 +121,11 @@ static void load_job_run(kvs_job *job)
         /* Hits land; misses move to the front for the next tier. */
         size_t still = 0;
         for (size_t i = 0; i < left; i++) {
-            if (st[i] == KVS_OK && out[i]) {
+            if (st[i] == KVS_OK && out[i] && out[i]->device) {
+                kvs_chunk *hit = kvs_chunk_ref(out[i]);
+                land(cache, lj->flights[i], out[i], KVS_OK, (int)t);
+                promote_device_hit(cache, t, hit);
+            } else if (st[i] == KVS_OK && out[i]) {
                 promote(cache, t, out[i]);
                 land(cache, lj->flights[i], out[i], KVS_OK, (int)t);
             } else {

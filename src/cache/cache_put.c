@@ -1,10 +1,111 @@
-/* kvs_put_async: seal, store in memory at once, queue the slow tiers within the budget. */
+/* kvs_put_async: seal, store in memory at once, queue the slow tiers within the budget.
+ *
+ * A device chunk (payload in the gds tier's GPU staging buffer) goes as it is to the gds
+ * tier when that tier writes with cuFile. Every other tier keeps host bytes, so those get
+ * one host copy of the chunk, made here (gpu->copy_to_host into page-locked memory) and
+ * only when such a tier is enabled; the device chunk never sits in a tier, and its staging
+ * slot is free again once its write is done and the caller has released it. */
 #include <stdlib.h>
 
 #include "cache/batch.h"
 #include "cache/cache_internal.h"
+#include "cache/device_chunk.h"
 #include "cache/error.h"
 #include "cache/object.h"
+#include "cache/tier_file.h"
+
+/* Items idx[0..k) failed with st in a tier (or before reaching one). */
+static void fail_items(kvs_batch *batch, const size_t *idx, size_t k, kvs_status st)
+{
+    for (size_t j = 0; j < k; j++)
+        kvs_batch_merge_put(batch, &idx[j], &st, 1);
+}
+
+/* Queues chunks[0..k) (batch items idx) for tiers[0..n) with what fits in the write budget;
+ * the rest is dropped, not waited for. */
+static void queue_slow(kvs_cache *cache, kvs_tier *const *tiers, size_t n,
+                       kvs_chunk *const *chunks, const size_t *idx, size_t k, kvs_batch *batch)
+{
+    if (n == 0 || k == 0)
+        return;
+    kvs_chunk **fit = malloc(k * sizeof *fit);
+    size_t *fit_idx = malloc(k * sizeof *fit_idx);
+    if (!fit || !fit_idx) {
+        fail_items(batch, idx, k, KVS_ERR_NOMEM);
+        free(fit);
+        free(fit_idx);
+        return;
+    }
+    size_t queued = 0;
+    for (size_t j = 0; j < k; j++) {
+        if (kvs_cache_write_reserve(cache, chunks[j]->total_size)) {
+            fit[queued] = chunks[j];
+            fit_idx[queued++] = idx[j];
+        } else {
+            kvs_batch_set_put_status(batch, idx[j], KVS_ERR_DROPPED);
+            atomic_fetch_add(&cache->dropped_puts, 1);
+        }
+    }
+    if (queued > 0)
+        kvs_cache_write_submit(cache, tiers, n, fit, fit_idx, queued, batch);
+    free(fit);
+    free(fit_idx);
+}
+
+/* Stores host chunks[0..k) in memory, when the cache has it, and queues them for tiers. */
+static void store_host(kvs_cache *cache, kvs_tier *const *tiers, size_t n,
+                       kvs_chunk *const *chunks, const size_t *idx, size_t k,
+                       kvs_batch *batch, kvs_status *status)
+{
+    if (cache->mem && k > 0) {
+        cache->mem->methods->put(cache->mem, chunks, k, status);
+        kvs_batch_merge_put(batch, idx, status, k);
+    }
+    queue_slow(cache, tiers, n, chunks, idx, k, batch);
+}
+
+/* A batch with device chunks: the chunks as they are to a gds tier that writes with
+ * cuFile, host versions (host chunks themselves, copies of device chunks) to memory and
+ * the other slow tiers. */
+static void store_with_device(kvs_cache *cache, kvs_chunk *const *chunks, const size_t *idx,
+                              size_t k, kvs_batch *batch, kvs_status *status)
+{
+    kvs_tier *gds = cache->gds && kvs_tier_file_staging(cache->gds) ? cache->gds : NULL;
+    kvs_tier *host_tiers[KVS_MAX_TIERS];
+    size_t n_host = 0;
+    for (uint32_t t = cache->first_slow; t < cache->n_tiers; t++)
+        if (cache->tiers[t] != gds)
+            host_tiers[n_host++] = cache->tiers[t];
+    if (gds)
+        queue_slow(cache, &gds, 1, chunks, idx, k, batch);
+    if (!cache->mem && n_host == 0)
+        return;
+    kvs_chunk **host = malloc(k * sizeof *host);
+    size_t *host_idx = malloc(k * sizeof *host_idx);
+    if (!host || !host_idx) {
+        fail_items(batch, idx, k, KVS_ERR_NOMEM);
+        free(host);
+        free(host_idx);
+        return;
+    }
+    size_t h = 0;
+    for (size_t j = 0; j < k; j++) {
+        kvs_status st = KVS_OK;
+        if (chunks[j]->device)
+            st = kvs_device_host_copy(chunks[j], &host[h], NULL);
+        else
+            host[h] = kvs_chunk_ref(chunks[j]);
+        if (st != KVS_OK)
+            fail_items(batch, &idx[j], 1, st);
+        else
+            host_idx[h++] = idx[j];
+    }
+    store_host(cache, host_tiers, n_host, host, host_idx, h, batch, status);
+    for (size_t j = 0; j < h; j++)
+        kvs_chunk_release(host[j]); /* the tiers and jobs hold their own references */
+    free(host);
+    free(host_idx);
+}
 
 kvs_status kvs_put_async(kvs_cache *cache, kvs_chunk *const *chunks, size_t n,
                          kvs_batch **out, kvs_error *err)
@@ -33,38 +134,22 @@ kvs_status kvs_put_async(kvs_cache *cache, kvs_chunk *const *chunks, size_t n,
     atomic_fetch_add(&cache->puts, n);
 
     size_t k = 0;
+    bool any_device = false;
     for (size_t i = 0; i < n; i++) {
-        if (!chunks[i]) {
-            kvs_batch_set_put_status(batch, i, KVS_ERR_INVALID);
+        kvs_status st = chunks[i] ? kvs_chunk_seal(chunks[i], NULL) : KVS_ERR_INVALID;
+        if (st != KVS_OK) {
+            kvs_batch_set_put_status(batch, i, st);
             continue;
         }
-        kvs_object_seal(chunks[i]);
+        any_device |= chunks[i]->device != NULL;
         valid[k] = chunks[i];
         idx[k++] = i;
     }
-    if (cache->mem && k > 0) {
-        cache->mem->methods->put(cache->mem, valid, k, status);
-        kvs_batch_merge_put(batch, idx, status, k);
-    }
-
-    /* The slow tiers get what fits in the write budget; the rest is dropped, not waited
-     * for. The chunks that fit move to the front of valid/idx. */
-    size_t n_slow = cache->n_tiers - cache->first_slow;
-    if (n_slow > 0) {
-        size_t queued = 0;
-        for (size_t j = 0; j < k; j++) {
-            if (kvs_cache_write_reserve(cache, valid[j]->total_size)) {
-                valid[queued] = valid[j];
-                idx[queued++] = idx[j];
-            } else {
-                kvs_batch_set_put_status(batch, idx[j], KVS_ERR_DROPPED);
-                atomic_fetch_add(&cache->dropped_puts, 1);
-            }
-        }
-        if (queued > 0)
-            kvs_cache_write_submit(cache, cache->tiers + cache->first_slow, n_slow, valid, idx,
-                                   queued, batch);
-    }
+    if (any_device)
+        store_with_device(cache, valid, idx, k, batch, status);
+    else
+        store_host(cache, cache->tiers + cache->first_slow, cache->n_tiers - cache->first_slow,
+                   valid, idx, k, batch, status);
     for (size_t i = 0; i < n; i++)
         kvs_chunk_release(chunks[i]); /* the tiers and jobs hold their own references */
     free(status);

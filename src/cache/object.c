@@ -16,6 +16,7 @@
  * nothing here casts untrusted bytes to a struct. */
 #include "cache/object.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <xxhash.h>
 
 #include "cache/buffer_pool.h"
+#include "cache/device_chunk.h"
 #include "cache/error.h"
 
 enum {
@@ -147,35 +149,53 @@ size_t kvs_object_header_size(uint32_t n_tokens)
 }
 
 /* Object buffers are recycled through a pool (buffer_pool.h) so that steady-state reads
- * and chunk allocations do not fault in fresh pages. Sanitizer builds use the heap
- * directly, so that ASan's quarantine reports a use after free however late it happens. */
+ * and chunk allocations do not fault in fresh pages. Sanitizer builds keep no idle buffers,
+ * so that ASan's quarantine reports a use after free however late it happens. */
+#ifdef KVSPILL_SANITIZE
+#define OBJECT_POOL_BYTES 0u
+#else
 #define OBJECT_POOL_BYTES (256u * 1024u * 1024u)
+#endif
 _Static_assert(KVS_BUFFER_POOL_ALIGN % KVS_OBJECT_ALIGN == 0, "pool buffers suit O_DIRECT");
 
-#ifndef KVSPILL_SANITIZE
 static kvs_buffer_pool object_pool = KVS_BUFFER_POOL_INITIALIZER(OBJECT_POOL_BYTES);
-#endif
+
+/* The GPU operations whose page-locked memory object buffers come from while a cache with
+ * GPU operations is open (the first such cache's), and how many such caches are open. */
+static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned pin_users;
+static const kvs_gpu_ops *_Atomic pin_ops;
+
+void kvs_object_pin_buffers(const kvs_gpu_ops *gpu)
+{
+    pthread_mutex_lock(&pin_lock);
+    if (pin_users++ == 0)
+        atomic_store(&pin_ops, gpu);
+    pthread_mutex_unlock(&pin_lock);
+}
+
+void kvs_object_unpin_buffers(void)
+{
+    pthread_mutex_lock(&pin_lock);
+    if (pin_users > 0 && --pin_users == 0) {
+        atomic_store(&pin_ops, NULL);
+        /* Idle page-locked buffers must not outlive the caches whose operations free them. */
+        kvs_buffer_pool_trim(&object_pool);
+    }
+    pthread_mutex_unlock(&pin_lock);
+}
 
 uint8_t *kvs_object_alloc_buffer(size_t size)
 {
     size_t n = size == 0 ? KVS_OBJECT_ALIGN : round_up_align(size);
     if (n < size)
         return NULL;
-#ifdef KVSPILL_SANITIZE
-    void *p = NULL;
-    return posix_memalign(&p, KVS_OBJECT_ALIGN, n) == 0 ? p : NULL;
-#else
-    return kvs_buffer_pool_get(&object_pool, n);
-#endif
+    return kvs_buffer_pool_get_pinned(&object_pool, n, atomic_load(&pin_ops));
 }
 
 void kvs_object_free_buffer(uint8_t *buf)
 {
-#ifdef KVSPILL_SANITIZE
-    free(buf);
-#else
     kvs_buffer_pool_put(&object_pool, buf);
-#endif
 }
 
 static uint64_t header_checksum(const uint8_t *buf, size_t header_size)
@@ -198,6 +218,14 @@ static uint64_t now_unix_ns(void)
 
 void kvs_object_seal(kvs_chunk *chunk)
 {
+    if (chunk->sealed || chunk->device)
+        return;
+    kvs_object_seal_with_sum(chunk, XXH3_64bits(chunk->buf + chunk->header_size,
+                                                chunk->info.payload_size));
+}
+
+void kvs_object_seal_with_sum(kvs_chunk *chunk, uint64_t payload_sum)
+{
     if (chunk->sealed)
         return;
     const kvs_chunk_info *in = &chunk->info;
@@ -216,7 +244,7 @@ void kvs_object_seal(kvs_chunk *chunk)
     put_le32(h + OFF_HEAD_DIM, in->layout.head_dim);
     put_le32(h + OFF_DTYPE, (uint32_t)in->layout.dtype);
     put_le64(h + OFF_PAYLOAD_SIZE, in->payload_size);
-    put_le64(h + OFF_PAYLOAD_SUM, XXH3_64bits(h + chunk->header_size, in->payload_size));
+    put_le64(h + OFF_PAYLOAD_SUM, payload_sum);
     put_le64(h + OFF_CREATED, in->created_unix_ns);
     memcpy(h + OFF_WRITER, in->writer_id, sizeof in->writer_id);
     h[OFF_WRITER + sizeof in->writer_id - 1] = 0;
@@ -292,22 +320,22 @@ kvs_status kvs_object_parse_header(const uint8_t *buf, size_t len, kvs_chunk_inf
 
 static void chunk_free(kvs_chunk *chunk)
 {
+    kvs_device_detach(chunk);
     kvs_object_free_buffer(chunk->buf);
     free(chunk->tokens);
     free(chunk);
 }
 
-/* Checks everything a reader must check once the header parsed; the caller frees on error. */
-static kvs_status verify_object(const uint8_t *buf, size_t len, const kvs_chunk_info *in,
-                                size_t hsize, const int32_t *own_tokens, const kvs_key *ns,
+/* Checks everything but the payload a reader must check once the header parsed; the
+ * caller frees on error. */
+static kvs_status verify_header(size_t len, const kvs_chunk_info *in, size_t hsize,
+                                const int32_t *own_tokens, const kvs_key *ns,
                                 const kvs_key *key, const int32_t *tokens, uint32_t n_tokens,
                                 kvs_error *err)
 {
     if (len != hsize + in->payload_size)
         return kvs_fail(err, KVS_ERR_CORRUPT, "object: %zu bytes, header says %llu", len,
                         (unsigned long long)(hsize + in->payload_size));
-    if (get_le64(buf + OFF_PAYLOAD_SUM) != XXH3_64bits(buf + hsize, in->payload_size))
-        return kvs_fail(err, KVS_ERR_CORRUPT, "object payload: checksum mismatch");
     if (ns && !kvs_key_equal(ns, &in->ns))
         return kvs_fail(err, KVS_ERR_CORRUPT, "object: belongs to another namespace");
     if (key && !kvs_key_equal(key, &in->key))
@@ -322,14 +350,15 @@ static kvs_status verify_object(const uint8_t *buf, size_t len, const kvs_chunk_
     return KVS_OK;
 }
 
-kvs_status kvs_object_from_bytes(uint8_t *buf, size_t len, const kvs_key *ns,
-                                 const kvs_key *key, const int32_t *tokens,
-                                 uint32_t n_tokens, kvs_chunk **out, kvs_error *err)
+kvs_status kvs_object_from_header(uint8_t *buf, size_t header_len, size_t object_len,
+                                  const kvs_key *ns, const kvs_key *key, const int32_t *tokens,
+                                  uint32_t n_tokens, uint64_t *payload_sum, kvs_chunk **out,
+                                  kvs_error *err)
 {
     *out = NULL;
     kvs_chunk_info info;
     size_t hsize;
-    kvs_status st = kvs_object_parse_header(buf, len, &info, &hsize, NULL, err);
+    kvs_status st = kvs_object_parse_header(buf, header_len, &info, &hsize, NULL, err);
     if (st != KVS_OK) {
         kvs_object_free_buffer(buf);
         return st;
@@ -343,21 +372,48 @@ kvs_status kvs_object_from_bytes(uint8_t *buf, size_t len, const kvs_key *ns,
         return kvs_fail(err, KVS_ERR_NOMEM, "object: out of memory for %u tokens",
                         info.n_tokens);
     }
-    kvs_object_parse_header(buf, len, NULL, NULL, own, NULL);
+    kvs_object_parse_header(buf, header_len, NULL, NULL, own, NULL);
     c->buf = buf;
     c->tokens = own;
     c->info = info;
     c->header_size = hsize;
-    c->total_size = len;
+    c->total_size = object_len;
     c->sealed = true;
     atomic_init(&c->refs, 1);
-    st = verify_object(buf, len, &info, hsize, own, ns, key, tokens, n_tokens, err);
+    st = verify_header(object_len, &info, hsize, own, ns, key, tokens, n_tokens, err);
     if (st != KVS_OK) {
         chunk_free(c);
         return st;
     }
+    *payload_sum = get_le64(buf + OFF_PAYLOAD_SUM);
     *out = c;
     return KVS_OK;
+}
+
+kvs_status kvs_object_from_bytes(uint8_t *buf, size_t len, const kvs_key *ns,
+                                 const kvs_key *key, const int32_t *tokens,
+                                 uint32_t n_tokens, kvs_chunk **out, kvs_error *err)
+{
+    uint64_t sum;
+    kvs_status st = kvs_object_from_header(buf, len, len, ns, key, tokens, n_tokens, &sum, out,
+                                           err);
+    if (st != KVS_OK)
+        return st;
+    kvs_chunk *c = *out;
+    if (sum != XXH3_64bits(c->buf + c->header_size, c->info.payload_size)) {
+        *out = NULL;
+        chunk_free(c);
+        return kvs_fail(err, KVS_ERR_CORRUPT, "object payload: checksum mismatch");
+    }
+    return KVS_OK;
+}
+
+size_t kvs_object_peek_header_size(const uint8_t *buf, size_t len)
+{
+    if (len < OFF_HEADER_SIZE + 4 || memcmp(buf + OFF_MAGIC, KVS_OBJECT_MAGIC, 8) != 0)
+        return 0;
+    size_t hsize = get_le32(buf + OFF_HEADER_SIZE);
+    return hsize <= kvs_object_header_size(KVS_OBJECT_MAX_TOKENS) ? hsize : 0;
 }
 
 static void default_writer_id(char *out, size_t size)
@@ -369,9 +425,10 @@ static void default_writer_id(char *out, size_t size)
     snprintf(out, size, "%.40s:%ld", host, (long)getpid());
 }
 
-kvs_status kvs_chunk_new(const kvs_key *ns, const kvs_key *parent, const kvs_key *key,
-                         uint32_t chunk_index, const int32_t *tokens, uint32_t n_tokens,
-                         const kvs_layout *layout, kvs_chunk **out, kvs_error *err)
+kvs_status kvs_object_new_chunk(const kvs_key *ns, const kvs_key *parent, const kvs_key *key,
+                                uint32_t chunk_index, const int32_t *tokens, uint32_t n_tokens,
+                                const kvs_layout *layout, bool with_payload, kvs_chunk **out,
+                                kvs_error *err)
 {
     *out = NULL;
     if (!ns || !parent || !key || !tokens || !layout)
@@ -389,17 +446,18 @@ kvs_status kvs_chunk_new(const kvs_key *ns, const kvs_key *parent, const kvs_key
     size_t hsize = kvs_object_header_size(n_tokens);
     if (payload == 0 || payload > SIZE_MAX - hsize)
         return kvs_fail(err, KVS_ERR_INVALID, "chunk %u: payload size overflows", chunk_index);
+    size_t bytes = with_payload ? hsize + payload : hsize;
     kvs_chunk *c = calloc(1, sizeof *c);
     int32_t *own = malloc((size_t)n_tokens * sizeof *own);
-    uint8_t *buf = kvs_object_alloc_buffer(hsize + payload);
+    uint8_t *buf = kvs_object_alloc_buffer(bytes);
     if (!c || !own || !buf) {
         free(c);
         free(own);
         kvs_object_free_buffer(buf);
         return kvs_fail(err, KVS_ERR_NOMEM, "chunk %u: cannot allocate %zu bytes", chunk_index,
-                        hsize + payload);
+                        bytes);
     }
-    memset(buf, 0, hsize + payload);
+    memset(buf, 0, bytes);
     memcpy(own, tokens, (size_t)n_tokens * sizeof *own);
     atomic_init(&c->refs, 1);
     c->info.key = *key;
@@ -418,6 +476,16 @@ kvs_status kvs_chunk_new(const kvs_key *ns, const kvs_key *parent, const kvs_key
     c->sealed = false;
     *out = c;
     return KVS_OK;
+}
+
+kvs_status kvs_chunk_new(const kvs_key *ns, const kvs_key *parent, const kvs_key *key,
+                         uint32_t chunk_index, const int32_t *tokens, uint32_t n_tokens,
+                         const kvs_layout *layout, kvs_chunk **out, kvs_error *err)
+{
+    if (!out)
+        return kvs_fail(err, KVS_ERR_INVALID, "chunk: NULL output pointer");
+    return kvs_object_new_chunk(ns, parent, key, chunk_index, tokens, n_tokens, layout, true,
+                                out, err);
 }
 
 kvs_chunk *kvs_chunk_ref(kvs_chunk *chunk)
@@ -443,9 +511,15 @@ const int32_t *kvs_chunk_tokens(const kvs_chunk *chunk)
     return chunk->tokens;
 }
 
+/* The payload: in host memory after the header, or in the GPU staging buffer. */
+static uint8_t *payload_of(const kvs_chunk *chunk)
+{
+    return chunk->device ? kvs_device_payload_ptr(chunk) : chunk->buf + chunk->header_size;
+}
+
 const void *kvs_chunk_payload(const kvs_chunk *chunk)
 {
-    return chunk->buf + chunk->header_size;
+    return payload_of(chunk);
 }
 
 /* NULL for a layer or kv out of range. */
@@ -454,7 +528,7 @@ const void *kvs_chunk_segment(const kvs_chunk *chunk, uint32_t layer, int kv)
     if (layer >= chunk->info.layout.n_layers || (kv != 0 && kv != 1))
         return NULL;
     size_t stride = kvs_segment_stride(&chunk->info.layout, chunk->info.n_tokens);
-    return chunk->buf + chunk->header_size + ((size_t)layer * 2 + (size_t)kv) * stride;
+    return payload_of(chunk) + ((size_t)layer * 2 + (size_t)kv) * stride;
 }
 
 void *kvs_chunk_segment_mut(kvs_chunk *chunk, uint32_t layer, int kv)

@@ -41,8 +41,18 @@ struct kvs_chunk {
 size_t kvs_object_header_size(uint32_t n_tokens);
 
 /* Writes the header into chunk->buf (payload checksum included). Called once, by put;
- * idempotent. After sealing, the payload must not change. */
+ * idempotent. After sealing, the payload must not change. A device chunk is left alone:
+ * kvs_device_seal checksums its payload on the GPU. */
 void kvs_object_seal(kvs_chunk *chunk);
+/* The same with the payload's XXH3-64 computed by the caller. */
+void kvs_object_seal_with_sum(kvs_chunk *chunk, uint64_t payload_sum);
+
+/* kvs_chunk_new, or with with_payload false a chunk whose buf holds the header only (a
+ * device chunk's, before its staging slot is attached). */
+kvs_status kvs_object_new_chunk(const kvs_key *ns, const kvs_key *parent, const kvs_key *key,
+                                uint32_t chunk_index, const int32_t *tokens, uint32_t n_tokens,
+                                const kvs_layout *layout, bool with_payload, kvs_chunk **out,
+                                kvs_error *err);
 
 /* Parses and checks a header from the first len bytes of an object: magic, version,
  * header size, header checksum, layout bounds, payload size against the layout.
@@ -60,9 +70,28 @@ kvs_status kvs_object_from_bytes(uint8_t *buf, size_t len, const kvs_key *ns,
                                  const kvs_key *key, const int32_t *tokens,
                                  uint32_t n_tokens, kvs_chunk **out, kvs_error *err);
 
+/* kvs_object_from_bytes for a reader that has the header bytes in host memory and the
+ * payload elsewhere: buf holds header_len bytes (the whole header) of an object of
+ * object_len bytes. Verifies everything but the payload checksum, which *payload_sum gets
+ * for the caller to compare; the chunk's buf is the header alone. */
+kvs_status kvs_object_from_header(uint8_t *buf, size_t header_len, size_t object_len,
+                                  const kvs_key *ns, const kvs_key *key, const int32_t *tokens,
+                                  uint32_t n_tokens, uint64_t *payload_sum, kvs_chunk **out,
+                                  kvs_error *err);
+/* The header size an object's first len bytes claim (checked: magic, and no larger than the
+ * largest header), so that a reader knows how much to read; 0 when they claim nothing
+ * sensible. */
+size_t kvs_object_peek_header_size(const uint8_t *buf, size_t len);
+
 /* A KVS_OBJECT_ALIGN-aligned buffer of size bytes (rounded up to the alignment), for
  * O_DIRECT reads; free with kvs_object_free_buffer. */
 uint8_t *kvs_object_alloc_buffer(size_t size);
 void kvs_object_free_buffer(uint8_t *buf);
+
+/* While a cache with GPU operations is open, object buffers are page-locked memory from the
+ * first such cache's gpu->host_alloc (each buffer goes back to the operations it came
+ * from). Called by kvs_cache_open and kvs_cache_close. */
+void kvs_object_pin_buffers(const kvs_gpu_ops *gpu);
+void kvs_object_unpin_buffers(void);
 
 #endif

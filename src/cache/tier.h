@@ -62,6 +62,11 @@ typedef struct kvs_file_tier_options {
     kvs_durability durability;
     uint32_t io_depth;         /* chunks in flight per batch */
     const char *writer_id;
+    /* The gds path (gds_io.h): with GPU operations the tier reads and writes payloads with
+     * cuFile through a registered GPU staging buffer of cufile_buffer_size bytes, when
+     * libcufile loads and the directory passes the probe; NULL = POSIX only. */
+    const kvs_gpu_ops *gpu;
+    uint64_t cufile_buffer_size;
 } kvs_file_tier_options;
 
 kvs_status kvs_tier_file_open(const kvs_file_tier_options *opts, kvs_tier **out, kvs_error *err);

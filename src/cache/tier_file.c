@@ -20,6 +20,7 @@
 #include "cache/file_lease.h"
 #include "cache/file_path.h"
 #include "cache/file_presence.h"
+#include "cache/gds_io.h"
 #include "cache/io_streams.h"
 #include "cache/object.h"
 #include "cache/uring_io.h"
@@ -38,6 +39,10 @@ typedef struct file_tier {
     uint64_t capacity;
     kvs_presence presence;
     pthread_mutex_t evict_lock;
+    /* The gds path (gds_io.h): the staging buffer while GPUDirect Storage is used, and
+     * how bytes move ("" when the tier was opened without GPU operations). */
+    kvs_gds_staging *staging;
+    char gds_io_path[sizeof ((kvs_tier_stats *)0)->io_path];
     atomic_uint_fast64_t hits, misses, bytes_read, bytes_written, puts, put_errors, get_errors,
         corrupt, evictions, read_ns, write_ns, metadata_ops, objects;
     atomic_uint_fast64_t used_at_scan, written_since_scan;
@@ -152,6 +157,35 @@ static int open_temp(file_tier *t, const put_item *it, const kvs_chunk *c, kvs_e
     return -1;
 }
 
+/* Ends item i once its bytes are written to fd (st and err say how that went): fdatasync
+ * when asked, close, rename into place; on any failure the temp file goes. */
+static void put_publish(put_ctx *pc, size_t i, int fd, kvs_status st, kvs_error *err)
+{
+    file_tier *t = pc->t;
+    put_item *it = &pc->items[i];
+    if (st == KVS_OK && t->durability == KVS_DURABILITY_DATA && fdatasync(fd) != 0)
+        st = io_fail(err, errno, "fdatasync", it->temp);
+    if (close(fd) != 0 && st == KVS_OK)
+        st = io_fail(err, errno, "close", it->temp);
+    if (st == KVS_OK) {
+        count_ops(t, 1);
+        if (rename(it->temp, it->final) != 0)
+            st = io_fail(err, errno, "rename to", it->final);
+    }
+    if (st != KVS_OK) {
+        count_ops(t, 1);
+        unlink(it->temp); /* never leave a partial object or its temp file behind */
+        release_room(t, pc->chunks[i]->total_size);
+        note(t, err);
+    } else {
+        const kvs_chunk *c = pc->chunks[i];
+        kvs_presence_set(&t->presence, &c->info.key, KVS_PRESENCE_PRESENT, mono_ns());
+        atomic_fetch_add(&t->bytes_written, c->total_size);
+        atomic_fetch_add(&t->objects, 1);
+    }
+    pc->status[i] = st;
+}
+
 static bool put_start(void *ctx, size_t i, kvs_io_job *job)
 {
     put_ctx *pc = ctx;
@@ -162,6 +196,12 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
     char dir[KVS_PATH_MAX];
     if (!c || !c->sealed) {
         pc->status[i] = kvs_fail(&err, KVS_ERR_INVALID, "put: chunk %zu is not sealed", i);
+        note(t, &err);
+        return false;
+    }
+    if (c->device && !t->staging) {
+        pc->status[i] = kvs_fail(&err, KVS_ERR_INVALID, "put %s: chunk %zu is in GPU memory and "
+                                 "this tier has no GPUDirect path", t->root, i);
         note(t, &err);
         return false;
     }
@@ -195,6 +235,10 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         note(t, &err);
         return false;
     }
+    if (c->device) { /* the payload goes from GPU memory with cuFileWrite, here and now */
+        put_publish(pc, i, fd, kvs_gds_write_object(fd, it->temp, c, &err), &err);
+        return false;
+    }
     *job = (kvs_io_job){.fd = fd, .write = true, .buf = c->buf, .len = c->total_size,
                         .want = c->total_size};
     return true;
@@ -203,36 +247,15 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
 static void put_finish(void *ctx, size_t i, kvs_io_job *job)
 {
     put_ctx *pc = ctx;
-    file_tier *t = pc->t;
-    put_item *it = &pc->items[i];
+    const char *temp = pc->items[i].temp;
     kvs_error err;
     kvs_status st = KVS_OK;
     if (job->error)
-        st = io_fail(&err, job->error, "write", it->temp);
+        st = io_fail(&err, job->error, "write", temp);
     else if (job->done < job->want)
-        st = kvs_fail(&err, KVS_ERR_IO, "write %s: short write (%zu of %zu bytes)", it->temp,
+        st = kvs_fail(&err, KVS_ERR_IO, "write %s: short write (%zu of %zu bytes)", temp,
                       job->done, job->want);
-    else if (t->durability == KVS_DURABILITY_DATA && fdatasync(job->fd) != 0)
-        st = io_fail(&err, errno, "fdatasync", it->temp);
-    if (close(job->fd) != 0 && st == KVS_OK)
-        st = io_fail(&err, errno, "close", it->temp);
-    if (st == KVS_OK) {
-        count_ops(t, 1);
-        if (rename(it->temp, it->final) != 0)
-            st = io_fail(&err, errno, "rename to", it->final);
-    }
-    if (st != KVS_OK) {
-        count_ops(t, 1);
-        unlink(it->temp); /* never leave a partial object or its temp file behind */
-        release_room(t, pc->chunks[i]->total_size);
-        note(t, &err);
-    } else {
-        const kvs_chunk *c = pc->chunks[i];
-        kvs_presence_set(&t->presence, &c->info.key, KVS_PRESENCE_PRESENT, mono_ns());
-        atomic_fetch_add(&t->bytes_written, c->total_size);
-        atomic_fetch_add(&t->objects, 1);
-    }
-    pc->status[i] = st;
+    put_publish(pc, i, job->fd, st, &err);
 }
 
 /* Caller holds evict_lock. Evicts when the directory holds more than capacity - headroom
@@ -347,6 +370,35 @@ static void drop_corrupt(file_tier *t, const char *path, const kvs_key *key, kvs
     note(t, err);
 }
 
+/* Ends item i of a get: the chunk read from fd (object_size bytes), or st and err saying
+ * why not. A hit is a use (mtime touched, rate-limited); a corrupt object is removed. */
+static void get_settle(get_ctx *gc, size_t i, int fd, size_t object_size, kvs_status st,
+                       kvs_chunk *chunk, kvs_error *err)
+{
+    file_tier *t = gc->t;
+    const kvs_chunk_request *req = &gc->reqs[i];
+    if (st == KVS_OK) {
+        gc->out[i] = chunk;
+        atomic_fetch_add(&t->hits, 1);
+        atomic_fetch_add(&t->bytes_read, object_size);
+        kvs_presence_set(&t->presence, &req->key, KVS_PRESENCE_PRESENT, mono_ns());
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+        if (now_ns - gc->mtime_ns[i] > (int64_t)t->tune.touch_interval_ns) {
+            count_ops(t, 1);
+            futimens(fd, NULL); /* LRU: a hit is a use */
+        }
+    } else if (st == KVS_ERR_CORRUPT) {
+        drop_corrupt(t, gc->paths[i], &req->key, err);
+    } else {
+        atomic_fetch_add(&t->get_errors, 1);
+        note(t, err);
+    }
+    close(fd);
+    gc->status[i] = st;
+}
+
 static bool get_start(void *ctx, size_t i, kvs_io_job *job)
 {
     get_ctx *gc = ctx;
@@ -382,24 +434,29 @@ static bool get_start(void *ctx, size_t i, kvs_io_job *job)
         return false;
     }
     uint64_t size = (uint64_t)sb.st_size;
-    uint8_t *buf = NULL;
-    if (size < KVS_OBJECT_ALIGN || size > MAX_OBJECT_BYTES) {
-        gc->status[i] = kvs_fail(&err, KVS_ERR_CORRUPT, "get %s: size %llu is not an object's",
-                                 path, (unsigned long long)size);
-    } else if (!(buf = kvs_object_alloc_buffer(size))) {
-        gc->status[i] = kvs_fail(&err, KVS_ERR_NOMEM, "get %s: cannot allocate %llu bytes", path,
-                                 (unsigned long long)size);
-        atomic_fetch_add(&t->get_errors, 1);
-        note(t, &err);
-        close(fd);
-        return false;
-    }
-    if (!buf) {
-        close(fd);
-        drop_corrupt(t, path, key, &err);
-        return false;
-    }
     gc->mtime_ns[i] = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    if (size < KVS_OBJECT_ALIGN || size > MAX_OBJECT_BYTES) {
+        kvs_fail(&err, KVS_ERR_CORRUPT, "get %s: size %llu is not an object's", path,
+                 (unsigned long long)size);
+        get_settle(gc, i, fd, 0, KVS_ERR_CORRUPT, NULL, &err);
+        return false;
+    }
+    if (t->staging) { /* straight into GPU memory, unless cuFile cannot take it now */
+        kvs_chunk *c;
+        kvs_status st = kvs_gds_read_object(t->staging, fd, path, size, gc->ns, &gc->reqs[i], &c,
+                                            &err);
+        if (st != KVS_ERR_UNSUPPORTED) {
+            get_settle(gc, i, fd, size, st, c, &err);
+            return false;
+        }
+    }
+    uint8_t *buf = kvs_object_alloc_buffer(size);
+    if (!buf) {
+        kvs_fail(&err, KVS_ERR_NOMEM, "get %s: cannot allocate %llu bytes", path,
+                 (unsigned long long)size);
+        get_settle(gc, i, fd, 0, KVS_ERR_NOMEM, NULL, &err);
+        return false;
+    }
     size_t len = (size + KVS_OBJECT_ALIGN - 1) / KVS_OBJECT_ALIGN * KVS_OBJECT_ALIGN;
     *job = (kvs_io_job){.fd = fd, .write = false, .buf = buf, .len = len, .want = size};
     return true;
@@ -408,48 +465,26 @@ static bool get_start(void *ctx, size_t i, kvs_io_job *job)
 static void get_finish(void *ctx, size_t i, kvs_io_job *job)
 {
     get_ctx *gc = ctx;
-    file_tier *t = gc->t;
     const kvs_chunk_request *req = &gc->reqs[i];
     const char *path = gc->paths[i];
     kvs_error err;
     kvs_status st;
+    kvs_chunk *c = NULL;
     if (job->error) {
         st = io_fail(&err, job->error, "read", path);
         kvs_object_free_buffer(job->buf);
-        atomic_fetch_add(&t->get_errors, 1);
-        note(t, &err);
     } else if (job->done < job->want) {
         st = kvs_fail(&err, KVS_ERR_CORRUPT, "read %s: short file (%zu of %zu bytes)", path,
                       job->done, job->want);
         kvs_object_free_buffer(job->buf);
-        drop_corrupt(t, path, &req->key, &err);
     } else {
         kvs_error verr;
         st = kvs_object_from_bytes(job->buf, job->want, gc->ns, &req->key, req->tokens,
-                                   req->n_tokens, &gc->out[i], &verr);
-        if (st == KVS_OK) {
-            atomic_fetch_add(&t->hits, 1);
-            atomic_fetch_add(&t->bytes_read, job->want);
-            kvs_presence_set(&t->presence, &req->key, KVS_PRESENCE_PRESENT, mono_ns());
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-            if (now_ns - gc->mtime_ns[i] > (int64_t)t->tune.touch_interval_ns) {
-                count_ops(t, 1);
-                futimens(job->fd, NULL); /* LRU: a hit is a use */
-            }
-        } else {
+                                   req->n_tokens, &c, &verr);
+        if (st != KVS_OK)
             kvs_fail(&err, st, "get %s: %s", path, verr.msg);
-            if (st == KVS_ERR_CORRUPT)
-                drop_corrupt(t, path, &req->key, &err);
-            else {
-                atomic_fetch_add(&t->get_errors, 1);
-                note(t, &err);
-            }
-        }
     }
-    close(job->fd);
-    gc->status[i] = st;
+    get_settle(gc, i, job->fd, job->want, st, c, &err);
 }
 
 static void file_get(kvs_tier *tier, const kvs_key *ns, const kvs_chunk_request *reqs, size_t n,
@@ -543,7 +578,8 @@ static void file_stats(kvs_tier *tier, kvs_tier_stats *out)
     out->read_ns = atomic_load(&t->read_ns);
     out->write_ns = atomic_load(&t->write_ns);
     out->metadata_ops = atomic_load(&t->metadata_ops);
-    snprintf(out->io_path, sizeof out->io_path, "%s", kvs_tier_file_io_mode(tier));
+    snprintf(out->io_path, sizeof out->io_path, "%s",
+             t->gds_io_path[0] ? t->gds_io_path : kvs_tier_file_io_mode(tier));
     pthread_mutex_lock(&t->base.error_lock);
     snprintf(out->last_error, sizeof out->last_error, "%s", t->base.last_error);
     pthread_mutex_unlock(&t->base.error_lock);
@@ -552,6 +588,7 @@ static void file_stats(kvs_tier *tier, kvs_tier_stats *out)
 static void file_close(kvs_tier *tier)
 {
     file_tier *t = (file_tier *)tier;
+    kvs_gds_staging_unref(t->staging);
     kvs_presence_destroy(&t->presence);
     pthread_mutex_destroy(&t->evict_lock);
     kvs_tier_base_destroy(&t->base);
@@ -679,6 +716,9 @@ kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
         free(t);
         return st;
     }
+    if (opts->gpu)
+        t->staging = kvs_gds_start(opts->gpu, opts->cufile_buffer_size, v1, t->gds_io_path,
+                                   sizeof t->gds_io_path);
     pthread_mutex_init(&t->evict_lock, NULL);
     kvs_tier_base_init(&t->base, &file_methods, opts->name ? opts->name : "local_disk");
     *out = &t->base;
@@ -698,6 +738,11 @@ const char *kvs_tier_file_io_mode(const kvs_tier *tier)
     if (t->uring)
         return t->direct ? "io_uring+O_DIRECT" : "io_uring+buffered";
     return t->direct ? "pread+O_DIRECT" : "pread+buffered";
+}
+
+kvs_gds_staging *kvs_tier_file_staging(const kvs_tier *tier)
+{
+    return ((const file_tier *)tier)->staging;
 }
 
 bool kvs_tier_file_uses_direct(const kvs_tier *tier)

@@ -3,6 +3,7 @@
 #define KVSPILL_CACHE_TIER_FILE_H
 
 #include "cache/file_evict.h"
+#include "cache/gds_staging.h"
 #include "cache/tier.h"
 
 typedef struct kvs_file_tier_tuning {
@@ -32,6 +33,9 @@ kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
  * tier's kvs_tier_stats.io_path). */
 const char *kvs_tier_file_io_mode(const kvs_tier *tier);
 bool kvs_tier_file_uses_direct(const kvs_tier *tier);
+/* The GPU staging buffer while the tier reads and writes with GPUDirect Storage, else NULL
+ * (no GPU operations given, or the gds path fell back to POSIX: see io_path). */
+kvs_gds_staging *kvs_tier_file_staging(const kvs_tier *tier);
 /* Runs an eviction pass now (scan, orphans, LRU down to the low watermark if over). */
 kvs_status kvs_tier_file_evict_now(kvs_tier *tier, kvs_evict_report *report, kvs_error *err);
 
