@@ -18,7 +18,7 @@ $(BUILD)/build.ninja: | deps
 	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 $(ASAN_BUILD)/build.ninja: | deps
-	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DKVSPILL_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DKVSPILL_SANITIZE=ON -DKVSPILL_CUDA=OFF
 
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
@@ -26,7 +26,8 @@ build: $(BUILD)/build.ninja
 build-asan: $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Every test, in the optimised build and again under ASan+UBSan.
+# Every test, in the optimised build and again under ASan+UBSan (without CUDA: nvcc code
+# and sanitizers do not mix).
 check: check-fast check-asan
 
 check-fast: build
@@ -44,7 +45,7 @@ run: build
 FUZZ_SECONDS ?= 60
 # CC=clang only takes on a fresh configure; CMake refuses a fuzz build dir made with gcc.
 $(FUZZ_BUILD)/build.ninja: | deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVSPILL_FUZZ=ON
+	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVSPILL_FUZZ=ON -DKVSPILL_CUDA=OFF
 
 fuzz: $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers

@@ -1,0 +1,140 @@
+/* The CUDA backend's logits for the tiny reference models (testdata/README.md) against the
+ * independent implementation's and against the CPU backend's, within the README's
+ * tolerances: the whole prompt in one batch (prefill), then a greedy continuation one token
+ * per step (decode), with F32 and F16 KV caches. Greedy continuations must match the
+ * reference exactly for tiny-f32 and tiny-f16. */
+#include "gpu_fixture.h"
+
+typedef struct ref_case {
+    const char *prompt; /* "short" or "long" */
+    kv_dtype kv;
+} ref_case;
+
+typedef struct ref_model {
+    const char *name;
+    double tol_f32_kv, tol_f16_kv;
+    int greedy_exact;
+} ref_model;
+
+static const ref_model models[] = {
+    {"tiny-f32", 1e-4, 2e-3, 1},
+    {"tiny-f16", 5e-3, 5e-3, 1},
+    {"tiny-q8_0", 6e-2, 6e-2, 0},
+};
+
+static const ref_case cases[] = {
+    {"short", KV_F32}, {"long", KV_F32}, {"short", KV_F16}, {"long", KV_F16}};
+
+static double worst_rel_l2(const float *a, const float *b, uint32_t rows, uint32_t vocab)
+{
+    double worst = 0.0;
+    for (uint32_t i = 0; i < rows; i++) {
+        double e = fixture_rel_l2(a + (size_t)i * vocab, b + (size_t)i * vocab, vocab);
+        worst = e > worst ? e : worst;
+    }
+    return worst;
+}
+
+static void run_case(const ref_model *rm, const ref_case *rc, const fixture_model *fm,
+                     backend *gpu, backend *cpu)
+{
+    uint32_t vocab = fm->m->hp.n_vocab, n_tok, n_pos, n_greedy;
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s.tokens.txt", rm->name, rc->prompt);
+    int32_t *tokens = fixture_ints(name, &n_tok);
+    snprintf(name, sizeof name, "%s.%s.positions.txt", rm->name, rc->prompt);
+    int32_t *positions = fixture_ints(name, &n_pos);
+    snprintf(name, sizeof name, "%s.%s.greedy.txt", rm->name, rc->prompt);
+    int32_t *greedy = fixture_ints(name, &n_greedy);
+    snprintf(name, sizeof name, "%s.%s.logits.f32", rm->name, rc->prompt);
+    float *ref = fixture_logits(name, (size_t)n_pos * vocab);
+    double tol = rc->kv == KV_F32 ? rm->tol_f32_kv : rm->tol_f16_kv;
+
+    kv_cache *kv_gpu = gpu_kv(gpu, fm->m, 1, n_tok + n_greedy, rc->kv);
+    kv_cache *kv_cpu = gpu_kv(cpu, fm->m, 1, n_tok + n_greedy, rc->kv);
+    float *lg = malloc((size_t)n_pos * vocab * sizeof *lg);
+    float *lc = malloc((size_t)n_pos * vocab * sizeof *lc);
+    assert_non_null(lg);
+    assert_non_null(lc);
+    gpu_eval(gpu, kv_gpu, tokens, n_tok, 0, 0, (const uint32_t *)positions, n_pos, lg);
+    gpu_eval(cpu, kv_cpu, tokens, n_tok, 0, 0, (const uint32_t *)positions, n_pos, lc);
+    double vs_ref = worst_rel_l2(lg, ref, n_pos, vocab);
+    double vs_cpu = worst_rel_l2(lg, lc, n_pos, vocab);
+
+    /* Decode: both backends are fed the GPU's greedy choice. */
+    uint32_t matched = 0, diverged = 0, row = 0;
+    double decode_vs_cpu = 0.0;
+    int32_t next = (int32_t)fixture_argmax(lg + (size_t)(n_pos - 1) * vocab, vocab);
+    for (uint32_t g = 0; g < n_greedy; g++) {
+        if (next == greedy[g] && !diverged)
+            matched++;
+        else
+            diverged = 1;
+        gpu_eval(gpu, kv_gpu, &next, 1, n_tok + g, 0, &row, 1, lg);
+        gpu_eval(cpu, kv_cpu, &next, 1, n_tok + g, 0, &row, 1, lc);
+        double e = fixture_rel_l2(lg, lc, vocab);
+        decode_vs_cpu = e > decode_vs_cpu ? e : decode_vs_cpu;
+        next = (int32_t)fixture_argmax(lg, vocab);
+    }
+    print_message("  %-9s %-5s kv=%s: prefill rel L2 vs reference %.3g, vs cpu %.3g; decode vs "
+                  "cpu %.3g (tol %.0e); greedy %u/%u\n",
+                  rm->name, rc->prompt, rc->kv == KV_F32 ? "f32" : "f16", vs_ref, vs_cpu,
+                  decode_vs_cpu, tol, matched, n_greedy);
+    assert_true(vs_ref <= tol);
+    assert_true(vs_cpu <= tol);
+    assert_true(decode_vs_cpu <= tol);
+    if (rm->greedy_exact && rc->kv == KV_F32)
+        assert_int_equal(matched, n_greedy);
+
+    free(lc);
+    free(lg);
+    kv_cache_destroy(kv_cpu);
+    kv_cache_destroy(kv_gpu);
+    free(ref);
+    free(greedy);
+    free(positions);
+    free(tokens);
+}
+
+static void run_model(const ref_model *rm)
+{
+    fixture_model fm;
+    fixture_load(&fm, rm->name);
+    backend *gpu = gpu_cuda_backend(fm.m), *cpu = gpu_cpu_backend(fm.m);
+    print_message("  %s on %s\n", rm->name, gpu->device_name);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(rm, &cases[i], &fm, gpu, cpu);
+    backend_destroy(cpu);
+    backend_destroy(gpu);
+    fixture_free(&fm);
+}
+
+static void test_tiny_f32(void **state)
+{
+    (void)state;
+    run_model(&models[0]);
+}
+
+static void test_tiny_f16(void **state)
+{
+    (void)state;
+    run_model(&models[1]);
+}
+
+static void test_tiny_q8_0(void **state)
+{
+    (void)state;
+    run_model(&models[2]);
+}
+
+int main(void)
+{
+    gpu_require_device();
+    test_require_shared_dir();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tiny_f32),
+        cmocka_unit_test(test_tiny_f16),
+        cmocka_unit_test(test_tiny_q8_0),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,94 @@
+/* The CUDA backend against the CPU backend on generated models of every weight type
+ * (model gen, no reference data needed): a prefill of 40 tokens (logits of every row),
+ * then one decode step, F32 KV cache. The GPU expands quantized weights to F16 and rounds
+ * activations to F16 for them, where the CPU quantizes activations to 8 bits per 32 values
+ * (test_forward_quant measures that at about 1.3e-2 relative); F32 and BF16 weights are F32
+ * products on both, F16 weights F16 x F16 products accumulated in F32 on both. */
+#include "gpu_fixture.h"
+
+typedef struct type_case {
+    const char *name;
+    uint32_t type;
+    model_gen_mix mix;
+    double tol;
+} type_case;
+
+static const type_case cases[] = {
+    {"f32", GGML_TYPE_F32, MODEL_GEN_UNIFORM, 1e-4},
+    {"bf16", GGML_TYPE_BF16, MODEL_GEN_UNIFORM, 1e-4},
+    {"f16", GGML_TYPE_F16, MODEL_GEN_UNIFORM, 5e-3},
+    {"q8_0", GGML_TYPE_Q8_0, MODEL_GEN_UNIFORM, 3e-2},
+    {"q4_0", GGML_TYPE_Q4_0, MODEL_GEN_UNIFORM, 3e-2},
+    {"q4_k", GGML_TYPE_Q4_K, MODEL_GEN_UNIFORM, 3e-2},
+    {"q6_k", GGML_TYPE_Q6_K, MODEL_GEN_UNIFORM, 3e-2},
+    {"q4_k_m", GGML_TYPE_Q4_K, MODEL_GEN_Q4_K_M, 3e-2},
+};
+
+#define N_PROMPT 40
+
+static char dir[4096];
+
+/* Logits of every prompt row and of one decode step: N_PROMPT + 1 rows. */
+static float *run(backend *b, const model *m, const int32_t *tokens)
+{
+    uint32_t vocab = m->hp.n_vocab, rows[N_PROMPT], last = 0;
+    for (uint32_t i = 0; i < N_PROMPT; i++)
+        rows[i] = i;
+    float *lg = malloc((size_t)(N_PROMPT + 1) * vocab * sizeof *lg);
+    assert_non_null(lg);
+    kv_cache *kv = gpu_kv(b, m, 1, N_PROMPT + 1, KV_F32);
+    gpu_eval(b, kv, tokens, N_PROMPT, 0, 0, rows, N_PROMPT, lg);
+    gpu_eval(b, kv, tokens + N_PROMPT, 1, N_PROMPT, 0, &last, 1, lg + (size_t)N_PROMPT * vocab);
+    kv_cache_destroy(kv);
+    return lg;
+}
+
+static void test_every_weight_type(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        fixture_model fm;
+        gpu_gen_model(&fm, dir, cases[c].name, cases[c].type, cases[c].mix);
+        uint32_t vocab = fm.m->hp.n_vocab;
+        int32_t tokens[N_PROMPT + 1];
+        gpu_tokens(tokens, N_PROMPT + 1, vocab, (uint32_t)c);
+        backend *gpu = gpu_cuda_backend(fm.m), *cpu = gpu_cpu_backend(fm.m);
+        float *lg = run(gpu, fm.m, tokens), *lc = run(cpu, fm.m, tokens);
+        double worst = 0.0;
+        for (uint32_t r = 0; r <= N_PROMPT; r++) {
+            double e = fixture_rel_l2(lg + (size_t)r * vocab, lc + (size_t)r * vocab, vocab);
+            worst = e > worst ? e : worst;
+        }
+        print_message("  %-6s gpu vs cpu: worst rel L2 %.3g over %u rows (tol %.0e)\n",
+                      cases[c].name, worst, N_PROMPT + 1, cases[c].tol);
+        assert_true(worst <= cases[c].tol);
+        free(lc);
+        free(lg);
+        backend_destroy(cpu);
+        backend_destroy(gpu);
+        fixture_free(&fm);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    test_mkdtemp(dir, "gpu-weight-types");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_rmtree(dir);
+    return 0;
+}
+
+int main(void)
+{
+    gpu_require_device();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_weight_type),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
