@@ -6,4 +6,69 @@ const kvs_gpu_ops *engine_gpu_ops(backend *b)
     (void)b;
     return NULL;
 }
+#else
+#include <pthread.h>
+#include <stdint.h>
+
+#include "model/cuda/backend_cuda.h"
+#include "model/cuda/cuda_device.h"
+
+/* One table per device, made once: the tables outlive every backend, as kvs_config.gpu
+ * must outlive the cache. user is the device number. */
+#define GPU_OPS_MAX_DEVICES 64
+
+static int device_of(void *user) { return (int)(intptr_t)user; }
+
+static void *gpu_host_alloc(void *user, size_t bytes)
+{
+    return cuda_host_alloc(device_of(user), bytes);
+}
+
+static void gpu_host_free(void *user, void *p) { cuda_host_free(device_of(user), p); }
+
+static void *gpu_device_alloc(void *user, size_t bytes)
+{
+    return cuda_device_alloc(device_of(user), bytes);
+}
+
+static void gpu_device_free(void *user, void *p) { cuda_device_free(device_of(user), p); }
+
+static int gpu_bind_thread(void *user) { return cuda_bind_thread(device_of(user)); }
+
+static int gpu_copy_to_host(void *user, void *dst, const void *src_device, size_t n)
+{
+    return cuda_copy_to_host(device_of(user), dst, src_device, n);
+}
+
+static int gpu_copy_to_device(void *user, void *dst_device, const void *src, size_t n)
+{
+    return cuda_copy_to_device(device_of(user), dst_device, src, n);
+}
+
+static int gpu_xxh3_64(void *user, const void *src_device, size_t n, uint64_t *out)
+{
+    return cuda_xxh3_64(device_of(user), src_device, n, out);
+}
+
+static kvs_gpu_ops tables[GPU_OPS_MAX_DEVICES];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void fill_tables(void)
+{
+    for (intptr_t d = 0; d < GPU_OPS_MAX_DEVICES; d++)
+        tables[d] = (kvs_gpu_ops){(void *)d,         gpu_host_alloc,    gpu_host_free,
+                                  gpu_device_alloc,  gpu_device_free,   gpu_bind_thread,
+                                  gpu_copy_to_host,  gpu_copy_to_device, gpu_xxh3_64};
+}
+
+const kvs_gpu_ops *engine_gpu_ops(backend *b)
+{
+    if (!b || b->kind != BACKEND_CUDA)
+        return NULL;
+    int device = backend_cuda_device(b);
+    if (device < 0 || device >= GPU_OPS_MAX_DEVICES)
+        return NULL;
+    pthread_once(&tables_once, fill_tables);
+    return &tables[device];
+}
 #endif
