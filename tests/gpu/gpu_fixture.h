@@ -76,13 +76,31 @@ static inline void gpu_eval(backend *b, kv_cache *kv, const int32_t *tokens, uin
     free(sq);
 }
 
-/* A generated 2-layer model (model gen) of weight type `type` in dir/name.gguf, loaded. */
-static inline void gpu_gen_model(fixture_model *fm, const char *dir, const char *name,
-                                 uint32_t type, model_gen_mix mix)
+/* A temporary directory for generated models: cmocka group setup and teardown. */
+static char gpu_tmp_dir[4096];
+
+static inline int gpu_tmp_setup(void **state)
+{
+    (void)state;
+    test_mkdtemp(gpu_tmp_dir, "gpu-test");
+    return 0;
+}
+
+static inline int gpu_tmp_teardown(void **state)
+{
+    (void)state;
+    test_rmtree(gpu_tmp_dir);
+    return 0;
+}
+
+/* A generated 2-layer model (model gen) of weight type `type` in gpu_tmp_dir/name.gguf,
+ * loaded. */
+static inline void gpu_gen_model(fixture_model *fm, const char *name, uint32_t type,
+                                 model_gen_mix mix)
 {
     char rel[256], path[4096];
     snprintf(rel, sizeof rel, "%s.gguf", name);
-    test_path(path, dir, rel);
+    test_path(path, gpu_tmp_dir, rel);
     model_gen_params p = {.n_layer = 2, .n_embd = 256, .n_head = 4, .n_head_kv = 2,
                           .n_ff = 512, .n_ctx = 512, .rope_base = 10000.0f, .type = type,
                           .seed = 20261128, .vocab_from = NULL, .mix = mix};

@@ -11,7 +11,6 @@
 
 #define MAX_POS 96
 
-static char dir[4096];
 static fixture_model fm;
 static backend *gpu;
 
@@ -235,20 +234,17 @@ static void test_bad_range_refused(void **state)
 
 static int setup(void **state)
 {
-    (void)state;
-    test_mkdtemp(dir, "gpu-kv-transfer");
-    gpu_gen_model(&fm, dir, "xfer", GGML_TYPE_F16, MODEL_GEN_UNIFORM);
+    gpu_tmp_setup(state);
+    gpu_gen_model(&fm, "xfer", GGML_TYPE_F16, MODEL_GEN_UNIFORM);
     gpu = gpu_cuda_backend(fm.m);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    (void)state;
     backend_destroy(gpu);
     fixture_free(&fm);
-    test_rmtree(dir);
-    return 0;
+    return gpu_tmp_teardown(state);
 }
 
 int main(void)

@@ -7,8 +7,6 @@
 #define LEN_B 41
 #define N_DECODE 3
 
-static char dir[4096];
-
 /* Logits of the last prompt row and of N_DECODE decode steps of one sequence alone. */
 static void alone(backend *b, const model *m, const int32_t *prompt, uint32_t len,
                   const int32_t *decode, float *out)
@@ -56,7 +54,7 @@ static void test_prefill_and_decode_together(void **state)
 {
     (void)state;
     fixture_model fm;
-    gpu_gen_model(&fm, dir, "mixed", GGML_TYPE_F16, MODEL_GEN_UNIFORM);
+    gpu_gen_model(&fm, "mixed", GGML_TYPE_F16, MODEL_GEN_UNIFORM);
     uint32_t vocab = fm.m->hp.n_vocab;
     int32_t a[LEN_A + N_DECODE], bt[LEN_B + N_DECODE];
     gpu_tokens(a, LEN_A + N_DECODE, vocab, 1);
@@ -109,25 +107,11 @@ static void test_prefill_and_decode_together(void **state)
     fixture_free(&fm);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    test_mkdtemp(dir, "gpu-mixed");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    test_rmtree(dir);
-    return 0;
-}
-
 int main(void)
 {
     gpu_require_device();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefill_and_decode_together),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, gpu_tmp_setup, gpu_tmp_teardown);
 }

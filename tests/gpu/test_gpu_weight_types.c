@@ -26,8 +26,6 @@ static const type_case cases[] = {
 
 #define N_PROMPT 40
 
-static char dir[4096];
-
 /* Logits of every prompt row and of one decode step: N_PROMPT + 1 rows. */
 static float *run(backend *b, const model *m, const int32_t *tokens)
 {
@@ -48,7 +46,7 @@ static void test_every_weight_type(void **state)
     (void)state;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         fixture_model fm;
-        gpu_gen_model(&fm, dir, cases[c].name, cases[c].type, cases[c].mix);
+        gpu_gen_model(&fm, cases[c].name, cases[c].type, cases[c].mix);
         uint32_t vocab = fm.m->hp.n_vocab;
         int32_t tokens[N_PROMPT + 1];
         gpu_tokens(tokens, N_PROMPT + 1, vocab, (uint32_t)c);
@@ -70,25 +68,11 @@ static void test_every_weight_type(void **state)
     }
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    test_mkdtemp(dir, "gpu-weight-types");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    test_rmtree(dir);
-    return 0;
-}
-
 int main(void)
 {
     gpu_require_device();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_weight_type),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, gpu_tmp_setup, gpu_tmp_teardown);
 }
