@@ -1,0 +1,39 @@
+/* The fake libcufile (fake_cufile.c): the cuFile entry points the gds tier uses, done with
+ * pread/pwrite on "device" memory that is ordinary host memory, so the gds path runs and
+ * is checked on any machine. Tests point KVSPILL_CUFILE_LIB at it and read its record of
+ * calls with fake_cufile_record (fake_gpu.h does the dlopen/dlsym).
+ *
+ * Errors are injected through the environment, read at each call:
+ *   FAKE_CUFILE_DRIVER_OPEN_ERROR=<code>    cuFileDriverOpen fails with it
+ *   FAKE_CUFILE_BUF_REGISTER_ERROR=<code>   cuFileBufRegister fails with it
+ *   FAKE_CUFILE_HANDLE_REGISTER_ERROR=<code> cuFileHandleRegister fails with it (5030: what
+ *                                           overlayfs and tmpfs give)
+ *   FAKE_CUFILE_READ_ERROR=<code>, FAKE_CUFILE_WRITE_ERROR=<code>  I/O returns -code
+ *   FAKE_CUFILE_COMPAT_MODE=1               the driver properties report no nvidia-fs */
+#ifndef KVSPILL_FAKE_CUFILE_H
+#define KVSPILL_FAKE_CUFILE_H
+
+#include <stdint.h>
+
+typedef struct fake_cufile_record {
+    unsigned driver_opens, driver_closes;
+    unsigned handle_registers, handle_deregisters;
+    unsigned buf_registers, buf_deregisters;
+    unsigned reads, writes;
+    uint64_t bytes_read, bytes_written;
+    /* I/O whose file offset, buffer offset or size is not a multiple of 4096 */
+    unsigned unaligned;
+    /* I/O whose base pointer is not a registered buffer's base, or past its end */
+    unsigned unregistered;
+    /* calls made while the driver was not open, or on a handle not registered */
+    unsigned misuse;
+    int drivers_open;       /* now: cuFileDriverOpen calls not yet closed */
+    int buffers_registered; /* now */
+    int handles_registered; /* now */
+} fake_cufile_record;
+
+/* Copies the record out; then clears its counters when reset (not what is registered now). */
+void fake_cufile_record_get(fake_cufile_record *out, int reset);
+typedef void (*fake_cufile_record_fn)(fake_cufile_record *out, int reset);
+
+#endif

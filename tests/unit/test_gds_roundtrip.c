@@ -1,0 +1,248 @@
+/* The gds tier with GPUDirect Storage, on the CPU (fake GPU operations, fake libcufile):
+ * device chunks round-trip bit-exact with every payload byte moved by cuFileRead and
+ * cuFileWrite at 4096-aligned offsets of the registered buffer; nodes with and without a
+ * GPU read each other's objects; the device checksum catches a flipped bit; host tiers
+ * get host copies; host buffers come from page-locked memory; nothing leaks. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/file_path.h"
+#include "cache/object.h"
+#include "gds_fixture.h"
+
+/* 16 tokens: 512-byte segments, padded to 4096 (the padding is zeroed on the device). */
+static const kvs_layout padded = {.n_layers = 2, .n_kv_heads = 2, .head_dim = 8,
+                                  .dtype = KVS_DTYPE_F16};
+/* 256 tokens: 256 KiB segments, no padding, big enough for the buffer pool. */
+static const kvs_layout large = {.n_layers = 2, .n_kv_heads = 8, .head_dim = 64,
+                                 .dtype = KVS_DTYPE_F16};
+
+#define STAGING (4u << 20)
+
+/* Checks that a batch loaded chunks [0, n) of the chain with their payloads, on the device
+ * or not as on_device says. */
+static void check_loaded(kvs_batch *b, size_t n, bool on_device)
+{
+    assert_int_equal(kvs_batch_loaded(b), n);
+    for (size_t i = 0; i < n; i++) {
+        kvs_chunk *c = kvs_batch_chunk(b, i);
+        assert_int_equal(kvs_chunk_on_device(c), on_device);
+        assert_int_equal(fake_gpu_is_device(kvs_chunk_payload(c)), on_device);
+        test_check_payload(c, gds_seed(i));
+    }
+}
+
+/* After every cache is closed and every chunk released: all GPU memory freed, every
+ * registration undone, the driver closed as often as opened, no misuse. */
+static void check_released(const fake_gpu *g)
+{
+    assert_int_equal(atomic_load(&g->device_allocs), atomic_load(&g->device_frees));
+    assert_int_equal(atomic_load(&g->host_allocs), atomic_load(&g->host_frees));
+    fake_cufile_record r = fake_cufile(0);
+    assert_int_equal(r.buffers_registered, 0);
+    assert_int_equal(r.handles_registered, 0);
+    assert_int_equal(r.drivers_open, 0);
+    assert_int_equal(r.misuse, 0);
+}
+
+static void device_chunks_round_trip(void **state)
+{
+    (void)state;
+    fake_gpu g;
+    fake_gpu_init(&g);
+    char dir[4096];
+    test_mkdtemp(dir, "gds-rt");
+    gds_chain ch;
+    gds_chain_init(&ch, 1, 3, 16, &padded);
+    kvs_cache *cache = gds_cache(dir, &g.ops, false, STAGING);
+    assert_string_equal(gds_tier_stats(cache, "gds").io_path, "cufile (GPUDirect)");
+    assert_int_equal(atomic_load(&g.device_allocs), 1); /* one staging buffer */
+    fake_cufile(1);
+
+    kvs_chunk *chunks[3];
+    for (size_t i = 0; i < 3; i++)
+        chunks[i] = gds_device_chunk(cache, &ch, i);
+    gds_put(cache, chunks, 3);
+    size_t payload = kvs_payload_bytes(&padded, 16);
+    fake_cufile_record w = fake_cufile(1);
+    assert_int_equal(w.writes, 3);
+    assert_int_equal(w.bytes_written, 3 * payload);
+    assert_int_equal(w.unaligned, 0);
+    assert_int_equal(w.unregistered, 0);
+
+    kvs_batch *b = gds_get(cache, &ch, 0, 3);
+    check_loaded(b, 3, true);
+    fake_cufile_record r = fake_cufile(0);
+    assert_int_equal(r.reads, 3);
+    assert_int_equal(r.bytes_read, 3 * payload);
+    assert_int_equal(r.unaligned, 0);
+    assert_int_equal(r.unregistered, 0);
+    assert_true(atomic_load(&g.binds) >= 1);
+    kvs_tier_stats s = gds_tier_stats(cache, "gds");
+    assert_int_equal(s.hits, 3);
+    assert_int_equal(s.corrupt, 0);
+    kvs_cache_close(cache);
+    /* the loaded chunks still hold their slots, and the buffer, after the cache closed */
+    assert_int_equal(atomic_load(&g.device_frees), 0);
+    test_check_payload(kvs_batch_chunk(b, 2), gds_seed(2));
+    kvs_batch_free(b);
+    check_released(&g);
+    test_rmtree(dir);
+}
+
+static void nodes_with_and_without_gpu_share_objects(void **state)
+{
+    (void)state;
+    fake_gpu g;
+    fake_gpu_init(&g);
+    char dir[4096];
+    test_mkdtemp(dir, "gds-share");
+    gds_chain by_gpu, by_cpu;
+    gds_chain_init(&by_gpu, 2, 2, 256, &large);
+    gds_chain_init(&by_cpu, 3, 2, 16, &padded);
+    kvs_cache *gpu = gds_cache(dir, &g.ops, false, STAGING);
+    kvs_cache *cpu = gds_cache(dir, NULL, false, 0);
+
+    kvs_chunk *chunks[2] = {gds_device_chunk(gpu, &by_gpu, 0), gds_device_chunk(gpu, &by_gpu, 1)};
+    gds_put(gpu, chunks, 2);
+    kvs_batch *b = gds_get(cpu, &by_gpu, 0, 2);
+    check_loaded(b, 2, false); /* written with cuFileWrite, read with io_uring */
+    kvs_batch_free(b);
+
+    chunks[0] = gds_host_chunk(&by_cpu, 0);
+    chunks[1] = gds_host_chunk(&by_cpu, 1);
+    gds_put(cpu, chunks, 2);
+    fake_cufile(1);
+    b = gds_get(gpu, &by_cpu, 0, 2);
+    check_loaded(b, 2, true); /* written with io_uring, read with cuFileRead */
+    assert_int_equal(fake_cufile(0).reads, 2);
+    kvs_batch_free(b);
+    assert_int_equal(gds_tier_stats(cpu, "gds").corrupt, 0);
+    assert_int_equal(gds_tier_stats(gpu, "gds").corrupt, 0);
+    kvs_cache_close(cpu);
+    kvs_cache_close(gpu);
+    check_released(&g);
+    test_rmtree(dir);
+}
+
+/* Flips one payload byte of chunk i's object file. */
+static void flip_payload_bit(const char *dir, const gds_chain *ch, size_t i)
+{
+    char path[4096];
+    assert_true(kvs_file_object_path(path, sizeof path, dir, &ch->ns, &ch->keys[i]));
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    long at = (long)kvs_object_header_size(ch->per) + 100;
+    assert_int_equal(fseek(f, at, SEEK_SET), 0);
+    int byte = fgetc(f);
+    assert_int_equal(fseek(f, at, SEEK_SET), 0);
+    fputc(byte ^ 0x10, f);
+    fclose(f);
+}
+
+static void device_checksum_catches_a_flipped_bit(void **state)
+{
+    (void)state;
+    fake_gpu g;
+    fake_gpu_init(&g);
+    char dir[4096], path[4096];
+    test_mkdtemp(dir, "gds-flip");
+    gds_chain ch;
+    gds_chain_init(&ch, 4, 2, 16, &padded);
+    kvs_cache *cache = gds_cache(dir, &g.ops, false, STAGING);
+    kvs_chunk *chunks[2] = {gds_device_chunk(cache, &ch, 0), gds_device_chunk(cache, &ch, 1)};
+    gds_put(cache, chunks, 2);
+    flip_payload_bit(dir, &ch, 1);
+    int sums = atomic_load(&g.checksums);
+    fake_cufile(1);
+    kvs_batch *b = gds_get(cache, &ch, 0, 2);
+    assert_int_equal(kvs_batch_loaded(b), 1);
+    assert_int_equal(kvs_batch_item_status(b, 1), KVS_ERR_CORRUPT);
+    kvs_batch_free(b);
+    assert_int_equal(fake_cufile(0).reads, 2);             /* the payload came via cuFile */
+    assert_int_equal(atomic_load(&g.checksums), sums + 2); /* and was checked on the GPU */
+    kvs_tier_stats s = gds_tier_stats(cache, "gds");
+    assert_int_equal(s.corrupt, 1);
+    assert_int_equal(s.hits, 1);
+    assert_non_null(strstr(s.last_error, "checksum mismatch"));
+    assert_true(kvs_file_object_path(path, sizeof path, dir, &ch.ns, &ch.keys[1]));
+    assert_int_not_equal(access(path, F_OK), 0); /* removed */
+    kvs_cache_close(cache);
+    check_released(&g);
+    test_rmtree(dir);
+}
+
+static void host_tiers_get_host_copies(void **state)
+{
+    (void)state;
+    fake_gpu g;
+    fake_gpu_init(&g);
+    char dir[4096];
+    test_mkdtemp(dir, "gds-mem");
+    gds_chain ch;
+    gds_chain_init(&ch, 5, 2, 256, &large);
+    kvs_cache *cache = gds_cache(dir, &g.ops, true, STAGING);
+    kvs_chunk *chunks[2] = {gds_device_chunk(cache, &ch, 0), gds_device_chunk(cache, &ch, 1)};
+    gds_put(cache, chunks, 2);
+    assert_int_equal(fake_cufile(0).unregistered, 0);
+    kvs_batch *b = gds_get(cache, &ch, 0, 2);
+    check_loaded(b, 2, false); /* from memory: the host copies, same bytes */
+    assert_int_equal(kvs_batch_item_tier(b, 0), 0);
+    assert_int_equal(kvs_batch_item_tier(b, 1), 0);
+    kvs_batch_free(b);
+    assert_int_equal(gds_tier_stats(cache, "gds").puts, 2); /* and the device chunks on disk */
+    kvs_cache_close(cache);
+
+    /* A new process: the hit comes from the gds tier onto the device, then from memory. */
+    cache = gds_cache(dir, &g.ops, true, STAGING);
+    b = gds_get(cache, &ch, 0, 2);
+    check_loaded(b, 2, true);
+    assert_int_equal(kvs_batch_item_tier(b, 0), 1);
+    kvs_batch_free(b);
+    b = gds_get(cache, &ch, 0, 2);
+    check_loaded(b, 2, false);
+    assert_int_equal(kvs_batch_item_tier(b, 0), 0);
+    kvs_batch_free(b);
+    kvs_cache_close(cache);
+    check_released(&g);
+    test_rmtree(dir);
+}
+
+static void host_buffers_are_page_locked_while_a_gpu_cache_is_open(void **state)
+{
+    (void)state;
+    fake_gpu g;
+    fake_gpu_init(&g);
+    char dir[4096];
+    test_mkdtemp(dir, "gds-pinned");
+    gds_chain ch;
+    gds_chain_init(&ch, 6, 2, 256, &large);
+    kvs_cache *cache = gds_cache(dir, &g.ops, true, STAGING);
+    int before = atomic_load(&g.host_allocs);
+    kvs_chunk *chunks[2] = {gds_host_chunk(&ch, 0), gds_host_chunk(&ch, 1)};
+    assert_int_equal(atomic_load(&g.host_allocs), before + 2);
+    gds_put(cache, chunks, 2);
+    kvs_cache_close(cache);
+    check_released(&g); /* idle page-locked buffers went back with the last GPU cache */
+
+    before = atomic_load(&g.host_allocs);
+    kvs_chunk *plain = gds_host_chunk(&ch, 0); /* no GPU cache open: the heap */
+    assert_int_equal(atomic_load(&g.host_allocs), before);
+    kvs_chunk_release(plain);
+    test_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(device_chunks_round_trip),
+        cmocka_unit_test(nodes_with_and_without_gpu_share_objects),
+        cmocka_unit_test(device_checksum_catches_a_flipped_bit),
+        cmocka_unit_test(host_tiers_get_host_copies),
+        cmocka_unit_test(host_buffers_are_page_locked_while_a_gpu_cache_is_open),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
