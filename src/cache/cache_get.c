@@ -37,15 +37,10 @@ static bool tokens_match(const kvs_chunk *c, const kvs_chunk_request *r)
                           memcmp(c->tokens, r->tokens, r->n_tokens * sizeof *r->tokens) == 0);
 }
 
-/* Ends a flight: later gets start a new one (or hit the promoted copy in memory); every
- * waiter gets its own reference to the chunk, served by tier. Takes over the reference to
- * chunk. */
-static void land(kvs_cache *cache, flight *f, kvs_chunk *chunk, kvs_status st, int tier)
+/* Gives every waiter in list its own reference to the chunk (or st), served by tier. */
+static void serve(waiter *list, kvs_chunk *chunk, kvs_status st, int tier)
 {
-    pthread_mutex_lock(&cache->flight_lock);
-    kvs_keymap_remove(&cache->flights, &f->node);
-    pthread_mutex_unlock(&cache->flight_lock);
-    for (waiter *w = f->waiters, *next; w; w = next) {
+    for (waiter *w = list, *next; w; w = next) {
         next = w->next;
         const kvs_chunk_request *r = &w->batch->reqs[w->index];
         if (chunk && !tokens_match(chunk, r)) /* a joiner that expected other tokens */
@@ -56,6 +51,27 @@ static void land(kvs_cache *cache, flight *f, kvs_chunk *chunk, kvs_status st, i
         kvs_batch_unref(w->batch);
         free(w);
     }
+}
+
+/* Serves the waiters f has now and keeps it in flight: gets that come meanwhile join it. */
+static void serve_early(kvs_cache *cache, flight *f, kvs_chunk *chunk, int tier)
+{
+    pthread_mutex_lock(&cache->flight_lock);
+    waiter *list = f->waiters;
+    f->waiters = NULL;
+    pthread_mutex_unlock(&cache->flight_lock);
+    serve(list, chunk, KVS_OK, tier);
+}
+
+/* Ends a flight: later gets start a new one (or hit the promoted copy in memory); every
+ * waiter gets its own reference to the chunk, served by tier. Takes over the reference to
+ * chunk. */
+static void land(kvs_cache *cache, flight *f, kvs_chunk *chunk, kvs_status st, int tier)
+{
+    pthread_mutex_lock(&cache->flight_lock);
+    kvs_keymap_remove(&cache->flights, &f->node);
+    pthread_mutex_unlock(&cache->flight_lock);
+    serve(f->waiters, chunk, st, tier);
     kvs_chunk_release(chunk);
     free(f);
 }
@@ -76,19 +92,20 @@ static void promote(kvs_cache *cache, uint32_t from_tier, kvs_chunk *chunk)
 /* A hit the gds tier read straight into GPU memory is promoted too, through one host copy
  * (copy_to_host): the next request for the prefix — often another user's, with the same
  * system prompt — then loads from host RAM instead of storage, and the local disk keeps it
- * across restarts. The copy is made after the hit has landed, so the request waiting for it
- * does not wait for the copy; a get that arrives in between loads it from storage again.
- * When the cache has neither memory nor a local disk, no copy is made. Takes over the
- * reference to chunk. */
-static void promote_device_hit(kvs_cache *cache, uint32_t from_tier, kvs_chunk *chunk)
+ * across restarts. The waiting requests are served before the copy is made, so they do not
+ * wait for it; the flight stays open until the copy is in memory, so a get that comes
+ * meanwhile joins it instead of reading storage again. When the cache has neither memory
+ * nor a local disk, no copy is made. Takes over the reference to chunk. */
+static void land_device_hit(kvs_cache *cache, flight *f, uint32_t from_tier, kvs_chunk *chunk)
 {
+    serve_early(cache, f, chunk, (int)from_tier);
     bool to_disk = cache->local_disk >= 0 && from_tier > (uint32_t)cache->local_disk;
     kvs_chunk *host;
     if ((cache->mem || to_disk) && kvs_device_host_copy(chunk, &host, NULL) == KVS_OK) {
         promote(cache, from_tier, host);
         kvs_chunk_release(host);
     }
-    kvs_chunk_release(chunk);
+    land(cache, f, chunk, KVS_OK, (int)from_tier);
 }
 
 /* A miss is NOT_FOUND unless some tier found something worse (corrupt, I/O error). */
@@ -122,9 +139,7 @@ static void load_job_run(kvs_job *job)
         size_t still = 0;
         for (size_t i = 0; i < left; i++) {
             if (st[i] == KVS_OK && out[i] && out[i]->device) {
-                kvs_chunk *hit = kvs_chunk_ref(out[i]);
-                land(cache, lj->flights[i], out[i], KVS_OK, (int)t);
-                promote_device_hit(cache, t, hit);
+                land_device_hit(cache, lj->flights[i], t, out[i]);
             } else if (st[i] == KVS_OK && out[i]) {
                 promote(cache, t, out[i]);
                 land(cache, lj->flights[i], out[i], KVS_OK, (int)t);

@@ -21,6 +21,21 @@ static void fail_items(kvs_batch *batch, const size_t *idx, size_t k, kvs_status
         kvs_batch_merge_put(batch, &idx[j], &st, 1);
 }
 
+/* Room for k chunks and their batch items; false, with the items failed, when there is
+ * none. */
+static bool alloc_items(kvs_batch *batch, const size_t *idx, size_t k, kvs_chunk ***chunks,
+                        size_t **items)
+{
+    *chunks = malloc(k * sizeof **chunks);
+    *items = malloc(k * sizeof **items);
+    if (*chunks && *items)
+        return true;
+    fail_items(batch, idx, k, KVS_ERR_NOMEM);
+    free(*chunks);
+    free(*items);
+    return false;
+}
+
 /* Queues chunks[0..k) (batch items idx) for tiers[0..n) with what fits in the write budget;
  * the rest is dropped, not waited for. */
 static void queue_slow(kvs_cache *cache, kvs_tier *const *tiers, size_t n,
@@ -28,14 +43,10 @@ static void queue_slow(kvs_cache *cache, kvs_tier *const *tiers, size_t n,
 {
     if (n == 0 || k == 0)
         return;
-    kvs_chunk **fit = malloc(k * sizeof *fit);
-    size_t *fit_idx = malloc(k * sizeof *fit_idx);
-    if (!fit || !fit_idx) {
-        fail_items(batch, idx, k, KVS_ERR_NOMEM);
-        free(fit);
-        free(fit_idx);
+    kvs_chunk **fit;
+    size_t *fit_idx;
+    if (!alloc_items(batch, idx, k, &fit, &fit_idx))
         return;
-    }
     size_t queued = 0;
     for (size_t j = 0; j < k; j++) {
         if (kvs_cache_write_reserve(cache, chunks[j]->total_size)) {
@@ -80,14 +91,10 @@ static void store_with_device(kvs_cache *cache, kvs_chunk *const *chunks, const 
         queue_slow(cache, &gds, 1, chunks, idx, k, batch);
     if (!cache->mem && n_host == 0)
         return;
-    kvs_chunk **host = malloc(k * sizeof *host);
-    size_t *host_idx = malloc(k * sizeof *host_idx);
-    if (!host || !host_idx) {
-        fail_items(batch, idx, k, KVS_ERR_NOMEM);
-        free(host);
-        free(host_idx);
+    kvs_chunk **host;
+    size_t *host_idx;
+    if (!alloc_items(batch, idx, k, &host, &host_idx))
         return;
-    }
     size_t h = 0;
     for (size_t j = 0; j < k; j++) {
         kvs_status st = KVS_OK;

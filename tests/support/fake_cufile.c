@@ -228,34 +228,34 @@ static fake_handle *valid_handle(CUfileHandle_t fh)
     return NULL;
 }
 
-ssize_t cuFileRead(CUfileHandle_t fh, void *base, size_t size, off_t file_offset,
-                   off_t buf_offset)
+/* cuFileRead and cuFileWrite: pread/pwrite at base + buf_offset, or the error the
+ * environment variable `inject` names. */
+static ssize_t transfer(CUfileHandle_t fh, char *base, size_t size, off_t file_offset,
+                        off_t buf_offset, bool write, const char *inject)
 {
-    int e = injected("FAKE_CUFILE_READ_ERROR");
+    int e = injected(inject);
     fake_handle *h = valid_handle(fh);
     if (!h)
         return -5027;
-    if (!account(base, size, file_offset, buf_offset, false))
+    if (!account(base, size, file_offset, buf_offset, write))
         return -5014;
     if (e)
         return -e;
-    ssize_t r = pread(h->fd, (char *)base + buf_offset, size, file_offset);
-    add_bytes(false, r);
+    ssize_t r = write ? pwrite(h->fd, base + buf_offset, size, file_offset)
+                      : pread(h->fd, base + buf_offset, size, file_offset);
+    add_bytes(write, r);
     return r;
+}
+
+ssize_t cuFileRead(CUfileHandle_t fh, void *base, size_t size, off_t file_offset,
+                   off_t buf_offset)
+{
+    return transfer(fh, base, size, file_offset, buf_offset, false, "FAKE_CUFILE_READ_ERROR");
 }
 
 ssize_t cuFileWrite(CUfileHandle_t fh, const void *base, size_t size, off_t file_offset,
                     off_t buf_offset)
 {
-    int e = injected("FAKE_CUFILE_WRITE_ERROR");
-    fake_handle *h = valid_handle(fh);
-    if (!h)
-        return -5027;
-    if (!account(base, size, file_offset, buf_offset, true))
-        return -5014;
-    if (e)
-        return -e;
-    ssize_t r = pwrite(h->fd, (const char *)base + buf_offset, size, file_offset);
-    add_bytes(true, r);
-    return r;
+    return transfer(fh, (char *)base, size, file_offset, buf_offset, true,
+                    "FAKE_CUFILE_WRITE_ERROR");
 }

@@ -55,6 +55,46 @@ static inline uint64_t gds_seed(size_t i)
     return 9000 + i;
 }
 
+/* A test's fake GPU and fresh directory: cmocka's state, made by gds_setup and removed by
+ * gds_teardown (cmocka_unit_test_setup_teardown). */
+typedef struct gds_env {
+    fake_gpu g;
+    char dir[4096];
+} gds_env;
+
+static inline int gds_setup(void **state)
+{
+    gds_env *e = calloc(1, sizeof *e);
+    assert_non_null(e);
+    fake_gpu_init(&e->g);
+    test_mkdtemp(e->dir, "gds");
+    *state = e;
+    return 0;
+}
+
+static inline int gds_teardown(void **state)
+{
+    gds_env *e = *state;
+    test_rmtree(e->dir);
+    free(e);
+    return 0;
+}
+
+#define GDS_TEST(f) cmocka_unit_test_setup_teardown(f, gds_setup, gds_teardown)
+
+/* After every cache is closed and every chunk released: all GPU and page-locked memory
+ * freed, every cuFile registration undone, the driver closed, no misuse. */
+static inline void gds_check_released(const fake_gpu *g)
+{
+    assert_int_equal(atomic_load(&g->device_allocs), atomic_load(&g->device_frees));
+    assert_int_equal(atomic_load(&g->host_allocs), atomic_load(&g->host_frees));
+    fake_cufile_record r = fake_cufile(0);
+    assert_int_equal(r.buffers_registered, 0);
+    assert_int_equal(r.handles_registered, 0);
+    assert_int_equal(r.drivers_open, 0);
+    assert_int_equal(r.misuse, 0);
+}
+
 /* A cache on dir: the gds tier, the mem tier when mem, GPU operations when gpu. */
 static inline kvs_cache *gds_cache(const char *dir, const kvs_gpu_ops *gpu, bool mem,
                                    uint64_t staging_bytes)

@@ -35,31 +35,14 @@ static void check_loaded(kvs_batch *b, size_t n, bool on_device)
     }
 }
 
-/* After every cache is closed and every chunk released: all GPU memory freed, every
- * registration undone, the driver closed as often as opened, no misuse. */
-static void check_released(const fake_gpu *g)
-{
-    assert_int_equal(atomic_load(&g->device_allocs), atomic_load(&g->device_frees));
-    assert_int_equal(atomic_load(&g->host_allocs), atomic_load(&g->host_frees));
-    fake_cufile_record r = fake_cufile(0);
-    assert_int_equal(r.buffers_registered, 0);
-    assert_int_equal(r.handles_registered, 0);
-    assert_int_equal(r.drivers_open, 0);
-    assert_int_equal(r.misuse, 0);
-}
-
 static void device_chunks_round_trip(void **state)
 {
-    (void)state;
-    fake_gpu g;
-    fake_gpu_init(&g);
-    char dir[4096];
-    test_mkdtemp(dir, "gds-rt");
+    gds_env *e = *state;
     gds_chain ch;
     gds_chain_init(&ch, 1, 3, 16, &padded);
-    kvs_cache *cache = gds_cache(dir, &g.ops, false, STAGING);
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, false, STAGING);
     assert_string_equal(gds_tier_stats(cache, "gds").io_path, "cufile (GPUDirect)");
-    assert_int_equal(atomic_load(&g.device_allocs), 1); /* one staging buffer */
+    assert_int_equal(atomic_load(&e->g.device_allocs), 1); /* one staging buffer */
     fake_cufile(1);
 
     kvs_chunk *chunks[3];
@@ -80,31 +63,26 @@ static void device_chunks_round_trip(void **state)
     assert_int_equal(r.bytes_read, 3 * payload);
     assert_int_equal(r.unaligned, 0);
     assert_int_equal(r.unregistered, 0);
-    assert_true(atomic_load(&g.binds) >= 1);
+    assert_true(atomic_load(&e->g.binds) >= 1);
     kvs_tier_stats s = gds_tier_stats(cache, "gds");
     assert_int_equal(s.hits, 3);
     assert_int_equal(s.corrupt, 0);
     kvs_cache_close(cache);
     /* the loaded chunks still hold their slots, and the buffer, after the cache closed */
-    assert_int_equal(atomic_load(&g.device_frees), 0);
+    assert_int_equal(atomic_load(&e->g.device_frees), 0);
     test_check_payload(kvs_batch_chunk(b, 2), gds_seed(2));
     kvs_batch_free(b);
-    check_released(&g);
-    test_rmtree(dir);
+    gds_check_released(&e->g);
 }
 
 static void nodes_with_and_without_gpu_share_objects(void **state)
 {
-    (void)state;
-    fake_gpu g;
-    fake_gpu_init(&g);
-    char dir[4096];
-    test_mkdtemp(dir, "gds-share");
+    gds_env *e = *state;
     gds_chain by_gpu, by_cpu;
     gds_chain_init(&by_gpu, 2, 2, 256, &large);
     gds_chain_init(&by_cpu, 3, 2, 16, &padded);
-    kvs_cache *gpu = gds_cache(dir, &g.ops, false, STAGING);
-    kvs_cache *cpu = gds_cache(dir, NULL, false, 0);
+    kvs_cache *gpu = gds_cache(e->dir, &e->g.ops, false, STAGING);
+    kvs_cache *cpu = gds_cache(e->dir, NULL, false, 0);
 
     kvs_chunk *chunks[2] = {gds_device_chunk(gpu, &by_gpu, 0), gds_device_chunk(gpu, &by_gpu, 1)};
     gds_put(gpu, chunks, 2);
@@ -124,8 +102,7 @@ static void nodes_with_and_without_gpu_share_objects(void **state)
     assert_int_equal(gds_tier_stats(gpu, "gds").corrupt, 0);
     kvs_cache_close(cpu);
     kvs_cache_close(gpu);
-    check_released(&g);
-    test_rmtree(dir);
+    gds_check_released(&e->g);
 }
 
 /* Flips one payload byte of chunk i's object file. */
@@ -145,46 +122,38 @@ static void flip_payload_bit(const char *dir, const gds_chain *ch, size_t i)
 
 static void device_checksum_catches_a_flipped_bit(void **state)
 {
-    (void)state;
-    fake_gpu g;
-    fake_gpu_init(&g);
-    char dir[4096], path[4096];
-    test_mkdtemp(dir, "gds-flip");
+    gds_env *e = *state;
+    char path[4096];
     gds_chain ch;
     gds_chain_init(&ch, 4, 2, 16, &padded);
-    kvs_cache *cache = gds_cache(dir, &g.ops, false, STAGING);
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, false, STAGING);
     kvs_chunk *chunks[2] = {gds_device_chunk(cache, &ch, 0), gds_device_chunk(cache, &ch, 1)};
     gds_put(cache, chunks, 2);
-    flip_payload_bit(dir, &ch, 1);
-    int sums = atomic_load(&g.checksums);
+    flip_payload_bit(e->dir, &ch, 1);
+    int sums = atomic_load(&e->g.checksums);
     fake_cufile(1);
     kvs_batch *b = gds_get(cache, &ch, 0, 2);
     assert_int_equal(kvs_batch_loaded(b), 1);
     assert_int_equal(kvs_batch_item_status(b, 1), KVS_ERR_CORRUPT);
     kvs_batch_free(b);
     assert_int_equal(fake_cufile(0).reads, 2);             /* the payload came via cuFile */
-    assert_int_equal(atomic_load(&g.checksums), sums + 2); /* and was checked on the GPU */
+    assert_int_equal(atomic_load(&e->g.checksums), sums + 2); /* and was checked on the GPU */
     kvs_tier_stats s = gds_tier_stats(cache, "gds");
     assert_int_equal(s.corrupt, 1);
     assert_int_equal(s.hits, 1);
     assert_non_null(strstr(s.last_error, "checksum mismatch"));
-    assert_true(kvs_file_object_path(path, sizeof path, dir, &ch.ns, &ch.keys[1]));
+    assert_true(kvs_file_object_path(path, sizeof path, e->dir, &ch.ns, &ch.keys[1]));
     assert_int_not_equal(access(path, F_OK), 0); /* removed */
     kvs_cache_close(cache);
-    check_released(&g);
-    test_rmtree(dir);
+    gds_check_released(&e->g);
 }
 
 static void host_tiers_get_host_copies(void **state)
 {
-    (void)state;
-    fake_gpu g;
-    fake_gpu_init(&g);
-    char dir[4096];
-    test_mkdtemp(dir, "gds-mem");
+    gds_env *e = *state;
     gds_chain ch;
     gds_chain_init(&ch, 5, 2, 256, &large);
-    kvs_cache *cache = gds_cache(dir, &g.ops, true, STAGING);
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, true, STAGING);
     kvs_chunk *chunks[2] = {gds_device_chunk(cache, &ch, 0), gds_device_chunk(cache, &ch, 1)};
     gds_put(cache, chunks, 2);
     assert_int_equal(fake_cufile(0).unregistered, 0);
@@ -196,53 +165,52 @@ static void host_tiers_get_host_copies(void **state)
     assert_int_equal(gds_tier_stats(cache, "gds").puts, 2); /* and the device chunks on disk */
     kvs_cache_close(cache);
 
-    /* A new process: the hit comes from the gds tier onto the device, then from memory. */
-    cache = gds_cache(dir, &g.ops, true, STAGING);
+    /* A new process: the hit comes from the gds tier onto the device, then from memory once
+     * the promotion (after the hit was served) is done. */
+    cache = gds_cache(e->dir, &e->g.ops, true, STAGING);
     b = gds_get(cache, &ch, 0, 2);
     check_loaded(b, 2, true);
     assert_int_equal(kvs_batch_item_tier(b, 0), 1);
     kvs_batch_free(b);
+    for (int waited = 0; gds_tier_stats(cache, "mem").objects < 2; waited++) {
+        assert_true(waited < 5000);
+        usleep(1000);
+    }
     b = gds_get(cache, &ch, 0, 2);
     check_loaded(b, 2, false);
     assert_int_equal(kvs_batch_item_tier(b, 0), 0);
     kvs_batch_free(b);
     kvs_cache_close(cache);
-    check_released(&g);
-    test_rmtree(dir);
+    gds_check_released(&e->g);
 }
 
 static void host_buffers_are_page_locked_while_a_gpu_cache_is_open(void **state)
 {
-    (void)state;
-    fake_gpu g;
-    fake_gpu_init(&g);
-    char dir[4096];
-    test_mkdtemp(dir, "gds-pinned");
+    gds_env *e = *state;
     gds_chain ch;
     gds_chain_init(&ch, 6, 2, 256, &large);
-    kvs_cache *cache = gds_cache(dir, &g.ops, true, STAGING);
-    int before = atomic_load(&g.host_allocs);
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, true, STAGING);
+    int before = atomic_load(&e->g.host_allocs);
     kvs_chunk *chunks[2] = {gds_host_chunk(&ch, 0), gds_host_chunk(&ch, 1)};
-    assert_int_equal(atomic_load(&g.host_allocs), before + 2);
+    assert_int_equal(atomic_load(&e->g.host_allocs), before + 2);
     gds_put(cache, chunks, 2);
     kvs_cache_close(cache);
-    check_released(&g); /* idle page-locked buffers went back with the last GPU cache */
+    gds_check_released(&e->g); /* idle page-locked buffers went back with the last GPU cache */
 
-    before = atomic_load(&g.host_allocs);
+    before = atomic_load(&e->g.host_allocs);
     kvs_chunk *plain = gds_host_chunk(&ch, 0); /* no GPU cache open: the heap */
-    assert_int_equal(atomic_load(&g.host_allocs), before);
+    assert_int_equal(atomic_load(&e->g.host_allocs), before);
     kvs_chunk_release(plain);
-    test_rmtree(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(device_chunks_round_trip),
-        cmocka_unit_test(nodes_with_and_without_gpu_share_objects),
-        cmocka_unit_test(device_checksum_catches_a_flipped_bit),
-        cmocka_unit_test(host_tiers_get_host_copies),
-        cmocka_unit_test(host_buffers_are_page_locked_while_a_gpu_cache_is_open),
+        GDS_TEST(device_chunks_round_trip),
+        GDS_TEST(nodes_with_and_without_gpu_share_objects),
+        GDS_TEST(device_checksum_catches_a_flipped_bit),
+        GDS_TEST(host_tiers_get_host_copies),
+        GDS_TEST(host_buffers_are_page_locked_while_a_gpu_cache_is_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

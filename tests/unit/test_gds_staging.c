@@ -54,12 +54,8 @@ static void slots_are_aligned_first_fit(void **state)
 
 static void full_buffer_refuses_device_chunks_and_reads_into_host_memory(void **state)
 {
-    (void)state;
-    fake_gpu g;
-    fake_gpu_init(&g);
-    char dir[4096];
-    test_mkdtemp(dir, "gds-full");
-    kvs_cache *cache = gds_cache(dir, &g.ops, false, 4 * PAYLOAD);
+    gds_env *e = *state;
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, false, 4 * PAYLOAD);
     gds_chain stored, held;
     gds_chain_init(&stored, 1, 2, 16, &layout);
     gds_chain_init(&held, 2, 5, 16, &layout);
@@ -98,8 +94,7 @@ static void full_buffer_refuses_device_chunks_and_reads_into_host_memory(void **
     gds_chain_init(&big, 3, 1, 32, &wide);
     assert_int_equal(gds_try_device_chunk(cache, &big, 0, &extra, &err), KVS_ERR_FULL);
     kvs_cache_close(cache);
-    assert_int_equal(atomic_load(&g.device_allocs), atomic_load(&g.device_frees));
-    test_rmtree(dir);
+    gds_check_released(&e->g);
 }
 
 #define THREADS 4
@@ -156,13 +151,9 @@ static void *work(void *arg)
 
 static void threads_share_the_staging_buffer(void **state)
 {
-    (void)state;
-    fake_gpu g;
-    fake_gpu_init(&g);
-    char dir[4096];
-    test_mkdtemp(dir, "gds-threads");
+    gds_env *e = *state;
     /* Room for 12 payloads: fewer than the threads hold at peak, so some fall back. */
-    kvs_cache *cache = gds_cache(dir, &g.ops, false, 12 * PAYLOAD);
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, false, 12 * PAYLOAD);
     fake_cufile(1);
     static worker workers[THREADS];
     pthread_t threads[THREADS];
@@ -189,17 +180,15 @@ static void threads_share_the_staging_buffer(void **state)
     assert_int_equal(r.misuse, 0);
     assert_int_equal(gds_tier_stats(cache, "gds").corrupt, 0);
     kvs_cache_close(cache);
-    assert_int_equal(atomic_load(&g.device_allocs), atomic_load(&g.device_frees));
-    assert_int_equal(atomic_load(&g.host_allocs), atomic_load(&g.host_frees));
-    test_rmtree(dir);
+    gds_check_released(&e->g);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(slots_are_aligned_first_fit),
-        cmocka_unit_test(full_buffer_refuses_device_chunks_and_reads_into_host_memory),
-        cmocka_unit_test(threads_share_the_staging_buffer),
+        GDS_TEST(full_buffer_refuses_device_chunks_and_reads_into_host_memory),
+        GDS_TEST(threads_share_the_staging_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
