@@ -11,7 +11,7 @@
 
 namespace {
 
-constexpr int ATTN_WARPS = 4;
+constexpr int ATTN_WARPS = 8;
 constexpr int DIMS_PER_LANE = CUDA_ATTN_MAX_HEAD_DIM / 32;
 
 template <typename T> __device__ float load(const T *p, size_t i);

@@ -13,11 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __CUDACC__
-#define KVS_HD __host__ __device__
-#else
-#define KVS_HD
-#endif
+#include "model/cuda/hd.h"
 
 #define KVS_XXH3_SECRET_SIZE 192
 #define KVS_XXH3_STRIPE_LEN 64

@@ -1,0 +1,13 @@
+/* KVS_HD marks a function compiled for both the CPU and the GPU: __host__ __device__ under
+ * nvcc, nothing in C. The portable headers (xxh3_portable.h, dequant_portable.h) hold
+ * algorithms written once for both, so that CPU unit tests check what the GPU runs. */
+#ifndef KVSPILL_MODEL_CUDA_HD_H
+#define KVSPILL_MODEL_CUDA_HD_H
+
+#ifdef __CUDACC__
+#define KVS_HD __host__ __device__
+#else
+#define KVS_HD
+#endif
+
+#endif
