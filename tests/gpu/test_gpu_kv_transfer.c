@@ -1,5 +1,6 @@
 /* KV transfers on the CUDA backend: gathers from a sequence's blocks into a layer-major
- * payload and scatters back into another sequence's blocks are bit-exact, for payloads in
+ * payload and scatters into another sequence's blocks (through a block table in reverse
+ * order) are bit-exact and write nothing else, for payloads in
  * host memory and in device memory, F16 and F32 caches, ranges that start and end inside
  * blocks; a gather queued right after an eval reads what the eval wrote; fences complete
  * in order. The engine's kvs_gpu_ops checksum of a device payload equals XXH3 of its
@@ -67,14 +68,16 @@ static void fill_seq(kv_cache *kv, uint32_t seq, uint64_t seed)
                 assert_int_equal(cudaMemcpy(row_ptr(kv, seq, l, side, p), bytes, rb,
                                             cudaMemcpyHostToDevice), cudaSuccess);
             }
+    /* A copy from pageable memory may return before its DMA is done, and the backend's
+     * streams do not wait for the legacy default stream. */
+    assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
     free(bytes);
 }
 
-static void transfer(kv_cache *kv, uint32_t seq, const range *r, void *payload, size_t stride,
-                     bool on_device, bool to_blocks)
+static void transfer(kv_cache *kv, const uint32_t *table, const range *r, void *payload,
+                     size_t stride, bool on_device, bool to_blocks)
 {
-    kv_xfer x = {kv->ops->block_table(kv, seq), r->start, r->from, r->to, payload, stride,
-                 on_device, to_blocks};
+    kv_xfer x = {table, r->start, r->from, r->to, payload, stride, on_device, to_blocks};
     uint64_t fence;
     model_error err = {{0}};
     if (gpu->ops->kv_transfer(gpu, kv, &x, 1, &fence, &err) || gpu->ops->wait(gpu, fence, &err))
@@ -93,17 +96,29 @@ static void expect_payload(const kv_cache *kv, const range *r, const uint8_t *pa
                                 seq_bytes + ((size_t)g * MAX_POS + p) * rb, rb);
 }
 
-/* dst's rows equal src's in [from, to) and its own old rows elsewhere. */
+/* Where position p lands in a sequence whose blocks are addressed in reverse order: at
+ * the position q of its own (identity) table. */
+static uint32_t reversed_position(const kv_cache *kv, uint32_t p)
+{
+    uint32_t bt = kv->block_tokens, n_blk = MAX_POS / bt;
+    return (n_blk - 1 - p / bt) * bt + p % bt;
+}
+
+/* After a scatter of src's rows [from, to) through the reversed table, dst holds them at
+ * their reversed positions and its own old rows elsewhere. */
 static void expect_scattered(const kv_cache *kv, const range *r, const uint8_t *dst_now,
                              const uint8_t *dst_before, const uint8_t *src)
 {
     size_t rb = row_bytes_of(kv);
+    uint8_t *want = malloc(2 * (size_t)kv->n_layer * MAX_POS * rb);
+    assert_non_null(want);
+    memcpy(want, dst_before, 2 * (size_t)kv->n_layer * MAX_POS * rb);
     for (uint32_t g = 0; g < 2 * kv->n_layer; g++)
-        for (uint32_t p = 0; p < MAX_POS; p++) {
-            size_t at = ((size_t)g * MAX_POS + p) * rb;
-            const uint8_t *want = p >= r->from && p < r->to ? src + at : dst_before + at;
-            assert_memory_equal(dst_now + at, want, rb);
-        }
+        for (uint32_t p = r->from; p < r->to; p++)
+            memcpy(want + ((size_t)g * MAX_POS + reversed_position(kv, p)) * rb,
+                   src + ((size_t)g * MAX_POS + p) * rb, rb);
+    assert_memory_equal(dst_now, want, 2 * (size_t)kv->n_layer * MAX_POS * rb);
+    free(want);
 }
 
 static void round_trip(kv_dtype dtype, bool on_device)
@@ -112,6 +127,12 @@ static void round_trip(kv_dtype dtype, bool on_device)
     model_error err = {{0}};
     for (uint32_t s = 0; s < 2; s++)
         assert_int_equal(kv->ops->reserve(kv, s, MAX_POS, &err), 0);
+    /* Gathers read sequence 0 in order; scatters write sequence 1's blocks in reverse. */
+    const uint32_t *table0 = kv->ops->block_table(kv, 0), *table1 = kv->ops->block_table(kv, 1);
+    uint32_t reversed[MAX_POS / 16];
+    assert_int_equal(kv->block_tokens, 16);
+    for (uint32_t b = 0; b < MAX_POS / 16; b++)
+        reversed[b] = table1[MAX_POS / 16 - 1 - b];
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
         const range *r = &ranges[i];
         fill_seq(kv, 0, 1000 * i + 1);
@@ -124,8 +145,9 @@ static void round_trip(kv_dtype dtype, bool on_device)
         if (on_device) {
             assert_int_equal(cudaMalloc(&payload, bytes), cudaSuccess);
             assert_int_equal(cudaMemset(payload, 0, bytes), cudaSuccess);
+            assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
         }
-        transfer(kv, 0, r, payload, stride, on_device, false);
+        transfer(kv, table0, r, payload, stride, on_device, false);
         if (on_device) {
             assert_int_equal(cudaMemcpy(host, payload, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
             const kvs_gpu_ops *ops = engine_gpu_ops(gpu);
@@ -135,7 +157,7 @@ static void round_trip(kv_dtype dtype, bool on_device)
             assert_true(sum == XXH3_64bits(host, bytes));
         }
         expect_payload(kv, r, host, stride, src);
-        transfer(kv, 1, r, payload, stride, on_device, true);
+        transfer(kv, reversed, r, payload, stride, on_device, true);
         uint8_t *after = read_seq(kv, 1);
         expect_scattered(kv, r, after, before, src);
         print_message("  kv=%s %s payload: [%u, %u) from start %u: gather and scatter exact\n",
