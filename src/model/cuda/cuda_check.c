@@ -10,3 +10,5 @@ int cublas_fail(model_error *err, const char *call, cublasStatus_t s)
 {
     return model_fail(err, "backend cuda: %s: %s", call, cublasGetStatusString(s));
 }
+
+void cuda_clear_stale_error(void) { (void)cudaGetLastError(); }

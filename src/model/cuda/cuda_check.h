@@ -13,6 +13,12 @@ int cuda_fail(model_error *err, const char *call, cudaError_t e);
 /* "backend cuda: <call>: <cublasGetStatusString>"; returns -1. */
 int cublas_fail(model_error *err, const char *call, cublasStatus_t s);
 
+/* Kernel launches are checked with cudaGetLastError(), which also returns a failure of an
+ * earlier runtime call on this thread (even one already reported, or a failed pinned
+ * allocation elsewhere). Called before a batch of launches so that each check sees only
+ * its own launch; sticky errors (a broken context) still surface at every call. */
+void cuda_clear_stale_error(void);
+
 /* Evaluates a CUDA runtime call (or a kernel launcher, which returns cudaGetLastError())
  * and returns cuda_fail(...) from the enclosing function when it fails. */
 #define CUDA_TRY(err, call)                                                                \

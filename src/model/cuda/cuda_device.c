@@ -5,6 +5,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "model/cuda/cuda_check.h"
 #include "model/cuda/cuda_kernels.h"
 
 void *cuda_host_alloc(int device, size_t bytes)
@@ -67,6 +68,7 @@ int cuda_xxh3_64(int device, const void *src_device, size_t n, uint64_t *out)
         e = cudaMallocAsync((void **)&result, sizeof *result, s);
     if (e != cudaSuccess)
         return (int)e;
+    cuda_clear_stale_error();
     e = cuda_xxh3_launch(src_device, n, result, s);
     if (e == cudaSuccess)
         e = cudaMemcpyAsync(out, result, sizeof *out, cudaMemcpyDeviceToHost, s);

@@ -283,6 +283,7 @@ int cuda_eval(backend *be, kv_cache *kv, const fwd_batch *b, float *logits, mode
     backend_cuda *c = (backend_cuda *)be;
     const model *m = c->base.m;
     CUDA_TRY(err, cudaSetDevice(c->device));
+    cuda_clear_stale_error();
     if (check_batch(m, kv, b, err))
         return -1;
     for (uint32_t t = 0; t < b->n_tokens; t++)

@@ -130,6 +130,7 @@ int cuda_kv_transfer(backend *b, kv_cache *kv, const kv_xfer *x, size_t n, uint6
         if (check_xfer(kv, &x[i], i, err))
             return -1;
     CUDA_TRY(err, cudaSetDevice(c->device));
+    cuda_clear_stale_error();
     if (c->evaluated) /* gathers read what the steps queued before them wrote */
         CUDA_TRY(err, cudaStreamWaitEvent(c->copy, c->eval_done, 0));
     for (size_t i = 0; i < n; i++)

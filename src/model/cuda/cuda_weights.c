@@ -139,6 +139,7 @@ static int upload_all(upload_ctx *u, const model *m, model_error *err)
 int cuda_weights_upload(backend_cuda *c, const model *m, model_error *err)
 {
     upload_ctx u = {c, NULL, widest_row(m) > STAGING_BYTES ? widest_row(m) : STAGING_BYTES};
+    cuda_clear_stale_error();
     CUDA_TRY(err, cudaMalloc((void **)&u.staging, u.staging_bytes));
     int rc = upload_all(&u, m, err);
     /* Synchronized before the staging goes, also when a step failed. */
