@@ -148,6 +148,34 @@ static void device_checksum_catches_a_flipped_bit(void **state)
     gds_check_released(&e->g);
 }
 
+static void cufile_read_error_is_an_io_error(void **state)
+{
+    gds_env *e = *state;
+    char path[4096];
+    gds_chain ch;
+    gds_chain_init(&ch, 7, 1, 16, &padded);
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, false, STAGING);
+    kvs_chunk *chunk = gds_device_chunk(cache, &ch, 0);
+    gds_put(cache, &chunk, 1);
+    setenv("FAKE_CUFILE_READ_ERROR", "5044", 1);
+    kvs_batch *b = gds_get(cache, &ch, 0, 1);
+    unsetenv("FAKE_CUFILE_READ_ERROR");
+    assert_int_equal(kvs_batch_item_status(b, 0), KVS_ERR_IO);
+    kvs_batch_free(b);
+    kvs_tier_stats s = gds_tier_stats(cache, "gds");
+    assert_int_equal(s.get_errors, 1);
+    assert_int_equal(s.corrupt, 0);
+    assert_non_null(strstr(s.last_error, "cuFileRead "));
+    assert_non_null(strstr(s.last_error, ": error 5044 (I/O error)"));
+    assert_true(kvs_file_object_path(path, sizeof path, e->dir, &ch.ns, &ch.keys[0]));
+    assert_int_equal(access(path, F_OK), 0); /* kept: the bytes may well be fine */
+    b = gds_get(cache, &ch, 0, 1);
+    check_loaded(b, 1, true);
+    kvs_batch_free(b);
+    kvs_cache_close(cache);
+    gds_check_released(&e->g);
+}
+
 static void host_tiers_get_host_copies(void **state)
 {
     gds_env *e = *state;
@@ -209,6 +237,7 @@ int main(void)
         GDS_TEST(device_chunks_round_trip),
         GDS_TEST(nodes_with_and_without_gpu_share_objects),
         GDS_TEST(device_checksum_catches_a_flipped_bit),
+        GDS_TEST(cufile_read_error_is_an_io_error),
         GDS_TEST(host_tiers_get_host_copies),
         GDS_TEST(host_buffers_are_page_locked_while_a_gpu_cache_is_open),
     };
