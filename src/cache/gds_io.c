@@ -34,8 +34,8 @@ static kvs_status register_fd(const kvs_cufile_api *api, int fd, const char *pat
     return kvs_cufile_fail(err, KVS_ERR_IO, api, e, what);
 }
 
-/* bytes between fd at file_offset and the staging buffer at buf_offset, through cuFile with
- * the registered base pointer; short transfers are continued, and a read that meets the
+/* Moves bytes between fd at file_offset and the staging buffer at buf_offset, through cuFile
+ * with the registered base pointer; short transfers are continued, and a read that meets the
  * end of the file is a short (corrupt) object. */
 static kvs_status transfer(kvs_gds_staging *s, int fd, const char *path, bool write,
                            size_t file_offset, size_t buf_offset, size_t bytes, kvs_error *err)
