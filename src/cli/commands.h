@@ -21,5 +21,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_bench_io(int argc, char **argv);
 int cmd_bench_engine(int argc, char **argv);
 int cmd_bench_ttft(int argc, char **argv);
+int cmd_bench_gds(int argc, char **argv);
 
 #endif

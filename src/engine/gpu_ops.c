@@ -6,6 +6,13 @@ const kvs_gpu_ops *engine_gpu_ops(backend *b)
     (void)b;
     return NULL;
 }
+
+const kvs_gpu_ops *engine_gpu_ops_device(int device, model_error *err)
+{
+    model_fail(err, "GPU %d: this build has no CUDA backend (nvcc was not found when it was "
+                    "configured)", device);
+    return NULL;
+}
 #else
 #include <pthread.h>
 #include <stdint.h>
@@ -61,14 +68,32 @@ static void fill_tables(void)
                                   gpu_copy_to_host,  gpu_copy_to_device, gpu_xxh3_64};
 }
 
-const kvs_gpu_ops *engine_gpu_ops(backend *b)
+static const kvs_gpu_ops *table_of(int device)
 {
-    if (!b || b->kind != BACKEND_CUDA)
-        return NULL;
-    int device = backend_cuda_device(b);
     if (device < 0 || device >= GPU_OPS_MAX_DEVICES)
         return NULL;
     pthread_once(&tables_once, fill_tables);
     return &tables[device];
+}
+
+const kvs_gpu_ops *engine_gpu_ops(backend *b)
+{
+    if (!b || b->kind != BACKEND_CUDA)
+        return NULL;
+    return table_of(backend_cuda_device(b));
+}
+
+const kvs_gpu_ops *engine_gpu_ops_device(int device, model_error *err)
+{
+    int rc = cuda_bind_thread(device);
+    if (rc != 0) {
+        model_fail(err, "GPU %d: cudaSetDevice: %s", device, cuda_device_error_string(rc));
+        return NULL;
+    }
+    const kvs_gpu_ops *ops = table_of(device);
+    if (!ops)
+        model_fail(err, "GPU %d: device numbers above %d are not supported", device,
+                   GPU_OPS_MAX_DEVICES - 1);
+    return ops;
 }
 #endif
