@@ -45,10 +45,11 @@ static void usage(FILE *f, const char *cmd)
 {
     fprintf(f,
             "usage: kvspill %s --model FILE --cache-dir DIR [--lengths 1024,2048,4096,8192]\n"
-            "         [--device auto|cpu|cuda] [--threads 2] [--json]\n"
+            "         [--device auto|cpu|cuda] [--tier local_disk|gds] [--threads 2] [--json]\n"
             "       kvspill %s --model FILE --cache-dir DIR --concurrency N --turns T\n"
             "         [--device auto|cpu|cuda] [--threads 2] [--json]\n"
-            "DIR gets one subdirectory per length (removed first if present).\n"
+            "DIR gets one subdirectory per length (removed first if present). --tier gds\n"
+            "puts it in the gds tier (cuFile into GPU memory where it works).\n"
             "--child LEN (used by the benchmark itself) runs the second-process case.\n",
             cmd, cmd);
 }
@@ -149,7 +150,8 @@ static int run_child(const char *cmd, const ttft_setup *s, uint32_t len, row *r)
     *space = 0;
     char *argv[] = {self, sub, space + 1, "--model", (char *)s->model, "--cache-dir",
                     (char *)s->dir, "--device", (char *)backend_kind_name(s->device),
-                    "--threads", thr, "--child", lenbuf, NULL};
+                    "--threads", thr, "--tier", s->gds ? "gds" : "local_disk", "--child",
+                    lenbuf, NULL};
     int fds[2];
     if (pipe(fds))
         return -1;
@@ -270,7 +272,8 @@ int cmd_bench_ttft(int argc, char **argv)
         {"lengths", required_argument, 0, 'l'},   {"threads", required_argument, 0, 't'},
         {"json", no_argument, 0, 'J'},            {"child", required_argument, 0, 'C'},
         {"concurrency", required_argument, 0, 'c'}, {"turns", required_argument, 0, 'T'},
-        {"device", required_argument, 0, 'D'},    {"help", no_argument, 0, 'h'},
+        {"device", required_argument, 0, 'D'},    {"tier", required_argument, 0, 'F'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -289,6 +292,14 @@ int cmd_bench_ttft(int argc, char **argv)
                         optarg);
                 return 2;
             }
+            break;
+        case 'F':
+            if (strcmp(optarg, "local_disk") && strcmp(optarg, "gds")) {
+                fprintf(stderr, "kvspill %s: --tier %s: expected local_disk or gds\n", cmd,
+                        optarg);
+                return 2;
+            }
+            base.gds = !strcmp(optarg, "gds");
             break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;

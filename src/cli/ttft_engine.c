@@ -32,8 +32,11 @@ int ttft_engine_open(const ttft_setup *s, engine **out)
         snprintf(url, sizeof url, "file://%s", s->dir);
         snprintf(chunk, sizeof chunk, "%u", s->chunk);
         kvs_error kerr;
-        if (kvs_config_set(&kc, "local_disk", url, &kerr) != KVS_OK ||
-            kvs_config_set(&kc, "max_local_disk_size", "16", &kerr) != KVS_OK ||
+        /* 1 GiB of GPU staging holds the chunks of a 32k-token TinyLlama-shaped prompt. */
+        if (kvs_config_set(&kc, s->gds ? "gds_path" : "local_disk", url, &kerr) != KVS_OK ||
+            kvs_config_set(&kc, s->gds ? "max_gds_size" : "max_local_disk_size", "16",
+                           &kerr) != KVS_OK ||
+            (s->gds && kvs_config_set(&kc, "cufile_buffer_size", "1024", &kerr) != KVS_OK) ||
             kvs_config_set(&kc, "local_cpu", s->mem_tier ? "true" : "false", &kerr) != KVS_OK ||
             kvs_config_set(&kc, "chunk_size", chunk, &kerr) != KVS_OK) {
             fprintf(stderr, "kvspill bench ttft: %s\n", kerr.msg);

@@ -16,6 +16,8 @@ typedef struct ttft_setup {
     uint32_t max_len;
     bool apc;          /* in-memory prefix caching */
     const char *dir;   /* file tier directory; NULL: no offload connector */
+    bool gds;          /* dir is the gds tier (gds_path: cuFile into GPU memory where it
+                          works) instead of local_disk */
     bool mem_tier;     /* LMCache local_cpu tier in front of the file tier */
     uint32_t chunk;    /* LMCache chunk size */
 } ttft_setup;
