@@ -176,7 +176,9 @@ static kvs_status read_start(int fd, const char *path, size_t want, uint8_t **ou
 
 /* The header of the object on fd into host memory: one block, then all of it when the
  * header says it is longer and the file holds that much (else the header check says what
- * is wrong). *len gets the bytes read. */
+ * is wrong). A size that is not whole blocks is not read (the header check calls it
+ * corrupt): from an O_DIRECT file that read would fail with EINVAL, an I/O error that
+ * would keep the corrupt object. *len gets the bytes read. */
 static kvs_status read_header(int fd, const char *path, size_t file_size, uint8_t **out,
                               size_t *len, kvs_error *err)
 {
@@ -185,7 +187,7 @@ static kvs_status read_header(int fd, const char *path, size_t file_size, uint8_
         return st;
     *len = KVS_OBJECT_ALIGN;
     size_t hsize = kvs_object_peek_header_size(*out, KVS_OBJECT_ALIGN);
-    if (hsize > KVS_OBJECT_ALIGN && hsize <= file_size) {
+    if (hsize > KVS_OBJECT_ALIGN && hsize % KVS_OBJECT_ALIGN == 0 && hsize <= file_size) {
         kvs_object_free_buffer(*out);
         *out = NULL;
         if ((st = read_start(fd, path, hsize, out, err)) != KVS_OK)

@@ -148,6 +148,45 @@ static void device_checksum_catches_a_flipped_bit(void **state)
     gds_check_released(&e->g);
 }
 
+/* Overwrites the header-size field (bytes 12..15, little-endian) of chunk i's object. */
+static void set_header_size(const char *dir, const gds_chain *ch, size_t i, uint32_t size)
+{
+    char path[4096];
+    assert_true(kvs_file_object_path(path, sizeof path, dir, &ch->ns, &ch->keys[i]));
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    uint8_t le[4] = {(uint8_t)size, (uint8_t)(size >> 8), (uint8_t)(size >> 16),
+                     (uint8_t)(size >> 24)};
+    assert_int_equal(fseek(f, 12, SEEK_SET), 0);
+    assert_int_equal(fwrite(le, 1, sizeof le, f), sizeof le);
+    fclose(f);
+}
+
+/* A header whose size field is not a multiple of 4096 is a corrupt object (a miss, counted,
+ * removed), as on the POSIX path; reading that many header bytes from an O_DIRECT file
+ * fails with EINVAL, which must not turn it into an I/O error that keeps the object. */
+static void unaligned_header_size_is_corrupt(void **state)
+{
+    gds_env *e = *state;
+    char path[4096];
+    gds_chain ch;
+    gds_chain_init(&ch, 8, 1, 16, &padded);
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, false, STAGING);
+    kvs_chunk *chunk = gds_device_chunk(cache, &ch, 0);
+    gds_put(cache, &chunk, 1);
+    set_header_size(e->dir, &ch, 0, KVS_OBJECT_ALIGN + 100);
+    kvs_batch *b = gds_get(cache, &ch, 0, 1);
+    assert_int_equal(kvs_batch_item_status(b, 0), KVS_ERR_CORRUPT);
+    kvs_batch_free(b);
+    kvs_tier_stats s = gds_tier_stats(cache, "gds");
+    assert_int_equal(s.corrupt, 1);
+    assert_int_equal(s.get_errors, 0);
+    assert_true(kvs_file_object_path(path, sizeof path, e->dir, &ch.ns, &ch.keys[0]));
+    assert_int_not_equal(access(path, F_OK), 0); /* removed */
+    kvs_cache_close(cache);
+    gds_check_released(&e->g);
+}
+
 static void cufile_read_error_is_an_io_error(void **state)
 {
     gds_env *e = *state;
@@ -237,6 +276,7 @@ int main(void)
         GDS_TEST(device_chunks_round_trip),
         GDS_TEST(nodes_with_and_without_gpu_share_objects),
         GDS_TEST(device_checksum_catches_a_flipped_bit),
+        GDS_TEST(unaligned_header_size_is_corrupt),
         GDS_TEST(cufile_read_error_is_an_io_error),
         GDS_TEST(host_tiers_get_host_copies),
         GDS_TEST(host_buffers_are_page_locked_while_a_gpu_cache_is_open),
