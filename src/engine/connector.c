@@ -381,6 +381,29 @@ static kvs_chunk *gather(connector *c, const conn_seq *cs, const kvs_key *ns, co
     return ch;
 }
 
+/* While g's gathers run, one more reference to each block they read (gathering in
+ * connector_internal.h); none when they are done already. Out of memory, it waits for them
+ * instead. */
+static void hold_blocks(connector *c, gathering *g, const uint32_t *table)
+{
+    if (c->be->ops->done(c->be, g->fence))
+        return;
+    const kvs_chunk_info *first = kvs_chunk_get_info(g->chunks[0]);
+    const kvs_chunk_info *last = kvs_chunk_get_info(g->chunks[g->n - 1]);
+    uint32_t b0 = first->chunk_index * c->chunk / KV_PAGED_BLOCK;
+    uint32_t b1 = (last->chunk_index * c->chunk + last->n_tokens - 1) / KV_PAGED_BLOCK;
+    g->blocks = malloc((b1 - b0 + 1) * sizeof *g->blocks);
+    if (!g->blocks) {
+        model_error err;
+        (void)c->be->ops->wait(c->be, g->fence, &err); /* a failed wait fails the put too */
+        return;
+    }
+    for (uint32_t b = b0; b <= b1; b++) {
+        g->blocks[g->n_blocks++] = table[b];
+        kv_paged_ref(c->kv, table[b]);
+    }
+}
+
 void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slot,
                      const int32_t *tokens, uint32_t n_computed, uint32_t n_prompt)
 {
@@ -410,9 +433,10 @@ void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slo
             g.n++;
         cs->partial_stored = true;
     }
-    if (g.n > 0)
+    if (g.n > 0) {
+        hold_blocks(c, &g, table);
         inflight_store(c, g); /* the CPU's gathers are done: put at once */
-    else
+    } else
         free(g.chunks);
     if (n_new > 0)
         cs->n_stored = n_full;

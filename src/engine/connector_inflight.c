@@ -83,17 +83,22 @@ static void release_chunks(kvs_chunk **chunks, uint32_t n)
         kvs_chunk_release(chunks[i]);
 }
 
-/* Whether g's gather is over (waiting for it with wait): its chunks are then put or, when
- * the wait failed, released unstored (their contents are unknown). */
+/* Whether g's gather is over (waiting for it with wait): its chunks are then put and its
+ * blocks let go or, when the wait failed, the chunks are released unstored (their contents
+ * are unknown) and the blocks stay held, as the copies' state is unknown too. */
 static bool gathering_finish(connector *c, gathering *g, bool wait)
 {
     model_error err;
     if (!wait && !c->be->ops->done(c->be, g->fence))
         return false;
-    if (wait && c->be->ops->wait(c->be, g->fence, &err) != 0)
+    if (wait && c->be->ops->wait(c->be, g->fence, &err) != 0) {
         release_chunks(g->chunks, g->n);
-    else
+    } else {
         put_chunks(c, g->chunks, g->n, g->t0);
+        for (uint32_t i = 0; i < g->n_blocks; i++)
+            kv_paged_unref(c->kv, g->blocks[i]);
+    }
+    free(g->blocks);
     free(g->chunks);
     return true;
 }

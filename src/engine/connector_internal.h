@@ -24,12 +24,17 @@ typedef struct pending_list {
     size_t n, cap;
 } pending_list;
 
-/* Chunks whose payloads the transfers up to fence are filling; put once they are done. */
+/* Chunks whose payloads the transfers up to fence are filling; put once they are done.
+ * The blocks they read are held (one reference each) until then, so that a sequence that
+ * ends meanwhile cannot hand them to a step that overwrites them: on a GPU the gathers run
+ * on their own stream while the next steps compute. */
 typedef struct gathering {
     kvs_chunk **chunks;
     uint32_t n;
     uint64_t fence;
     double t0;
+    uint32_t *blocks;
+    uint32_t n_blocks;
 } gathering;
 
 typedef struct gathering_list {

@@ -9,10 +9,14 @@
  * them. Logits always come back in host memory.
  *
  * Ordering: kv_transfer queues copies between a sequence's blocks and a chunk payload.
- * Transfers run in the order queued, and an eval runs after every transfer queued before
- * it (a scatter of loaded KV is seen by the next step) and before every transfer queued
- * after it (a gather reads what the step wrote). Host memory a gather writes into is ready
- * once wait(fence) returns or done(fence) says so; the CPU backend copies at once. */
+ * Transfers run in the order queued. An eval runs after every scatter (to_blocks) queued
+ * before it, so loaded KV is seen by the next step, and before every transfer queued after
+ * it, so a gather reads what the step wrote. A gather queued before an eval may still be
+ * running while it computes (that is the overlap of copies with compute): until the
+ * gather's fence is done, the caller must keep the blocks it reads from being handed to a
+ * sequence the eval writes (the connector holds a reference to each). Memory a gather
+ * writes into is ready once wait(fence) returns or done(fence) says so; the CPU backend
+ * copies at once. */
 #ifndef KVSPILL_MODEL_BACKEND_H
 #define KVSPILL_MODEL_BACKEND_H
 

@@ -130,29 +130,53 @@ static void assert_same_blocks(kv_paged *p, uint32_t a, uint32_t b, uint32_t n)
         }
 }
 
-static void test_fenced_store_and_load(void **state)
-{
-    (void)state;
+/* A connector (mem tier only) over a late backend and a paged cache of 2 sequences. */
+typedef struct fence_setup {
     fixture_model fm;
-    fixture_load(&fm, "tiny-f16");
-    const model_hparams *hp = &fm.m->hp;
-    late_backend *be = late_backend_new(fm.m);
-    model_error err = {{0}};
+    late_backend *be;
     kv_paged *kv;
-    assert_int_equal(kv_paged_create(&be->base, hp->n_layer, hp->n_head_kv, hp->head_dim, KV_F16,
-                                     1u << 20, 2, 8, &kv, &err), 0);
     kvs_config kc;
-    kvs_config_init(&kc);
-    kc.chunk_size = CHUNK;
-    kc.max_local_cpu_size = 16ull << 20;
+    connector *c;
+} fence_setup;
+
+static void fence_setup_open(fence_setup *f)
+{
+    fixture_load(&f->fm, "tiny-f16");
+    const model_hparams *hp = &f->fm.m->hp;
+    f->be = late_backend_new(f->fm.m);
+    model_error err = {{0}};
+    assert_int_equal(kv_paged_create(&f->be->base, hp->n_layer, hp->n_head_kv, hp->head_dim,
+                                     KV_F16, 1u << 20, 2, 8, &f->kv, &err), 0);
+    kvs_config_init(&f->kc);
+    f->kc.chunk_size = CHUNK;
+    f->kc.max_local_cpu_size = 16ull << 20;
     engine_config cfg;
     engine_config_init(&cfg);
     cfg.kv_role = ENGINE_KV_BOTH;
-    cfg.offload = &kc;
+    cfg.offload = &f->kc;
     cfg.offload_always_load = true;
     kvs_layout layout = {hp->n_layer, hp->n_head_kv, hp->head_dim, KVS_DTYPE_F16};
-    connector *c;
-    assert_int_equal(connector_create(&cfg, &be->base, kv, &layout, &c, &err), 0);
+    assert_int_equal(connector_create(&cfg, &f->be->base, f->kv, &layout, &f->c, &err), 0);
+}
+
+/* Destroys the connector (if still there), the cache, the backend and the model. */
+static void fence_setup_close(fence_setup *f)
+{
+    connector_destroy(f->c);
+    kv_cache_destroy(kv_paged_cache(f->kv));
+    backend_destroy(&f->be->base);
+    fixture_free(&f->fm);
+}
+
+static void test_fenced_store_and_load(void **state)
+{
+    (void)state;
+    fence_setup f;
+    fence_setup_open(&f);
+    late_backend *be = f.be;
+    kv_paged *kv = f.kv;
+    connector *c = f.c;
+    model_error err = {{0}};
 
     kvs_key ns;
     memset(&ns, 7, sizeof ns);
@@ -196,6 +220,7 @@ static void test_fenced_store_and_load(void **state)
     connector_store(c, &again, &ns, 0, tokens, N_TOKENS, N_TOKENS);
     assert_int_equal(puts_so_far(c), N_TOKENS / CHUNK);
     connector_destroy(c);
+    f.c = NULL;
     assert_int_equal(be->waits, 1); /* the last fence: the gather's */
     assert_int_equal(be->released, be->issued);
 
@@ -205,15 +230,54 @@ static void test_fenced_store_and_load(void **state)
     free(loading.tier_of);
     free(again.keys);
     free(again.tier_of);
-    kv_cache_destroy(kv_paged_cache(kv));
-    backend_destroy(&be->base);
-    fixture_free(&fm);
+    fence_setup_close(&f);
+}
+
+/* A sequence that ends while the gathers of its chunks still run does not give its blocks
+ * back until they are done: a step could otherwise overwrite what is being copied. */
+static void test_gathered_blocks_held(void **state)
+{
+    (void)state;
+    fence_setup f;
+    fence_setup_open(&f);
+    model_error err = {{0}};
+    kvs_key ns;
+    memset(&ns, 9, sizeof ns);
+    int32_t tokens[N_TOKENS];
+    for (int i = 0; i < N_TOKENS; i++)
+        tokens[i] = 40 + i;
+    uint32_t end, total = kv_paged_n_blocks(f.kv), n_blk = N_TOKENS / KV_PAGED_BLOCK;
+    conn_seq cs = {0};
+    connector_admit(f.c, &cs, &ns, tokens, N_TOKENS, 0, &end);
+    assert_int_equal(kv_paged_seq_reserve(f.kv, 0, N_TOKENS, &err), 0);
+    fill_blocks(f.kv, 0, N_TOKENS);
+    uint32_t blocks[N_TOKENS / KV_PAGED_BLOCK];
+    memcpy(blocks, kv_paged_seq_table(f.kv, 0), sizeof blocks);
+    connector_store(f.c, &cs, &ns, 0, tokens, N_TOKENS, N_TOKENS);
+    connector_seq_reset(f.c, &cs);
+    kv_paged_seq_free(f.kv, 0);
+    assert_int_equal(kv_paged_n_free(f.kv), total - n_blk);
+    for (uint32_t i = 0; i < n_blk; i++)
+        assert_int_equal(kv_paged_refcount(f.kv, blocks[i]), 1);
+    connector_tick(f.c);
+    assert_int_equal(kv_paged_n_free(f.kv), total - n_blk);
+
+    f.be->released = f.be->issued;
+    connector_tick(f.c);
+    assert_int_equal(puts_so_far(f.c), N_TOKENS / CHUNK);
+    assert_int_equal(kv_paged_n_free(f.kv), total);
+    for (uint32_t i = 0; i < n_blk; i++)
+        assert_int_equal(kv_paged_refcount(f.kv, blocks[i]), 0);
+    free(cs.keys);
+    free(cs.tier_of);
+    fence_setup_close(&f);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fenced_store_and_load),
+        cmocka_unit_test(test_gathered_blocks_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

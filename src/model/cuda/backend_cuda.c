@@ -84,8 +84,8 @@ static void cuda_destroy(backend *b)
         cublasDestroy(c->blas);
     if (c->eval_done)
         cudaEventDestroy(c->eval_done);
-    if (c->copies_done)
-        cudaEventDestroy(c->copies_done);
+    if (c->scatters_done)
+        cudaEventDestroy(c->scatters_done);
     if (c->copy)
         cudaStreamDestroy(c->copy);
     if (c->compute)
@@ -139,7 +139,7 @@ static int create_streams(backend_cuda *c, model_error *err)
     CUDA_TRY(err, cudaStreamCreateWithFlags(&c->compute, cudaStreamNonBlocking));
     CUDA_TRY(err, cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking));
     CUDA_TRY(err, cudaEventCreateWithFlags(&c->eval_done, cudaEventDisableTiming));
-    CUDA_TRY(err, cudaEventCreateWithFlags(&c->copies_done, cudaEventDisableTiming));
+    CUDA_TRY(err, cudaEventCreateWithFlags(&c->scatters_done, cudaEventDisableTiming));
     CUBLAS_TRY(err, cublasCreate(&c->blas));
     CUBLAS_TRY(err, cublasSetStream(c->blas, c->compute));
     return 0;

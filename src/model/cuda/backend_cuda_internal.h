@@ -58,9 +58,9 @@ typedef struct backend_cuda {
     cudaStream_t compute; /* the forward pass */
     cudaStream_t copy;    /* KV transfers */
     cublasHandle_t blas;  /* on the compute stream */
-    cudaEvent_t eval_done;   /* recorded on compute after each eval */
-    cudaEvent_t copies_done; /* recorded on copy after each kv_transfer */
-    bool evaluated, transferred; /* whether those events were ever recorded */
+    cudaEvent_t eval_done;     /* recorded on compute after each eval */
+    cudaEvent_t scatters_done; /* recorded on copy after each kv_transfer with a scatter */
+    bool evaluated, scattered; /* whether those events were ever recorded */
     cuda_weights w;
 
     /* Forward-pass scratch for up to cap tokens (cuda_eval.c). */

@@ -253,9 +253,10 @@ static int run_step(backend_cuda *c, kv_cache *kv, const fwd_batch *b, const ste
 {
     const model_hparams *hp = &c->base.m->hp;
     uint32_t n = b->n_tokens, dim = hp->n_embd;
-    /* Loaded KV (scatters queued before this step) must be in the blocks first. */
-    if (c->transferred)
-        CUDA_TRY(err, cudaStreamWaitEvent(c->compute, c->copies_done, 0));
+    /* Loaded KV (scatters queued before this step) must be in the blocks first; gathers
+     * queued before it go on while it computes (backend.h). */
+    if (c->scattered)
+        CUDA_TRY(err, cudaStreamWaitEvent(c->compute, c->scatters_done, 0));
     CUDA_TRY(err, cuda_embed_rows(c->w.embd_type, c->w.tok_embd, c->w.embd_row_bytes,
                                   sm->tokens, n, dim, c->x, c->compute));
     for (uint32_t il = 0; il < hp->n_layer; il++)

@@ -1,6 +1,7 @@
 /* KV transfers between a sequence's blocks and chunk payloads, on the copy stream, ordered
  * against the forward pass by events (backend.h): a transfer waits for the last eval
- * queued before it, and an eval waits for the transfers queued before it. Host payloads
+ * queued before it, and an eval waits for the scatters queued before it (gathers overlap
+ * the next steps; the caller holds the blocks they read). Host payloads
  * go through a device staging buffer (one 2-D copy for all segments, then the scatter
  * kernel; or the gather kernel, then one 2-D copy back); device payloads are read or
  * written by the kernel directly. Positions are [from, to), as in backend_cpu.c. */
@@ -133,11 +134,16 @@ int cuda_kv_transfer(backend *b, kv_cache *kv, const kv_xfer *x, size_t n, uint6
     cuda_clear_stale_error();
     if (c->evaluated) /* gathers read what the steps queued before them wrote */
         CUDA_TRY(err, cudaStreamWaitEvent(c->copy, c->eval_done, 0));
-    for (size_t i = 0; i < n; i++)
+    bool scatter = false;
+    for (size_t i = 0; i < n; i++) {
         if (queue_one(c, kv, &x[i], err))
             return -1;
-    CUDA_TRY(err, cudaEventRecord(c->copies_done, c->copy));
-    c->transferred = true;
+        scatter |= x[i].to_blocks;
+    }
+    if (scatter) {
+        CUDA_TRY(err, cudaEventRecord(c->scatters_done, c->copy));
+        c->scattered = true;
+    }
     pthread_mutex_lock(&c->fence_mu);
     int rc = push_fence(c, fence, err);
     pthread_mutex_unlock(&c->fence_mu);
