@@ -102,6 +102,33 @@ void kvs_buffer_pool_trim(kvs_buffer_pool *pool)
     free_list(list);
 }
 
+void kvs_buffer_pool_trim_pinned(kvs_buffer_pool *pool, const kvs_gpu_ops *pinned)
+{
+    kvs_pool_buf *list = NULL;
+    pthread_mutex_lock(&pool->lock);
+    for (kvs_pool_buf *b = pool->head, *next; b; b = next) {
+        next = b->next;
+        if (b->pinned != pinned)
+            continue;
+        unlink_buf(pool, b);
+        b->next = list;
+        list = b;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    free_list(list);
+}
+
+const kvs_gpu_ops *kvs_buffer_pool_pinned_of(uint8_t *buf)
+{
+    return buf ? buf_of(buf)->pinned : NULL;
+}
+
+void kvs_buffer_pool_free(uint8_t *buf)
+{
+    if (buf)
+        free_buf(buf_of(buf));
+}
+
 /* The capacity a request of size bytes gets; 0 when the size overflows. */
 static size_t capacity_for(size_t size)
 {

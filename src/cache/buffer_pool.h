@@ -56,6 +56,12 @@ uint8_t *kvs_buffer_pool_get_pinned(kvs_buffer_pool *pool, size_t size,
 void kvs_buffer_pool_put(kvs_buffer_pool *pool, uint8_t *buf);
 /* Frees every idle buffer (buffers still out are unaffected). */
 void kvs_buffer_pool_trim(kvs_buffer_pool *pool);
+/* Frees the idle buffers that came from pinned's page-locked memory. */
+void kvs_buffer_pool_trim_pinned(kvs_buffer_pool *pool, const kvs_gpu_ops *pinned);
+/* The GPU operations a buffer from kvs_buffer_pool_get_pinned came from (NULL: the heap). */
+const kvs_gpu_ops *kvs_buffer_pool_pinned_of(uint8_t *buf);
+/* Gives a buffer back to its allocator at once instead of keeping it; NULL is ignored. */
+void kvs_buffer_pool_free(uint8_t *buf);
 
 void kvs_buffer_pool_stats_get(kvs_buffer_pool *pool, kvs_buffer_pool_stats *out);
 

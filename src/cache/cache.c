@@ -87,7 +87,7 @@ static void free_cache(kvs_cache *c)
     for (uint32_t i = 0; i < c->n_tiers; i++)
         c->tiers[i]->methods->close(c->tiers[i]);
     if (c->cfg.gpu)
-        kvs_object_unpin_buffers();
+        kvs_object_unpin_buffers(c->cfg.gpu);
     kvs_keymap_destroy(&c->flights);
     pthread_mutex_destroy(&c->flight_lock);
     pthread_cond_destroy(&c->write_idle);

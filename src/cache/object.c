@@ -160,29 +160,52 @@ _Static_assert(KVS_BUFFER_POOL_ALIGN % KVS_OBJECT_ALIGN == 0, "pool buffers suit
 
 static kvs_buffer_pool object_pool = KVS_BUFFER_POOL_INITIALIZER(OBJECT_POOL_BYTES);
 
-/* The GPU operations whose page-locked memory object buffers come from while a cache with
- * GPU operations is open (the first such cache's), and how many such caches are open. */
-static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned pin_users;
-static const kvs_gpu_ops *_Atomic pin_ops;
+/* The GPU operations of the open caches that have them, each with how many such caches are
+ * open, and the ones object buffers come from now (the first entry's). Allocations and
+ * releases take the lock shared; opening and closing a cache take it exclusively, so no
+ * buffer is allocated from, or kept idle for, operations whose last cache has closed.
+ * Distinct tables are few (one per GPU); past MAX_PIN_OPS a cache's own are not used and
+ * its buffers come from another open cache's. */
+#define MAX_PIN_OPS 64
+static pthread_rwlock_t pin_lock = PTHREAD_RWLOCK_INITIALIZER;
+typedef struct pin_entry {
+    const kvs_gpu_ops *ops;
+    unsigned users;
+} pin_entry;
+static pin_entry pins[MAX_PIN_OPS];
+static size_t n_pins;
+
+/* Caller holds pin_lock. The entry of gpu, or n_pins. */
+static size_t pin_find(const kvs_gpu_ops *gpu)
+{
+    size_t i = 0;
+    while (i < n_pins && pins[i].ops != gpu)
+        i++;
+    return i;
+}
 
 void kvs_object_pin_buffers(const kvs_gpu_ops *gpu)
 {
-    pthread_mutex_lock(&pin_lock);
-    if (pin_users++ == 0)
-        atomic_store(&pin_ops, gpu);
-    pthread_mutex_unlock(&pin_lock);
+    pthread_rwlock_wrlock(&pin_lock);
+    size_t i = pin_find(gpu);
+    if (i < n_pins)
+        pins[i].users++;
+    else if (n_pins < MAX_PIN_OPS)
+        pins[n_pins++] = (pin_entry){gpu, 1};
+    pthread_rwlock_unlock(&pin_lock);
 }
 
-void kvs_object_unpin_buffers(void)
+void kvs_object_unpin_buffers(const kvs_gpu_ops *gpu)
 {
-    pthread_mutex_lock(&pin_lock);
-    if (pin_users > 0 && --pin_users == 0) {
-        atomic_store(&pin_ops, NULL);
+    pthread_rwlock_wrlock(&pin_lock);
+    size_t i = pin_find(gpu);
+    if (i < n_pins && --pins[i].users == 0) {
+        memmove(&pins[i], &pins[i + 1], (n_pins - i - 1) * sizeof pins[0]);
+        n_pins--;
         /* Idle page-locked buffers must not outlive the caches whose operations free them. */
-        kvs_buffer_pool_trim(&object_pool);
+        kvs_buffer_pool_trim_pinned(&object_pool, gpu);
     }
-    pthread_mutex_unlock(&pin_lock);
+    pthread_rwlock_unlock(&pin_lock);
 }
 
 uint8_t *kvs_object_alloc_buffer(size_t size)
@@ -190,12 +213,26 @@ uint8_t *kvs_object_alloc_buffer(size_t size)
     size_t n = size == 0 ? KVS_OBJECT_ALIGN : round_up_align(size);
     if (n < size)
         return NULL;
-    return kvs_buffer_pool_get_pinned(&object_pool, n, atomic_load(&pin_ops));
+    pthread_rwlock_rdlock(&pin_lock);
+    uint8_t *buf = kvs_buffer_pool_get_pinned(&object_pool, n, n_pins ? pins[0].ops : NULL);
+    pthread_rwlock_unlock(&pin_lock);
+    return buf;
 }
 
 void kvs_object_free_buffer(uint8_t *buf)
 {
-    kvs_buffer_pool_put(&object_pool, buf);
+    const kvs_gpu_ops *from = kvs_buffer_pool_pinned_of(buf);
+    if (!from) {
+        kvs_buffer_pool_put(&object_pool, buf);
+        return;
+    }
+    pthread_rwlock_rdlock(&pin_lock);
+    bool keep = pin_find(from) < n_pins;
+    if (keep)
+        kvs_buffer_pool_put(&object_pool, buf);
+    pthread_rwlock_unlock(&pin_lock);
+    if (!keep) /* its caches are closed: straight back to the operations it came from */
+        kvs_buffer_pool_free(buf);
 }
 
 static uint64_t header_checksum(const uint8_t *buf, size_t header_size)

@@ -89,9 +89,13 @@ uint8_t *kvs_object_alloc_buffer(size_t size);
 void kvs_object_free_buffer(uint8_t *buf);
 
 /* While a cache with GPU operations is open, object buffers are page-locked memory from the
- * first such cache's gpu->host_alloc (each buffer goes back to the operations it came
- * from). Called by kvs_cache_open and kvs_cache_close. */
+ * gpu->host_alloc of a cache that is open (each buffer goes back to the operations it came
+ * from). When the last cache with some operations closes, the idle buffers from them are
+ * freed, new buffers come from another open cache's operations (or the heap), and a buffer
+ * from them released later goes straight back to them: nothing of theirs is left for
+ * after the caller may have dropped them. Called by kvs_cache_open and kvs_cache_close
+ * with the cache's operations. */
 void kvs_object_pin_buffers(const kvs_gpu_ops *gpu);
-void kvs_object_unpin_buffers(void);
+void kvs_object_unpin_buffers(const kvs_gpu_ops *gpu);
 
 #endif

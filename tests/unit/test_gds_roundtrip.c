@@ -270,6 +270,37 @@ static void host_buffers_are_page_locked_while_a_gpu_cache_is_open(void **state)
     kvs_chunk_release(plain);
 }
 
+/* Two caches with their own GPU operations: when the first closes, the idle page-locked
+ * buffers from its operations go back to them, new buffers come from the second's, and a
+ * buffer of the first's released after it closed goes straight back to them (the caller
+ * may drop operations once their cache is closed and its chunks released). */
+static void pinned_buffers_go_back_when_their_cache_closes(void **state)
+{
+    gds_env *e = *state;
+    fake_gpu *ga = &e->g;
+    fake_gpu gb;
+    fake_gpu_init(&gb);
+    gds_chain ch;
+    gds_chain_init(&ch, 9, 3, 256, &large);
+    kvs_cache *a = gds_cache(e->dir, &ga->ops, false, STAGING);
+    kvs_chunk *late = gds_host_chunk(&ch, 0); /* released after a closed */
+    kvs_cache *b = gds_cache(e->dir, &gb.ops, false, STAGING);
+    kvs_chunk_release(gds_host_chunk(&ch, 1)); /* idle in the pool (no pool under ASan) */
+    kvs_cache_close(a);
+    assert_int_equal(atomic_load(&ga->host_allocs), atomic_load(&ga->host_frees) + 1);
+
+    int a_allocs = atomic_load(&ga->host_allocs), b_allocs = atomic_load(&gb.host_allocs);
+    kvs_chunk *now = gds_host_chunk(&ch, 2);
+    assert_int_equal(atomic_load(&ga->host_allocs), a_allocs);
+    assert_int_equal(atomic_load(&gb.host_allocs), b_allocs + 1);
+    kvs_chunk_release(late);
+    assert_int_equal(atomic_load(&ga->host_allocs), atomic_load(&ga->host_frees));
+    kvs_chunk_release(now);
+    kvs_cache_close(b);
+    gds_check_released(ga);
+    gds_check_released(&gb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +311,7 @@ int main(void)
         GDS_TEST(cufile_read_error_is_an_io_error),
         GDS_TEST(host_tiers_get_host_copies),
         GDS_TEST(host_buffers_are_page_locked_while_a_gpu_cache_is_open),
+        GDS_TEST(pinned_buffers_go_back_when_their_cache_closes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
