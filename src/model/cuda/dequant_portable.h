@@ -35,6 +35,19 @@ static inline KVS_HD float kvs_rd_f16(const uint8_t *p)
 #endif
 }
 
+/* a·b rounded on its own. nvcc contracts a·b ± c·d into a fused multiply-add by default
+ * (--fmad=true), which rounds once where the CPU (no FMA in the x86-64 baseline that
+ * kernels_common.c is built for) rounds twice: the products that feed an addition go
+ * through __fmul_rn on the device, which is never contracted. */
+static inline KVS_HD float kvs_mul(float a, float b)
+{
+#ifdef __CUDA_ARCH__
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
 static inline KVS_HD float kvs_rd_f32(const uint8_t *p)
 {
     return kvs_bits_f32((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -79,7 +92,8 @@ static inline KVS_HD float kvs_dequant_value(kern_wtype t, const uint8_t *row, u
         kvs_q4k_scale_min(b + 4, (int)(2 * c + hi), &sc, &m);
         uint8_t byte = b[16 + 32 * c + l];
         int q = hi ? byte >> 4 : byte & 0xf;
-        return kvs_rd_f16(b) * (float)sc * (float)q - kvs_rd_f16(b + 2) * (float)m;
+        return kvs_mul(kvs_rd_f16(b) * (float)sc, (float)q) -
+               kvs_mul(kvs_rd_f16(b + 2), (float)m);
     }
     case KW_Q6_K: {
         /* Two halves of 128 values; each half is four groups of 32 (g) with the low 4 bits

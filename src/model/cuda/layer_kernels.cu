@@ -29,14 +29,16 @@ __global__ void rmsnorm_kernel(const float *x, const uint32_t *rows, const float
         o[i] = in[i] * scale * weight[i];
 }
 
+// The products are rounded on their own (__fmul_rn is never contracted into a fused
+// multiply-add), as kern_rope_norm's are on the CPU.
 __device__ void rotate_heads(float *x, uint32_t n_heads, uint32_t head_dim, uint32_t i, float c,
                              float s)
 {
     for (uint32_t h = 0; h < n_heads; h++) {
         float *v = x + (size_t)h * head_dim + 2 * i;
         float a = v[0], b = v[1];
-        v[0] = a * c - b * s;
-        v[1] = a * s + b * c;
+        v[0] = __fmul_rn(a, c) - __fmul_rn(b, s);
+        v[1] = __fmul_rn(a, s) + __fmul_rn(b, c);
     }
 }
 
