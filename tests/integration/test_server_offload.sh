@@ -13,99 +13,35 @@ TMP=$(mktemp -d)
 trap 'umount "$TMP/small" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 MODELS="$S/models" TMP="$TMP" python3 - <<'PY'
-import json, os, random, re, shutil, signal, socket, subprocess, time, urllib.request
-BIN, MODELS, TMP = os.environ["KVSPILL_BIN"], os.environ["MODELS"], os.environ["TMP"]
+import os, random, shutil, subprocess, sys
+sys.path.insert(0, os.environ["KVSPILL_SOURCE_DIR"] + "/tests/support")
+from kvspill_server import KV_TRANSFER, Server as Serve, same
+
+MODELS, TMP = os.environ["MODELS"], os.environ["TMP"]
 CHUNK = 64
-KVT = '{"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"}'
-servers = []
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-class Server:
-    """One `kvspill serve` process; cache_dir None = no connector and no prefix caching."""
-    def __init__(self, name, model="tiny-f32", cache_dir=None, apc=True, cpu=False):
-        self.name, self.port = name, free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        args = [BIN, "serve", "--model", "%s/%s.gguf" % (MODELS, model), "--host", "127.0.0.1",
-                "--port", str(self.port), "--threads", "2", "--max-model-len", "2048",
-                "--kv-cache-memory", "64M"]  # the pool is resident from the start: keep it small
-        env = dict(os.environ)
-        if cache_dir:
-            args += ["--kv-transfer-config", KVT]
-            # The load-or-compute estimate loads here too (~1 ms against 16-160 ms of prefill),
-            # but may recompute on a starved machine (ASan, shared cores); what is checked
-            # is what gets loaded, so every hit is loaded.
-            args += ["--kv-offload-always-load"]
-            env.update(LMCACHE_CHUNK_SIZE=str(CHUNK), LMCACHE_LOCAL_CPU=str(cpu).lower(),
-                       LMCACHE_MAX_LOCAL_CPU_SIZE="0.01", LMCACHE_LOCAL_DISK="file://" + cache_dir,
-                       LMCACHE_MAX_LOCAL_DISK_SIZE="1")
-        if not apc or not cache_dir:
-            args += ["--no-enable-prefix-caching"]
-        self.log = open("%s/%s.log" % (TMP, name), "w+")
-        self.p = subprocess.Popen(args, env=env, stderr=self.log)
-        servers.append(self)
-        for _ in range(300):
-            try:
-                if urllib.request.urlopen(self.url + "/health", timeout=5).status == 200:
-                    return
-            except OSError:
-                pass
-            assert self.p.poll() is None, self.dump()
-            time.sleep(0.1)
-        raise AssertionError(self.dump())
-
-    def dump(self):
-        self.log.seek(0)
-        return "%s: %s" % (self.name, self.log.read())
-
-    def post(self, path, body):
-        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=120) as r:
-            assert r.status == 200, (self.name, path, r.status)
-            return json.loads(r.read())
-
-    def complete(self, prompt, salt=None):
-        """Greedy tokens, their logprobs and text, and cached_tokens, for token ids."""
-        body = {"prompt": prompt, "max_tokens": 6, "temperature": 0, "logprobs": 0}
-        if salt:
-            body["cache_salt"] = salt
-        r = self.post("/v1/completions", body)
-        ch = r["choices"][0]
-        return ((ch["logprobs"]["tokens"], ch["logprobs"]["token_logprobs"], ch["text"]),
-                r["usage"]["prompt_tokens_details"]["cached_tokens"])
-
-    def metrics(self):
-        return urllib.request.urlopen(self.url + "/metrics", timeout=30).read().decode()
-
-    def metric(self, name, tier=None):
-        lab = r',tier="%s"' % tier if tier else ""
-        m = re.search(r'^%s\{model_name="[^"]*"%s\} (\d+)$' % (name, lab), self.metrics(), re.M)
-        assert m, (name, tier)
-        return int(m.group(1))
-
-    def settle(self):
-        """Waits until the queued stores reached the tiers (stores are asynchronous)."""
-        for _ in range(400):
-            if self.metric("kvspill_offload_write_queue_bytes") == 0:
-                return
-            time.sleep(0.05)
-        raise AssertionError("%s: stores never drained" % self.name)
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        assert self.p.wait(timeout=60) == 0, self.dump()
-        servers.remove(self)
+def Server(name, model="tiny-f32", cache_dir=None, apc=True, cpu=False):
+    """cache_dir None = no connector and no prefix caching."""
+    args = ["--model", "%s/%s.gguf" % (MODELS, model), "--threads", "2",
+            "--max-model-len", "2048",
+            "--kv-cache-memory", "64M"]  # the pool is resident from the start: keep it small
+    env = {}
+    if cache_dir:
+        args += ["--kv-transfer-config", KV_TRANSFER]
+        # The load-or-compute estimate loads here too (~1 ms against 16-160 ms of prefill),
+        # but may recompute on a starved machine (ASan, shared cores); what is checked
+        # is what gets loaded, so every hit is loaded.
+        args += ["--kv-offload-always-load"]
+        env = dict(LMCACHE_CHUNK_SIZE=str(CHUNK), LMCACHE_LOCAL_CPU=str(cpu).lower(),
+                   LMCACHE_MAX_LOCAL_CPU_SIZE="0.01", LMCACHE_LOCAL_DISK="file://" + cache_dir,
+                   LMCACHE_MAX_LOCAL_DISK_SIZE="1")
+    if not apc or not cache_dir:
+        args += ["--no-enable-prefix-caching"]
+    return Serve(name, args, env, TMP)
 
 rng = random.Random(7)
 def prompt(n, prefix=()):
     return [1] + list(prefix)[1:] + [rng.randrange(3, 32000) for _ in range(n - max(len(prefix), 1))]
-
-def same(a, b, what):
-    """Tokens exactly; logprobs to float rounding (the KV bytes are the same)."""
-    assert a[0] == b[0] and a[2] == b[2], (what, a, b)
-    assert all(abs(x - y) < 1e-4 for x, y in zip(a[1], b[1])), (what, a[1], b[1])
 
 try:
     cache = TMP + "/cache"
@@ -217,8 +153,6 @@ try:
     ref.stop()
     print("offload serving checks passed")
 finally:
-    for s in list(servers):
-        s.p.kill()
-        s.p.wait()
+    Serve.kill_all()
 PY
 echo PASS
