@@ -100,23 +100,28 @@ kvs_status kvs_cufile_fail_io(kvs_error *err, const kvs_cufile_api *api, ssize_t
     return kvs_cufile_fail(err, KVS_ERR_IO, api, (CUfileError_t){.err = (int)-ret}, what);
 }
 
+/* libcufile is never unloaded once loaded: it crashes when it is (cuDF loads it with
+ * RTLD_NODELETE for that, rapidsai/cudf#9872), so the dlclose of the last release only drops
+ * the reference and a later acquire finds the same library. */
+#define OPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
+
 /* dlopen of the override, else of the soname, else of the development symlink. */
 static void *open_library(kvs_error *err)
 {
     const char *override = getenv(KVS_CUFILE_LIB_ENV);
     if (override && *override) {
-        void *h = dlopen(override, RTLD_NOW | RTLD_LOCAL);
+        void *h = dlopen(override, OPEN_FLAGS);
         if (!h)
             kvs_fail(err, KVS_ERR_UNSUPPORTED, "dlopen (%s): %s", KVS_CUFILE_LIB_ENV,
                      dlerror()); /* dlerror names the file */
         return h;
     }
-    void *h = dlopen("libcufile.so.0", RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen("libcufile.so.0", OPEN_FLAGS);
     if (h)
         return h;
     char first[256];
     snprintf(first, sizeof first, "%s", dlerror());
-    h = dlopen("libcufile.so", RTLD_NOW | RTLD_LOCAL);
+    h = dlopen("libcufile.so", OPEN_FLAGS);
     if (!h)
         kvs_fail(err, KVS_ERR_UNSUPPORTED, "dlopen: %s", first); /* names libcufile.so.0 */
     return h;

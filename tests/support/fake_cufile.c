@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +28,16 @@ typedef struct fake_handle {
 } fake_handle;
 
 #define HANDLE_MAGIC 0x6375666cu
+
+/* Counts in FAKE_CUFILE_LOADS how many times the library was loaded into the process (the
+ * environment outlives an unload): once loaded, libcufile must stay loaded. */
+__attribute__((constructor)) static void count_load(void)
+{
+    const char *v = getenv("FAKE_CUFILE_LOADS");
+    char n[16];
+    snprintf(n, sizeof n, "%d", (v ? atoi(v) : 0) + 1);
+    setenv("FAKE_CUFILE_LOADS", n, 1);
+}
 
 static int injected(const char *name)
 {

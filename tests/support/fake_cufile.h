@@ -9,7 +9,8 @@
  *   FAKE_CUFILE_HANDLE_REGISTER_ERROR=<code> cuFileHandleRegister fails with it (5030: what
  *                                           overlayfs and tmpfs give)
  *   FAKE_CUFILE_READ_ERROR=<code>, FAKE_CUFILE_WRITE_ERROR=<code>  I/O returns -code
- *   FAKE_CUFILE_COMPAT_MODE=1               the driver properties report no nvidia-fs */
+ *   FAKE_CUFILE_COMPAT_MODE=1               the driver properties report no nvidia-fs
+ * and it counts in FAKE_CUFILE_LOADS the times it was loaded into the process. */
 #ifndef KVSPILL_FAKE_CUFILE_H
 #define KVSPILL_FAKE_CUFILE_H
 
