@@ -99,18 +99,17 @@ static kvs_status probe_bytes(kvs_gds_staging *s, int fd, const char *path, kvs_
     return KVS_OK;
 }
 
-/* A temporary file in dir (O_DIRECT where the file system takes it), probed, removed. Its
- * name is short: it appears in io_path when the probe fails. */
-static kvs_status probe(kvs_gds_staging *s, const char *dir, kvs_error *err)
+/* A temporary file in dir, opened as the tier opens its object files (with O_DIRECT when
+ * direct), probed, removed: what passes the probe is what the objects get. Its name is
+ * short: it appears in io_path when the probe fails. */
+static kvs_status probe(kvs_gds_staging *s, const char *dir, bool direct, kvs_error *err)
 {
     static atomic_uint probes;
     char path[KVS_PATH_MAX];
     if (snprintf(path, sizeof path, "%s/.gds.%ld.%u", dir, (long)getpid(),
                  atomic_fetch_add(&probes, 1)) >= (int)sizeof path)
         return kvs_fail(err, KVS_ERR_INVALID, "cache directory path too long: %s", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0644);
-    if (fd < 0 && errno == EINVAL)
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | (direct ? O_DIRECT : 0), 0644);
     if (fd < 0)
         return kvs_fail_errno(err, errno, "create %s", path);
     kvs_status st = probe_bytes(s, fd, path, err);
@@ -136,12 +135,12 @@ static const char *cufile_mode(const kvs_cufile_api *api)
 }
 
 kvs_gds_staging *kvs_gds_start(const kvs_gpu_ops *gpu, size_t buffer_size, const char *dir,
-                               char *io_path, size_t io_path_size)
+                               bool direct, char *io_path, size_t io_path_size)
 {
     kvs_error err;
     kvs_gds_staging *s = NULL;
     kvs_status st = kvs_gds_staging_open(gpu, buffer_size, &s, &err);
-    if (st == KVS_OK && (st = probe(s, dir, &err)) != KVS_OK) {
+    if (st == KVS_OK && (st = probe(s, dir, direct, &err)) != KVS_OK) {
         kvs_gds_staging_unref(s);
         s = NULL;
     }

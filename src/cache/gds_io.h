@@ -9,12 +9,13 @@
 #include "kvspill.h"
 
 /* Sets up the path for the directory dir (objects live below it): the cuFile session, the
- * staging buffer of buffer_size bytes, and a probe (a temporary file in dir registered,
- * written and read back through cuFile). Returns the staging buffer and io_path "cufile
- * (GPUDirect)", "cufile (compat mode)" or "cufile"; or NULL and io_path "posix (no
- * GPUDirect: <the call that failed and why>)", for a tier that then uses its POSIX path. */
+ * staging buffer of buffer_size bytes, and a probe (a temporary file in dir, opened with
+ * O_DIRECT when direct says the tier opens its object files so, registered, written and
+ * read back through cuFile). Returns the staging buffer and io_path "cufile (GPUDirect)",
+ * "cufile (compat mode)" or "cufile"; or NULL and io_path "posix (no GPUDirect: <the call
+ * that failed and why>)", for a tier that then uses its POSIX path. */
 kvs_gds_staging *kvs_gds_start(const kvs_gpu_ops *gpu, size_t buffer_size, const char *dir,
-                               char *io_path, size_t io_path_size);
+                               bool direct, char *io_path, size_t io_path_size);
 
 /* Reads the object open on fd (file_size bytes, at path) into a device chunk: the header
  * by pread and verified as the POSIX path verifies it (namespace, key, tokens of req), the

@@ -720,8 +720,8 @@ kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
         return st;
     }
     if (opts->gpu)
-        t->staging = kvs_gds_start(opts->gpu, opts->cufile_buffer_size, v1, t->gds_io_path,
-                                   sizeof t->gds_io_path);
+        t->staging = kvs_gds_start(opts->gpu, opts->cufile_buffer_size, v1, t->direct,
+                                   t->gds_io_path, sizeof t->gds_io_path);
     pthread_mutex_init(&t->evict_lock, NULL);
     kvs_tier_base_init(&t->base, &file_methods, opts->name ? opts->name : "local_disk");
     *out = &t->base;

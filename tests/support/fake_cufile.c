@@ -113,8 +113,10 @@ CUfileError_t cuFileHandleRegister(CUfileHandle_t *fh, CUfileDescr_t *descr)
     int flags = fcntl(descr->handle.fd, F_GETFL);
     if (flags < 0)
         return result(5022);
-    if (flags & (O_APPEND | O_NONBLOCK | O_NOATIME))
+    if (flags & (O_APPEND | O_NONBLOCK | O_NOATIME | O_NOFOLLOW))
         return result(5019);
+    if (injected("FAKE_CUFILE_REQUIRE_O_DIRECT") && !(flags & O_DIRECT))
+        return result(5020); /* libcufile before 1.7 (CUDA 12.2) */
     struct stat sb;
     if (fstat(descr->handle.fd, &sb) != 0 || !S_ISREG(sb.st_mode))
         return result(5018);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/tier_file.h"
 #include "gds_fixture.h"
 
 #define IO_PATH_MAX sizeof ((kvs_tier_stats *)0)->io_path
@@ -145,6 +146,46 @@ static void compat_mode_is_reported(void **state)
     test_rmtree(dir);
 }
 
+/* The probe opens its file as the tier opens its objects: a tier that does not use O_DIRECT
+ * (here forced; on a file system whose O_DIRECT I/O fails) must not pass a probe made
+ * with O_DIRECT when cuFile refuses its files without it (5020 before GDS 1.7), or every
+ * object it reads or writes through cuFile would fail. */
+static void probe_opens_its_file_as_the_objects_are_opened(void **state)
+{
+    (void)state;
+    fake_gpu g;
+    fake_gpu_init(&g);
+    char dir[4096];
+    test_mkdtemp(dir, "gds-probe");
+    kvs_file_tier_tuning tuning;
+    kvs_file_tier_default_tuning(&tuning);
+    tuning.force_buffered = true;
+    kvs_file_tier_options fo = {.name = "gds", .root = dir, .capacity_bytes = 1u << 30,
+                                .gpu = &g.ops, .cufile_buffer_size = 1u << 20};
+    setenv("FAKE_CUFILE_REQUIRE_O_DIRECT", "1", 1);
+    kvs_tier *tier = NULL;
+    kvs_error err;
+    assert_int_equal(kvs_tier_file_open_tuned(&fo, &tuning, &tier, &err), KVS_OK);
+    unsetenv("FAKE_CUFILE_REQUIRE_O_DIRECT");
+    kvs_tier_stats s;
+    tier->methods->stats(tier, &s);
+    if (!holds(s.io_path, "posix (no GPUDirect: cuFileHandleRegister */v1/.gds.*: error 5020"))
+        fail_msg("io_path \"%s\"", s.io_path);
+    assert_null(kvs_tier_file_staging(tier));
+    tier->methods->close(tier);
+    gds_check_released(&g);
+
+    tuning.force_buffered = false; /* with O_DIRECT: the probe passes */
+    setenv("FAKE_CUFILE_REQUIRE_O_DIRECT", "1", 1);
+    assert_int_equal(kvs_tier_file_open_tuned(&fo, &tuning, &tier, &err), KVS_OK);
+    unsetenv("FAKE_CUFILE_REQUIRE_O_DIRECT");
+    assert_true(kvs_tier_file_uses_direct(tier)); /* the test directory takes O_DIRECT */
+    assert_non_null(kvs_tier_file_staging(tier));
+    tier->methods->close(tier);
+    gds_check_released(&g);
+    test_rmtree(dir);
+}
+
 static void gpu_operations_must_be_complete(void **state)
 {
     (void)state;
@@ -169,6 +210,7 @@ int main(void)
         cmocka_unit_test(libcufile_missing),
         cmocka_unit_test(injected_failures_fall_back),
         cmocka_unit_test(compat_mode_is_reported),
+        cmocka_unit_test(probe_opens_its_file_as_the_objects_are_opened),
         cmocka_unit_test(gpu_operations_must_be_complete),
     };
     fake_cufile(1); /* loaded before tests point KVSPILL_CUFILE_LIB elsewhere */
