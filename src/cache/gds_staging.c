@@ -89,8 +89,12 @@ void kvs_gds_staging_unref(kvs_gds_staging *s)
 {
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    /* Nothing useful can be done about a failed deregistration at the end: the driver
-     * session closes right after and drops every registration anyway. */
+    /* The last reference may go on any thread (a device chunk released after its cache
+     * closed, on a thread that never touched the GPU), and cuFile calls on GPU buffers need
+     * the device's context current. Nothing useful can be done about a failed binding or
+     * deregistration at the end: the driver session closes right after and drops every
+     * registration anyway. */
+    kvs_gpu_bind_thread(s->gpu, NULL);
     s->api->buf_deregister(s->base);
     s->gpu->device_free(s->gpu->user, s->base);
     kvs_cufile_release();

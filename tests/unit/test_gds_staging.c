@@ -183,12 +183,39 @@ static void threads_share_the_staging_buffer(void **state)
     gds_check_released(&e->g);
 }
 
+static void *release_chunk(void *chunk)
+{
+    kvs_chunk_release(chunk);
+    return NULL;
+}
+
+/* A device chunk released after its cache closed ends the staging buffer on the releasing
+ * thread, which may never have used the GPU: it binds the GPU before cuFileBufDeregister
+ * (cuFile calls on GPU memory need the device's context). */
+static void last_release_on_another_thread_binds_the_gpu(void **state)
+{
+    gds_env *e = *state;
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, false, 4 * PAYLOAD);
+    gds_chain ch;
+    gds_chain_init(&ch, 4, 1, 16, &layout);
+    kvs_chunk *chunk = gds_device_chunk(cache, &ch, 0);
+    kvs_cache_close(cache);
+    assert_int_equal(fake_cufile(0).buffers_registered, 1); /* the chunk's slot holds it */
+    int binds = atomic_load(&e->g.binds);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, release_chunk, chunk), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(atomic_load(&e->g.binds), binds + 1);
+    gds_check_released(&e->g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(slots_are_aligned_first_fit),
         GDS_TEST(full_buffer_refuses_device_chunks_and_reads_into_host_memory),
         GDS_TEST(threads_share_the_staging_buffer),
+        GDS_TEST(last_release_on_another_thread_binds_the_gpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
