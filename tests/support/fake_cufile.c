@@ -254,6 +254,9 @@ static ssize_t transfer(CUfileHandle_t fh, char *base, size_t size, off_t file_o
         return -5014;
     if (e)
         return -e;
+    size_t max = (size_t)injected("FAKE_CUFILE_MAX_IO");
+    if (max && size > max) /* a short transfer, as at a request-size limit */
+        size = max;
     ssize_t r = write ? pwrite(h->fd, base + buf_offset, size, file_offset)
                       : pread(h->fd, base + buf_offset, size, file_offset);
     add_bytes(write, r);

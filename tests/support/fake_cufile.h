@@ -10,6 +10,8 @@
  *                                           overlayfs and tmpfs give)
  *   FAKE_CUFILE_READ_ERROR=<code>, FAKE_CUFILE_WRITE_ERROR=<code>  I/O returns -code
  *   FAKE_CUFILE_COMPAT_MODE=1               the driver properties report no nvidia-fs
+ *   FAKE_CUFILE_MAX_IO=<bytes>              cuFileRead/cuFileWrite move at most that many
+ *                                           bytes a call (short transfers)
  *   FAKE_CUFILE_REQUIRE_O_DIRECT=1          cuFileHandleRegister refuses a file opened
  *                                           without O_DIRECT (5020), as before GDS 1.7
  * cuFileHandleRegister refuses files opened with O_APPEND, O_NONBLOCK, O_NOATIME or

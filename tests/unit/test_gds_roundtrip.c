@@ -148,6 +148,34 @@ static void device_checksum_catches_a_flipped_bit(void **state)
     gds_check_released(&e->g);
 }
 
+/* cuFileRead and cuFileWrite may move fewer bytes than asked: the rest is asked for again
+ * from where they stopped, and the objects are the same. */
+static void short_transfers_are_continued(void **state)
+{
+    gds_env *e = *state;
+    gds_chain ch;
+    gds_chain_init(&ch, 10, 2, 256, &large);
+    kvs_cache *cache = gds_cache(e->dir, &e->g.ops, false, STAGING);
+    kvs_chunk *chunks[2] = {gds_device_chunk(cache, &ch, 0), gds_device_chunk(cache, &ch, 1)};
+    setenv("FAKE_CUFILE_MAX_IO", "65536", 1);
+    fake_cufile(1);
+    gds_put(cache, chunks, 2);
+    kvs_batch *b = gds_get(cache, &ch, 0, 2);
+    unsetenv("FAKE_CUFILE_MAX_IO");
+    check_loaded(b, 2, true);
+    kvs_batch_free(b);
+    size_t payload = kvs_payload_bytes(&large, 256);
+    fake_cufile_record r = fake_cufile(0);
+    assert_int_equal(r.writes, 2 * payload / 65536);
+    assert_int_equal(r.reads, 2 * payload / 65536);
+    assert_int_equal(r.bytes_written, 2 * payload);
+    assert_int_equal(r.bytes_read, 2 * payload);
+    assert_int_equal(r.unaligned, 0);
+    assert_int_equal(gds_tier_stats(cache, "gds").corrupt, 0);
+    kvs_cache_close(cache);
+    gds_check_released(&e->g);
+}
+
 /* Overwrites the header-size field (bytes 12..15, little-endian) of chunk i's object. */
 static void set_header_size(const char *dir, const gds_chain *ch, size_t i, uint32_t size)
 {
@@ -307,6 +335,7 @@ int main(void)
         GDS_TEST(device_chunks_round_trip),
         GDS_TEST(nodes_with_and_without_gpu_share_objects),
         GDS_TEST(device_checksum_catches_a_flipped_bit),
+        GDS_TEST(short_transfers_are_continued),
         GDS_TEST(unaligned_header_size_is_corrupt),
         GDS_TEST(cufile_read_error_is_an_io_error),
         GDS_TEST(host_tiers_get_host_copies),
