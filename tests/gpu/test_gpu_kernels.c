@@ -16,11 +16,11 @@
 #include "model/cuda/cuda_kernels.h"
 #include "model/kernels.h"
 
-#define CU(call)                                                                            \
-    do {                                                                                    \
-        cudaError_t e_ = (call);                                                            \
-        if (e_ != cudaSuccess)                                                              \
-            fail_msg("%s: %s", #call, cudaGetErrorString(e_));                              \
+#define CU(call)                                                                                   \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess)                                                                     \
+            fail_msg("%s: %s", #call, cudaGetErrorString(e_));                                     \
     } while (0)
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
@@ -31,7 +31,10 @@ static uint32_t next_rand(void)
 }
 
 /* Uniform in [-1, 1). */
-static float next_unit(void) { return (float)next_rand() / 2147483648.0f - 1.0f; }
+static float next_unit(void)
+{
+    return (float)next_rand() / 2147483648.0f - 1.0f;
+}
 
 static void *dev_copy(const void *host, size_t bytes)
 {
@@ -65,21 +68,30 @@ static void fill_row(kern_wtype t, uint8_t *row, size_t bytes)
         uint8_t *blk = row + (size_t)b * be;
         float scale = (float)(next_rand() % 1000 + 1) / 997.0f;
         switch (t) {
-        case KW_F16: put_f16(blk, scale - 0.5f); break;
+        case KW_F16:
+            put_f16(blk, scale - 0.5f);
+            break;
         case KW_F32: {
             float v = scale - 0.5f;
             memcpy(blk, &v, sizeof v);
             break;
         }
-        case KW_BF16: blk[1] &= 0x3f; break;
+        case KW_BF16:
+            blk[1] &= 0x3f;
+            break;
         case KW_Q8_0:
-        case KW_Q4_0: put_f16(blk, scale); break;
+        case KW_Q4_0:
+            put_f16(blk, scale);
+            break;
         case KW_Q4_K:
             put_f16(blk, scale);
             put_f16(blk + 2, scale / 4);
             break;
-        case KW_Q6_K: put_f16(blk + 208, scale); break;
-        case KW_COUNT: break;
+        case KW_Q6_K:
+            put_f16(blk + 208, scale);
+            break;
+        case KW_COUNT:
+            break;
         }
     }
 }
@@ -153,9 +165,10 @@ static void test_f32_to_f16_bit_exact(void **state)
     uint16_t *got = malloc(N * sizeof *got);
     assert_non_null(x);
     assert_non_null(got);
-    const float special[] = {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, -65520.0f, 1e9f,
-                             0x1p-14f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f, 0x1p-26f, 1.0f + 0x1p-11f,
-                             1.0f + 0x1.8p-11f, INFINITY, -INFINITY};
+    const float special[] = {0.0f,       -0.0f,    65504.0f,        65519.99f,         65520.0f,
+                             -65520.0f,  1e9f,     0x1p-14f,        0x1p-24f,          0x1p-25f,
+                             0x1.8p-25f, 0x1p-26f, 1.0f + 0x1p-11f, 1.0f + 0x1.8p-11f, INFINITY,
+                             -INFINITY};
     size_t n_special = sizeof special / sizeof special[0];
     for (uint32_t i = 0; i < N; i++) {
         if (i < n_special)
@@ -186,8 +199,7 @@ static void fill_unit(float *x, size_t n, float amp)
         x[i] = amp * next_unit();
 }
 
-static void expect_rel(const float *got, const float *want, size_t n, double tol,
-                       const char *what)
+static void expect_rel(const float *got, const float *want, size_t n, double tol, const char *what)
 {
     double e = fixture_rel_l2(got, want, n);
     if (!(e <= tol))
@@ -258,8 +270,8 @@ static void test_rope(void **state)
         for (uint32_t t = 0; t < N_TOK; t++) {
             kern_rope_norm(q + (size_t)t * N_HEAD * HD, N_HEAD, HD, (int)rots[c], (int)pos[t],
                            10000.0f);
-            kern_rope_norm(k + (size_t)t * N_HEAD_KV * HD, N_HEAD_KV, HD, (int)rots[c],
-                           (int)pos[t], 10000.0f);
+            kern_rope_norm(k + (size_t)t * N_HEAD_KV * HD, N_HEAD_KV, HD, (int)rots[c], (int)pos[t],
+                           10000.0f);
         }
         expect_rel(gq, q, nq, 1e-6, "rope q");
         expect_rel(gk, k, nk, 1e-6, "rope k");
@@ -298,9 +310,9 @@ static void test_swiglu(void **state)
 
 /* ---- the paged KV cache ---- */
 
-#define BT 16u          /* block_tokens */
-#define CTX_A 3001u     /* sequence A: positions [0, 3001) */
-#define CTX_B 33u       /* sequence B: positions [0, 33) */
+#define BT 16u      /* block_tokens */
+#define CTX_A 3001u /* sequence A: positions [0, 3001) */
+#define CTX_B 33u   /* sequence B: positions [0, 33) */
 #define BLK_A ((CTX_A + BT - 1) / BT)
 #define BLK_B ((CTX_B + BT - 1) / BT)
 #define N_BLK (BLK_A + BLK_B)
@@ -366,8 +378,8 @@ static void attention_case(const attn_shape *sh, bool f16)
     float *d_q = dev_copy(q, (size_t)N_TOK * qrow * sizeof *q), *d_out = NULL;
     uint32_t *d_pos = dev_copy(pos, sizeof pos), *d_off = dev_copy(off, sizeof off);
     CU(cudaMalloc((void **)&d_out, (size_t)N_TOK * qrow * sizeof *d_out));
-    CU(cuda_paged_attention(d_q, d_out, d_kp, d_vp, d_off, d_pos, N_TOK, sh->n_head,
-                            sh->n_head_kv, sh->head_dim, BT, f16, 0));
+    CU(cuda_paged_attention(d_q, d_out, d_kp, d_vp, d_off, d_pos, N_TOK, sh->n_head, sh->n_head_kv,
+                            sh->head_dim, BT, f16, 0));
     host_copy(got, d_out, (size_t)N_TOK * qrow * sizeof *got);
 
     /* Attention in double on the host, position by position through the same table. */
@@ -408,8 +420,8 @@ static void attention_case(const attn_shape *sh, bool f16)
             if (!(e <= 1e-4))
                 fail_msg("attention heads %u/%u dim %u kv %s: token %u (position %u) head %u: "
                          "relative L2 %.3g",
-                         sh->n_head, sh->n_head_kv, sh->head_dim, f16 ? "f16" : "f32", t,
-                         pos[t], h, e);
+                         sh->n_head, sh->n_head_kv, sh->head_dim, f16 ? "f16" : "f32", t, pos[t], h,
+                         e);
         }
     print_message("  attention heads %u/%u, head dim %u, kv %s: %u queries up to position %u "
                   "match\n",
@@ -524,9 +536,12 @@ int main(void)
 {
     gpu_require_device();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dequant_bit_exact), cmocka_unit_test(test_f32_to_f16_bit_exact),
-        cmocka_unit_test(test_rmsnorm),           cmocka_unit_test(test_rope),
-        cmocka_unit_test(test_swiglu),            cmocka_unit_test(test_kv_store),
+        cmocka_unit_test(test_dequant_bit_exact),
+        cmocka_unit_test(test_f32_to_f16_bit_exact),
+        cmocka_unit_test(test_rmsnorm),
+        cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_swiglu),
+        cmocka_unit_test(test_kv_store),
         cmocka_unit_test(test_paged_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

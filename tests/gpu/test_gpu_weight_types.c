@@ -68,11 +68,78 @@ static void test_every_weight_type(void **state)
     }
 }
 
+/* Head shapes other than the 64 of gpu_gen_model, end to end (F32 weights, both KV types):
+ * head size 128 with four query heads per KV head, 80 (not a multiple of the 32 lanes of a
+ * warp) with as many KV heads as query heads, and 256, the largest the backend takes. */
+static void test_head_shapes(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t n_embd, n_head, n_head_kv;
+    } shapes[] = {{512, 4, 1}, {320, 4, 4}, {768, 3, 1}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        char rel[64], path[4096];
+        snprintf(rel, sizeof rel, "shape-%zu.gguf", i);
+        test_path(path, gpu_tmp_dir, rel);
+        model_gen_params p = {.n_layer = 2,
+                              .n_embd = shapes[i].n_embd,
+                              .n_head = shapes[i].n_head,
+                              .n_head_kv = shapes[i].n_head_kv,
+                              .n_ff = 2 * shapes[i].n_embd,
+                              .n_ctx = 512,
+                              .rope_base = 10000.0f,
+                              .type = GGML_TYPE_F32,
+                              .seed = 7 + i,
+                              .vocab_from = NULL,
+                              .mix = MODEL_GEN_UNIFORM};
+        fixture_model fm;
+        model_error err = {{0}};
+        if (model_gen_write(&p, path, NULL, NULL, &err) || gguf_open(path, &fm.gf, &err) ||
+            model_load(fm.gf, &fm.m, &err))
+            fail_msg("%s", err.msg);
+        uint32_t vocab = fm.m->hp.n_vocab, rows[N_PROMPT];
+        for (uint32_t r = 0; r < N_PROMPT; r++)
+            rows[r] = r;
+        int32_t tokens[N_PROMPT];
+        gpu_tokens(tokens, N_PROMPT, vocab, 100 + (uint32_t)i);
+        backend *gpu = gpu_cuda_backend(fm.m), *cpu = gpu_cpu_backend(fm.m);
+        float *lg = malloc((size_t)N_PROMPT * vocab * sizeof *lg);
+        float *lc = malloc((size_t)N_PROMPT * vocab * sizeof *lc);
+        assert_non_null(lg);
+        assert_non_null(lc);
+        for (int f16 = 0; f16 < 2; f16++) {
+            kv_dtype dt = f16 ? KV_F16 : KV_F32;
+            kv_cache *kg = gpu_kv(gpu, fm.m, 1, N_PROMPT, dt);
+            kv_cache *kc = gpu_kv(cpu, fm.m, 1, N_PROMPT, dt);
+            gpu_eval(gpu, kg, tokens, N_PROMPT, 0, 0, rows, N_PROMPT, lg);
+            gpu_eval(cpu, kc, tokens, N_PROMPT, 0, 0, rows, N_PROMPT, lc);
+            double worst = 0.0;
+            for (uint32_t r = 0; r < N_PROMPT; r++) {
+                double e = fixture_rel_l2(lg + (size_t)r * vocab, lc + (size_t)r * vocab, vocab);
+                worst = e > worst ? e : worst;
+            }
+            print_message("  head dim %3u, heads %u/%u, kv %s: gpu vs cpu worst rel L2 %.3g "
+                          "(tol 1e-4)\n",
+                          fm.m->hp.head_dim, fm.m->hp.n_head, fm.m->hp.n_head_kv,
+                          f16 ? "f16" : "f32", worst);
+            assert_true(worst <= 1e-4);
+            kv_cache_destroy(kc);
+            kv_cache_destroy(kg);
+        }
+        free(lc);
+        free(lg);
+        backend_destroy(cpu);
+        backend_destroy(gpu);
+        fixture_free(&fm);
+    }
+}
+
 int main(void)
 {
     gpu_require_device();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_weight_type),
+        cmocka_unit_test(test_head_shapes),
     };
     return cmocka_run_group_tests(tests, gpu_tmp_setup, gpu_tmp_teardown);
 }
