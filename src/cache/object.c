@@ -167,7 +167,9 @@ static kvs_buffer_pool object_pool = KVS_BUFFER_POOL_INITIALIZER(OBJECT_POOL_BYT
  * Distinct tables are few (one per GPU); past MAX_PIN_OPS a cache's own are not used and
  * its buffers come from another open cache's. */
 #define MAX_PIN_OPS 64
-static pthread_rwlock_t pin_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* Writers first: a cache's open or close is not held off by I/O threads that keep
+ * allocating (a page-locked allocation can take milliseconds). Never taken recursively. */
+static pthread_rwlock_t pin_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 typedef struct pin_entry {
     const kvs_gpu_ops *ops;
     unsigned users;
