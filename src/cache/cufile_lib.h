@@ -17,7 +17,8 @@ kvs_status kvs_cufile_acquire(const kvs_cufile_api **api, kvs_error *err);
 void kvs_cufile_release(void);
 
 /* The text for a CUfileOpError: the library's own when it exports cufileop_status_error,
- * else ours ("internal error"). */
+ * else ours ("internal error"). cufile.h defines cufileop_status_error static inline, so
+ * libcufile normally does not export it and the text is ours. */
 const char *kvs_cufile_error_text(const kvs_cufile_api *api, int code);
 
 /* kvs_fail with "<what>: error <code> (<text>)" (and the CUresult for 5011). */
