@@ -1,7 +1,7 @@
 /* The CUDA backend's kernels one by one (cuda_kernels.h) against the CPU's functions, so that
  * a wrong result points at its kernel rather than at a whole forward pass:
  *   - weight decoding (cuda_dequant_rows to F32 and F16, cuda_embed_rows) bit for bit
- *     against kern_dequant_row, every weight type;
+ *     against kern_dequant_row, every weight type, F16 scales over their whole range;
  *   - cuda_f32_to_f16 bit for bit against kern_f32_to_f16 (subnormals, overflow, ties);
  *   - RMSNorm (with a row list), RoPE (partial rotation, positions up to 2^20) and SwiGLU
  *     within 1e-6 relative of kern_rmsnorm, kern_rope_norm and the scalar formula;
@@ -58,7 +58,24 @@ static void put_f16(uint8_t *p, float v)
     p[1] = (uint8_t)(h >> 8);
 }
 
-/* Random bytes with every F16 scale of the encoding finite (test_dequant_portable.c). */
+/* A finite F16 scale: mostly a moderate positive one, and every fourth block any finite
+ * bit pattern (negative, subnormal, up to 65504), so that the device's __half2float is
+ * checked against kern_f16_to_f32 over the whole range. */
+static void put_scale(uint8_t *p, uint32_t block, float moderate)
+{
+    if (block % 4 != 3) {
+        put_f16(p, moderate);
+        return;
+    }
+    uint16_t h;
+    do
+        h = (uint16_t)next_rand();
+    while ((h & 0x7c00) == 0x7c00);
+    p[0] = (uint8_t)h;
+    p[1] = (uint8_t)(h >> 8);
+}
+
+/* Random bytes with every F16 field of the encoding finite (NaN would not compare). */
 static void fill_row(kern_wtype t, uint8_t *row, size_t bytes)
 {
     for (size_t i = 0; i < bytes; i++)
@@ -69,7 +86,7 @@ static void fill_row(kern_wtype t, uint8_t *row, size_t bytes)
         float scale = (float)(next_rand() % 1000 + 1) / 997.0f;
         switch (t) {
         case KW_F16:
-            put_f16(blk, scale - 0.5f);
+            put_scale(blk, b, scale - 0.5f);
             break;
         case KW_F32: {
             float v = scale - 0.5f;
@@ -81,14 +98,14 @@ static void fill_row(kern_wtype t, uint8_t *row, size_t bytes)
             break;
         case KW_Q8_0:
         case KW_Q4_0:
-            put_f16(blk, scale);
+            put_scale(blk, b, scale);
             break;
         case KW_Q4_K:
-            put_f16(blk, scale);
-            put_f16(blk + 2, scale / 4);
+            put_scale(blk, b, scale);
+            put_scale(blk + 2, b, scale / 4);
             break;
         case KW_Q6_K:
-            put_f16(blk + 208, scale);
+            put_scale(blk + 208, b, scale);
             break;
         case KW_COUNT:
             break;

@@ -1,7 +1,8 @@
 /* The portable weight decoder of src/model/cuda/dequant_portable.h (what the GPU runs to
  * expand weights at load and to look up embedding rows) against kern_dequant_row, value by
- * value and bit for bit, for every weight type on rows of random blocks with valid F16
- * scales. */
+ * value and bit for bit, for every weight type on rows of random blocks with finite F16
+ * scales (moderate ones, and every fourth block any finite value: negative, subnormal,
+ * 65504). */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -26,6 +27,22 @@ static void put_f16(uint8_t *p, float v)
     p[1] = (uint8_t)(h >> 8);
 }
 
+/* A finite F16 scale: mostly a moderate positive one, and every fourth block any finite bit
+ * pattern (negative, subnormal, up to 65504). */
+static void put_scale(uint8_t *p, uint32_t block, float moderate)
+{
+    if (block % 4 != 3) {
+        put_f16(p, moderate);
+        return;
+    }
+    uint16_t h;
+    do
+        h = (uint16_t)next_rand();
+    while ((h & 0x7c00) == 0x7c00);
+    p[0] = (uint8_t)h;
+    p[1] = (uint8_t)(h >> 8);
+}
+
 /* Random bytes, with every F16 field of the encoding set to a finite scale, so that both
  * decoders see numbers (NaN would not compare). */
 static void fill_row(kern_wtype t, uint8_t *row, size_t bytes)
@@ -38,7 +55,7 @@ static void fill_row(kern_wtype t, uint8_t *row, size_t bytes)
         float scale = (float)(next_rand() % 1000 + 1) / 997.0f;
         switch (t) {
         case KW_F16:
-            put_f16(blk, scale - 0.5f);
+            put_scale(blk, b, scale - 0.5f);
             break;
         case KW_F32: {
             float v = scale - 0.5f;
@@ -47,12 +64,12 @@ static void fill_row(kern_wtype t, uint8_t *row, size_t bytes)
         }
         case KW_BF16: blk[1] &= 0x3f; break; /* exponent well below infinity */
         case KW_Q8_0:
-        case KW_Q4_0: put_f16(blk, scale); break;
+        case KW_Q4_0: put_scale(blk, b, scale); break;
         case KW_Q4_K:
-            put_f16(blk, scale);
-            put_f16(blk + 2, scale / 4);
+            put_scale(blk, b, scale);
+            put_scale(blk + 2, b, scale / 4);
             break;
-        case KW_Q6_K: put_f16(blk + 208, scale); break;
+        case KW_Q6_K: put_scale(blk + 208, b, scale); break;
         case KW_COUNT: break;
         }
     }
