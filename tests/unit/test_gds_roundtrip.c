@@ -313,8 +313,11 @@ static void pinned_buffers_go_back_when_their_cache_closes(void **state)
     kvs_cache *a = gds_cache(e->dir, &ga->ops, false, STAGING);
     kvs_chunk *late = gds_host_chunk(&ch, 0); /* released after a closed */
     kvs_cache *b = gds_cache(e->dir, &gb.ops, false, STAGING);
+    assert_int_equal(fake_cufile(0).drivers_open, 1); /* one cuFile session for both */
+    assert_int_equal(fake_cufile(0).buffers_registered, 2);
     kvs_chunk_release(gds_host_chunk(&ch, 1)); /* idle in the pool (no pool under ASan) */
     kvs_cache_close(a);
+    assert_int_equal(fake_cufile(0).drivers_open, 1); /* b still uses it */
     assert_int_equal(atomic_load(&ga->host_allocs), atomic_load(&ga->host_frees) + 1);
 
     int a_allocs = atomic_load(&ga->host_allocs), b_allocs = atomic_load(&gb.host_allocs);
