@@ -58,6 +58,9 @@ if [ -z "${KVSPILL_CUFILE_LIB:-}" ]; then
 fi
 echo "libcufile: ${KVSPILL_CUFILE_LIB:-not found (the gds tier will use its POSIX path)}"
 export CUFILE_ENV_PATH_JSON=$PWD/deploy/cufile.json
+# deploy/cufile.json turns compat mode off for production nodes; here it stays on, so that
+# a machine without nvidia-fs still runs kvspill's cuFile code (in cuFile's compat mode).
+export CUFILE_ALLOW_COMPAT_MODE=true
 export CUFILE_LOGFILE_PATH=$PWD/$BUILD/cufile.log
 
 step "build with the CUDA backend"
