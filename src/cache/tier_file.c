@@ -324,6 +324,16 @@ static void make_room(file_tier *t, uint64_t need)
     pthread_mutex_unlock(&t->evict_lock);
 }
 
+/* cuFile reads and writes are synchronous: one stream would move a batch's chunks one at a
+ * time, where io_uring keeps io_depth of them in flight. A gds batch is spread over
+ * GDS_STREAMS threads instead (cuFile is thread-safe; each call binds the GPU). */
+#define GDS_STREAMS 4u
+
+static unsigned batch_streams(const file_tier *t)
+{
+    return t->staging && t->tune.streams < GDS_STREAMS ? GDS_STREAMS : t->tune.streams;
+}
+
 static void file_put(kvs_tier *tier, kvs_chunk *const *chunks, size_t n, kvs_status *status)
 {
     file_tier *t = (file_tier *)tier;
@@ -340,7 +350,7 @@ static void file_put(kvs_tier *tier, kvs_chunk *const *chunks, size_t n, kvs_sta
     make_room(t, need);
     uint64_t t0 = mono_ns();
     put_ctx pc = {t, chunks, items, status};
-    kvs_io_run_streams(t->uring, t->io_depth, t->tune.streams, n, put_start, put_finish, &pc);
+    kvs_io_run_streams(t->uring, t->io_depth, batch_streams(t), n, put_start, put_finish, &pc);
     atomic_fetch_add(&t->write_ns, mono_ns() - t0);
     free(items);
     for (size_t i = 0; i < n; i++) {
@@ -507,7 +517,7 @@ static void file_get(kvs_tier *tier, const kvs_key *ns, const kvs_chunk_request 
     }
     uint64_t t0 = mono_ns();
     get_ctx gc = {t, ns, reqs, out, status, paths, mtimes};
-    kvs_io_run_streams(t->uring, t->io_depth, t->tune.streams, n, get_start, get_finish, &gc);
+    kvs_io_run_streams(t->uring, t->io_depth, batch_streams(t), n, get_start, get_finish, &gc);
     atomic_fetch_add(&t->read_ns, mono_ns() - t0);
     free(paths);
     free(mtimes);
