@@ -46,6 +46,7 @@ if [ -n "${KVSPILL_DEPS_DIR:-}" ]; then
   export CFLAGS="-I$D/usr/include -I$D/usr/include/x86_64-linux-gnu"
   export LDFLAGS="-L$LIBDIR -Wl,-rpath,$LIBDIR"
   export LD_LIBRARY_PATH=$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export PATH=$PATH:$D/usr/bin # pkg-config, where the machine has none
   cmake_extra+=(-DOPENSSL_ROOT_DIR="$D/usr")
 fi
 

@@ -11,7 +11,7 @@ DIR=$(cd "$DIR" && pwd)
 packages=(
   libcmocka-dev libcmocka0 libssl-dev libssl3 libxxhash-dev libxxhash0 liburing-dev liburing2
   libmicrohttpd-dev libmicrohttpd12 libjansson-dev libjansson4 libhiredis-dev libhiredis0.14
-  libyaml-dev libyaml-0-2 libutf8proc-dev libutf8proc2
+  libyaml-dev libyaml-0-2 libutf8proc-dev libutf8proc2 pkgconf pkgconf-bin libpkgconf3
 )
 cd "$DIR"
 apt-get download "${packages[@]}"
