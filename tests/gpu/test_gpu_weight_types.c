@@ -118,11 +118,15 @@ static void test_head_shapes(void **state)
                 double e = fixture_rel_l2(lg + (size_t)r * vocab, lc + (size_t)r * vocab, vocab);
                 worst = e > worst ? e : worst;
             }
+            /* F16 KV: the two sides round slightly different K and V to F16, and a value
+             * near a rounding edge goes one way on each (about 4e-5 measured on a CPU
+             * emulation of the device); a wrong index costs far more than 5e-4. */
+            double tol = f16 ? 5e-4 : 1e-4;
             print_message("  head dim %3u, heads %u/%u, kv %s: gpu vs cpu worst rel L2 %.3g "
-                          "(tol 1e-4)\n",
+                          "(tol %.0e)\n",
                           fm.m->hp.head_dim, fm.m->hp.n_head, fm.m->hp.n_head_kv,
-                          f16 ? "f16" : "f32", worst);
-            assert_true(worst <= 1e-4);
+                          f16 ? "f16" : "f32", worst, tol);
+            assert_true(worst <= tol);
             kv_cache_destroy(kc);
             kv_cache_destroy(kg);
         }
