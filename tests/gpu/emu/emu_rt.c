@@ -5,6 +5,7 @@
 #include <stdint.h>
 float kern_f16_to_f32(uint16_t h);
 #include <cuda_runtime_api.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,34 +13,49 @@ float kern_f16_to_f32(uint16_t h);
 typedef struct { char *p; size_t n; } alloc_rec;
 static alloc_rec recs[1 << 16];
 static int n_recs;
+/* The engine's I/O threads allocate and copy too. */
+static pthread_mutex_t recs_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void rec_add(void *p, size_t n)
 {
+    pthread_mutex_lock(&recs_mu);
     for (int i = 0; i < n_recs; i++)
         if (!recs[i].p) {
             recs[i] = (alloc_rec){p, n};
+            pthread_mutex_unlock(&recs_mu);
             return;
         }
     if (n_recs == (int)(sizeof recs / sizeof recs[0]))
         abort();
     recs[n_recs++] = (alloc_rec){p, n};
+    pthread_mutex_unlock(&recs_mu);
 }
 
-static int rec_find(const void *p)
+/* The allocation holding p (its copy in *out), or -1. */
+static int rec_find_copy(const void *p, alloc_rec *out)
 {
-    for (int i = 0; i < n_recs; i++)
-        if (recs[i].p && (const char *)p >= recs[i].p && (const char *)p <= recs[i].p + recs[i].n)
-            return i;
-    return -1;
+    int found = -1;
+    pthread_mutex_lock(&recs_mu);
+    for (int i = 0; i < n_recs && found < 0; i++)
+        if (recs[i].p && (const char *)p >= recs[i].p && (const char *)p <= recs[i].p + recs[i].n) {
+            found = i;
+            if (out)
+                *out = recs[i];
+        }
+    pthread_mutex_unlock(&recs_mu);
+    return found;
 }
+
+static int rec_find(const void *p) { return rec_find_copy(p, NULL); }
 
 /* n bytes at p are inside one device allocation (dev) or outside every one (host). */
 static void check_side(const void *p, size_t n, int dev, const char *what)
 {
     if (n == 0)
         return;
-    int i = rec_find(p);
-    if (dev && (i < 0 || (const char *)p + n > recs[i].p + recs[i].n)) {
+    alloc_rec r;
+    int i = rec_find_copy(p, &r);
+    if (dev && (i < 0 || (const char *)p + n > r.p + r.n)) {
         fprintf(stderr, "emu: %s: %p+%zu is not inside device memory\n", what, p, n);
         abort();
     }
@@ -63,12 +79,16 @@ cudaError_t cudaFree(void *p)
 {
     if (!p)
         return cudaSuccess;
-    int i = rec_find(p);
-    if (i < 0 || recs[i].p != p) {
+    pthread_mutex_lock(&recs_mu);
+    int i = 0;
+    while (i < n_recs && recs[i].p != p)
+        i++;
+    if (i == n_recs) {
         fprintf(stderr, "emu: cudaFree of %p, not a device allocation\n", p);
         abort();
     }
     recs[i].p = NULL;
+    pthread_mutex_unlock(&recs_mu);
     free(p);
     return cudaSuccess;
 }

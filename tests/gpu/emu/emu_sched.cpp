@@ -5,10 +5,12 @@
 // barriers of different kinds that can never meet are reported as a deadlock. Launches
 // outside the device's limits (grid.y or .z above 65535, more than 1024 threads) abort.
 // __shared__ arrays are statics here: zero at the first block, then what the last block left.
+// Launches from several host threads run one after the other.
 #include "emu_kernel.h"
 #include <cstdio>
 #include <cstdlib>
 #include <csetjmp>
+#include <mutex>
 #include <ucontext.h>
 #include <vector>
 
@@ -61,6 +63,10 @@ uint64_t *emu_warp_slots(unsigned phase) { return slots[threadIdx.x / 32][phase]
 void emu_launch(dim3 grid, dim3 block, size_t smem, cudaStream_t s, const std::function<void()> &body)
 {
     (void)s;
+    /* One launch at a time: I/O threads hash device memory while the engine's thread runs
+     * the forward pass, and the coroutines and the kernels' __shared__ statics are global. */
+    static std::mutex one_at_a_time;
+    std::lock_guard<std::mutex> hold(one_at_a_time);
     unsigned nth = block.x * block.y * block.z;
     if (grid.x == 0 || grid.y == 0 || grid.z == 0 || nth == 0 || grid.x > 2147483647u ||
         grid.y > 65535 || grid.z > 65535 || nth > 1024 || block.y != 1 || block.z != 1 ||

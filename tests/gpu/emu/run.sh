@@ -14,7 +14,9 @@
 # Slow (a coroutine per device thread): test_gpu_reference takes several minutes.
 #
 # usage: tests/gpu/emu/run.sh [test_gpu_NAME ...]   (default: kernels, xxh3, kv_transfer,
-#        mixed_batch, weight_types; add test_gpu_reference with KVSPILL_SHARED_DIR set)
+#        mixed_batch, weight_types; add test_gpu_reference with KVSPILL_SHARED_DIR set, and
+#        test_gpu_gds_share, with KVSPILL_CUFILE_LIB=BUILD/tests/libfake_cufile.so for its
+#        device-memory path)
 # environment: EMU_BUILD (default build-gpu-emu), CUDA_HOME (default /usr/local/cuda: the
 #        toolkit's headers only; nothing of it runs)
 set -euo pipefail
