@@ -33,8 +33,15 @@ extern dim3 emu_block_dim, emu_grid_dim;
 void emu_block_barrier(void);
 void emu_warp_barrier(void);
 uint64_t *emu_warp_slots(unsigned phase); /* one of this thread's warp's 2 x 32 slots */
-static inline void __syncthreads(void) { emu_block_barrier(); }
-static inline void __syncwarp(unsigned mask = 0xffffffffu) { (void)mask; emu_warp_barrier(); }
+static inline void __syncthreads(void)
+{
+    emu_block_barrier();
+}
+static inline void __syncwarp(unsigned mask = 0xffffffffu)
+{
+    (void)mask;
+    emu_warp_barrier();
+}
 
 /* Every lane writes its value, the warp meets, every lane reads its source's. Shuffles
  * alternate between two slot sets: a lane can write a set again only after the whole warp
@@ -74,4 +81,5 @@ static inline uint64_t __umul64hi(uint64_t a, uint64_t b)
     return (uint64_t)(((unsigned __int128)a * b) >> 64);
 }
 
-void emu_launch(dim3 grid, dim3 block, size_t smem, cudaStream_t s, const std::function<void()> &body);
+void emu_launch(dim3 grid, dim3 block, size_t smem, cudaStream_t s,
+                const std::function<void()> &body);

@@ -10,7 +10,10 @@ float kern_f16_to_f32(uint16_t h);
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { char *p; size_t n; } alloc_rec;
+typedef struct {
+    char *p;
+    size_t n;
+} alloc_rec;
 static alloc_rec recs[1 << 16];
 static int n_recs;
 /* The engine's I/O threads allocate and copy too. */
@@ -46,7 +49,10 @@ static int rec_find_copy(const void *p, alloc_rec *out)
     return found;
 }
 
-static int rec_find(const void *p) { return rec_find_copy(p, NULL); }
+static int rec_find(const void *p)
+{
+    return rec_find_copy(p, NULL);
+}
 
 /* n bytes at p are inside one device allocation (dev) or outside every one (host). */
 static void check_side(const void *p, size_t n, int dev, const char *what)
@@ -73,7 +79,11 @@ cudaError_t cudaMalloc(void **p, size_t n)
     return cudaSuccess;
 }
 
-cudaError_t cudaMallocAsync(void **p, size_t n, cudaStream_t s) { (void)s; return cudaMalloc(p, n); }
+cudaError_t cudaMallocAsync(void **p, size_t n, cudaStream_t s)
+{
+    (void)s;
+    return cudaMalloc(p, n);
+}
 
 cudaError_t cudaFree(void *p)
 {
@@ -93,9 +103,22 @@ cudaError_t cudaFree(void *p)
     return cudaSuccess;
 }
 
-cudaError_t cudaFreeAsync(void *p, cudaStream_t s) { (void)s; return cudaFree(p); }
-cudaError_t cudaHostAlloc(void **p, size_t n, unsigned int f) { (void)f; *p = malloc(n); return cudaSuccess; }
-cudaError_t cudaFreeHost(void *p) { free(p); return cudaSuccess; }
+cudaError_t cudaFreeAsync(void *p, cudaStream_t s)
+{
+    (void)s;
+    return cudaFree(p);
+}
+cudaError_t cudaHostAlloc(void **p, size_t n, unsigned int f)
+{
+    (void)f;
+    *p = malloc(n);
+    return cudaSuccess;
+}
+cudaError_t cudaFreeHost(void *p)
+{
+    free(p);
+    return cudaSuccess;
+}
 
 static void copy(void *dst, const void *src, size_t n, enum cudaMemcpyKind k, const char *what)
 {
@@ -116,7 +139,8 @@ cudaError_t cudaMemcpy(void *d, const void *s, size_t n, enum cudaMemcpyKind k)
     return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, enum cudaMemcpyKind k, cudaStream_t st)
+cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, enum cudaMemcpyKind k,
+                            cudaStream_t st)
 {
     (void)st;
     copy(d, s, n, k, "cudaMemcpyAsync");
@@ -141,21 +165,76 @@ cudaError_t cudaMemset(void *p, int v, size_t n)
     return cudaSuccess;
 }
 
-cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s) { (void)s; return cudaMemset(p, v, n); }
+cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s)
+{
+    (void)s;
+    return cudaMemset(p, v, n);
+}
 
 static int tokens;
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned int f) { (void)f; *s = (cudaStream_t)(intptr_t)(0x1000 + ++tokens); return cudaSuccess; }
-cudaError_t cudaStreamDestroy(cudaStream_t s) { (void)s; return cudaSuccess; }
-cudaError_t cudaStreamSynchronize(cudaStream_t s) { (void)s; return cudaSuccess; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int f) { (void)s; (void)e; (void)f; return cudaSuccess; }
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned int f) { (void)f; *e = (cudaEvent_t)(intptr_t)(0x100000 + ++tokens); return cudaSuccess; }
-cudaError_t cudaEventDestroy(cudaEvent_t e) { (void)e; return cudaSuccess; }
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) { (void)e; (void)s; return cudaSuccess; }
-cudaError_t cudaEventQuery(cudaEvent_t e) { (void)e; return cudaSuccess; }
-cudaError_t cudaEventSynchronize(cudaEvent_t e) { (void)e; return cudaSuccess; }
-cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
-cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
-cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned int f)
+{
+    (void)f;
+    *s = (cudaStream_t)(intptr_t)(0x1000 + ++tokens);
+    return cudaSuccess;
+}
+cudaError_t cudaStreamDestroy(cudaStream_t s)
+{
+    (void)s;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t s)
+{
+    (void)s;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int f)
+{
+    (void)s;
+    (void)e;
+    (void)f;
+    return cudaSuccess;
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned int f)
+{
+    (void)f;
+    *e = (cudaEvent_t)(intptr_t)(0x100000 + ++tokens);
+    return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t e)
+{
+    (void)e;
+    return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
+{
+    (void)e;
+    (void)s;
+    return cudaSuccess;
+}
+cudaError_t cudaEventQuery(cudaEvent_t e)
+{
+    (void)e;
+    return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e)
+{
+    (void)e;
+    return cudaSuccess;
+}
+cudaError_t cudaDeviceSynchronize(void)
+{
+    return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int d)
+{
+    return d == 0 ? cudaSuccess : cudaErrorInvalidDevice;
+}
+cudaError_t cudaGetDeviceCount(int *n)
+{
+    *n = 1;
+    return cudaSuccess;
+}
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d)
 {
     (void)d;
@@ -165,15 +244,40 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d)
     p->totalGlobalMem = (size_t)64 << 30;
     return cudaSuccess;
 }
-cudaError_t cudaGetLastError(void) { return cudaSuccess; }
-const char *cudaGetErrorString(cudaError_t e) { return e ? "emu error" : "no error"; }
-const char *cudaGetErrorName(cudaError_t e) { return e ? "cudaErrorEmu" : "cudaSuccess"; }
+cudaError_t cudaGetLastError(void)
+{
+    return cudaSuccess;
+}
+const char *cudaGetErrorString(cudaError_t e)
+{
+    return e ? "emu error" : "no error";
+}
+const char *cudaGetErrorName(cudaError_t e)
+{
+    return e ? "cudaErrorEmu" : "cudaSuccess";
+}
 
 /* ---- cuBLAS: column-major, as its documentation defines it ---- */
-cublasStatus_t cublasCreate_v2(cublasHandle_t *h) { *h = (cublasHandle_t)(intptr_t)0x77; return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasDestroy_v2(cublasHandle_t h) { (void)h; return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t s) { (void)h; (void)s; return CUBLAS_STATUS_SUCCESS; }
-const char *cublasGetStatusString(cublasStatus_t s) { return s ? "emu cublas error" : "success"; }
+cublasStatus_t cublasCreate_v2(cublasHandle_t *h)
+{
+    *h = (cublasHandle_t)(intptr_t)0x77;
+    return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasDestroy_v2(cublasHandle_t h)
+{
+    (void)h;
+    return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t s)
+{
+    (void)h;
+    (void)s;
+    return CUBLAS_STATUS_SUCCESS;
+}
+const char *cublasGetStatusString(cublasStatus_t s)
+{
+    return s ? "emu cublas error" : "success";
+}
 
 static float elem(const void *p, cudaDataType t, size_t i)
 {

@@ -18,7 +18,8 @@ emu_thread_ctx *emu_cur;
 uint3 emu_block_idx;
 dim3 emu_block_dim, emu_grid_dim;
 
-namespace {
+namespace
+{
 enum st { RUN, BLOCK_BAR, WARP_BAR, DONE };
 struct th {
     emu_thread_ctx ctx;
@@ -56,11 +57,21 @@ void wait_as(st s)
 }
 } // namespace
 
-void emu_block_barrier(void) { wait_as(BLOCK_BAR); }
-void emu_warp_barrier(void) { wait_as(WARP_BAR); }
-uint64_t *emu_warp_slots(unsigned phase) { return slots[threadIdx.x / 32][phase]; }
+void emu_block_barrier(void)
+{
+    wait_as(BLOCK_BAR);
+}
+void emu_warp_barrier(void)
+{
+    wait_as(WARP_BAR);
+}
+uint64_t *emu_warp_slots(unsigned phase)
+{
+    return slots[threadIdx.x / 32][phase];
+}
 
-void emu_launch(dim3 grid, dim3 block, size_t smem, cudaStream_t s, const std::function<void()> &body)
+void emu_launch(dim3 grid, dim3 block, size_t smem, cudaStream_t s,
+                const std::function<void()> &body)
 {
     (void)s;
     /* One launch at a time: I/O threads hash device memory while the engine's thread runs
@@ -154,8 +165,8 @@ void emu_launch(dim3 grid, dim3 block, size_t smem, cudaStream_t s, const std::f
                                 threads[t].state = RUN;
                         continue;
                     }
-                    fprintf(stderr, "emu: deadlock in block (%u,%u,%u): mixed barriers\n", bx,
-                            by, bz);
+                    fprintf(stderr, "emu: deadlock in block (%u,%u,%u): mixed barriers\n", bx, by,
+                            bz);
                     abort();
                 }
             }

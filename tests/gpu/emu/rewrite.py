@@ -19,7 +19,8 @@ def rep(m):
     name, cfg, args = m.group(1), m.group(2), m.group(3)
     c = split_top(cfg)
     while len(c) < 4: c.append('0')
-    return 'emu_launch(dim3(%s), dim3(%s), %s, %s, [&] { %s(%s); });' % (c[0], c[1], c[2], c[3], name, args)
+    return 'emu_launch(dim3(%s), dim3(%s), %s, %s, [&] { %s(%s); });' % (
+        c[0], c[1], c[2], c[3], name, args)
 out, n = pat.subn(rep, src)
 if '<<<' in out:
     sys.exit('%s: a launch rewrite.py does not understand' % sys.argv[1])
