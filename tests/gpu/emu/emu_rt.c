@@ -310,10 +310,16 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
     check_side(B, ((size_t)(b_cols - 1) * ldb + b_rows) * esz, 1, "cublasGemmEx B");
     check_side(C, ((size_t)(n - 1) * ldc + m) * 4, 1, "cublasGemmEx C");
     float al = *(const float *)alpha, be = *(const float *)beta;
+    const char *order = getenv("EMU_GEMM_ORDER_BY_N");
+    int backwards = order && *order == '1';
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
+            /* cuBLAS picks its kernel, and with it the summation order, by shape:
+             * EMU_GEMM_ORDER_BY_N=1 sums backwards when n is even, so that results which
+             * must not depend on the batch size are seen to depend on it. */
             float s = 0.0f;
-            for (int l = 0; l < k; l++) {
+            for (int q = 0; q < k; q++) {
+                int l = backwards && n % 2 == 0 ? k - 1 - q : q;
                 float a = ta == CUBLAS_OP_N ? elem(A, at, i + (size_t)l * lda)
                                             : elem(A, at, l + (size_t)i * lda);
                 float b = tb == CUBLAS_OP_N ? elem(B, bt, l + (size_t)j * ldb)

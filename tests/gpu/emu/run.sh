@@ -18,7 +18,10 @@
 #        test_gpu_gds_share, with KVSPILL_CUFILE_LIB=BUILD/tests/libfake_cufile.so for its
 #        device-memory path)
 # environment: EMU_BUILD (default build-gpu-emu), CUDA_HOME (default /usr/local/cuda: the
-#        toolkit's headers only; nothing of it runs)
+#        toolkit's headers only; nothing of it runs), EMU_GEMM_ORDER_BY_N=1 (the GEMM sums
+#        backwards when the batch has an even number of columns, as cuBLAS may change its
+#        kernel and summation order with the shape: a test that compares batch sizes must
+#        still pass)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 EMU=$ROOT/tests/gpu/emu
