@@ -22,7 +22,8 @@ CHUNK = 64
 
 def Server(name, model="tiny-f32", cache_dir=None, apc=True, cpu=False):
     """cache_dir None = no connector and no prefix caching."""
-    args = ["--model", "%s/%s.gguf" % (MODELS, model), "--threads", "2",
+    # On the CPU: outputs are compared exactly (tests/gpu/test_gpu_offload.sh is the GPU's).
+    args = ["--model", "%s/%s.gguf" % (MODELS, model), "--device", "cpu", "--threads", "2",
             "--max-model-len", "2048",
             "--kv-cache-memory", "64M"]  # the pool is resident from the start: keep it small
     env = {}

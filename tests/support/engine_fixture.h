@@ -65,11 +65,14 @@ static inline void fx_model_path(char *out /* 4096 */, const char *name)
     test_path(out, test_require_shared_dir(), rel);
 }
 
-/* cfg from engine_config_init with the tiny model `name`, 2 threads and small defaults. */
+/* cfg from engine_config_init with the tiny model `name`, 2 threads and small defaults, on
+ * the CPU: these tests compare runs exactly, which holds for the CPU kernels whatever the
+ * batch; the GPU's equivalents are in tests/gpu. */
 static inline void fx_config(engine_config *cfg, char *path /* 4096 */, const char *name)
 {
     fx_model_path(path, name);
     engine_config_init(cfg);
+    cfg->device = BACKEND_CPU;
     cfg->model_path = path;
     cfg->n_threads = 2;
     cfg->kv_cache_bytes = 64ull << 20;

@@ -300,5 +300,9 @@ int cuda_eval(backend *be, kv_cache *kv, const fwd_batch *b, float *logits, mode
     step_meta sm = {0};
     int rc = upload_meta(c, kv, b, &ss, &sm, err);
     free(ss.id);
-    return rc ? rc : run_step(c, kv, b, &sm, logits, err);
+    if (rc == 0 && (rc = run_step(c, kv, b, &sm, logits, err)) != 0)
+        /* A step that failed half-way may have kernels still writing KV blocks, and
+         * eval_done does not cover them: let them finish before anything else runs. */
+        cudaStreamSynchronize(c->compute);
+    return rc;
 }

@@ -136,8 +136,12 @@ int cuda_kv_transfer(backend *b, kv_cache *kv, const kv_xfer *x, size_t n, uint6
         CUDA_TRY(err, cudaStreamWaitEvent(c->copy, c->eval_done, 0));
     bool scatter = false;
     for (size_t i = 0; i < n; i++) {
-        if (queue_one(c, kv, &x[i], err))
+        if (queue_one(c, kv, &x[i], err)) {
+            /* No fence covers the copies queued before the failure: let them finish, so
+             * no step races them and the caller may free the payloads. */
+            cudaStreamSynchronize(c->copy);
             return -1;
+        }
         scatter |= x[i].to_blocks;
     }
     if (scatter) {
