@@ -302,9 +302,9 @@ static void swiglu_task(void *p, int t, int thread)
 
 /* ---- the pass ---- */
 
-static int check_batch(fwd_ctx *c, kv_cache *kv, const fwd_batch *b, model_error *err)
+int fwd_check_batch(const model *m, const kv_cache *kv, const fwd_batch *b, model_error *err)
 {
-    const model_hparams *hp = &c->m->hp;
+    const model_hparams *hp = &m->hp;
     if (b->n_tokens == 0)
         return model_fail(err, "forward: empty batch");
     if (kv->n_layer != hp->n_layer || kv->n_kv_heads != hp->n_head_kv ||
@@ -380,7 +380,7 @@ int fwd_eval(fwd_ctx *c, kv_cache *kv, const fwd_batch *b, float *logits, model_
 {
     const model *m = c->m;
     const model_hparams *hp = &m->hp;
-    if (check_batch(c, kv, b, err) || ensure_scratch(c, b->n_tokens, err))
+    if (fwd_check_batch(c->m, kv, b, err) || ensure_scratch(c, b->n_tokens, err))
         return -1;
     uint32_t max_ctx = 0;
     for (uint32_t t = 0; t < b->n_tokens; t++) {

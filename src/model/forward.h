@@ -33,6 +33,11 @@ void fwd_destroy(fwd_ctx *c);
 const kern_set *fwd_kernels(const fwd_ctx *c);
 int fwd_threads(const fwd_ctx *c);
 
+/* Whether batch b is valid for model m and cache kv (tokens in the vocabulary, positions,
+ * logits rows, cache shape): what every backend's eval checks first, with one message. */
+int fwd_check_batch(const model *m, const kv_cache *kv, const fwd_batch *b,
+                    model_error *err) MODEL_MUST_CHECK;
+
 /* logits: n_out × n_vocab floats. */
 int fwd_eval(fwd_ctx *c, kv_cache *kv, const fwd_batch *b, float *logits,
              model_error *err) MODEL_MUST_CHECK;

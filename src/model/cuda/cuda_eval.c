@@ -25,32 +25,6 @@ typedef struct step_seqs {
     uint32_t *of_token;          /* per token: index of its sequence */
 } step_seqs;
 
-/* The checks of forward.c's fwd_eval, with the same messages. */
-static int check_batch(const model *m, const kv_cache *kv, const fwd_batch *b, model_error *err)
-{
-    const model_hparams *hp = &m->hp;
-    if (b->n_tokens == 0)
-        return model_fail(err, "forward: empty batch");
-    if (kv->n_layer != hp->n_layer || kv->n_kv_heads != hp->n_head_kv ||
-        kv->head_dim != hp->head_dim)
-        return model_fail(err, "forward: kv cache shape (%u layers, %u kv heads, head %u) does "
-                               "not match the model (%u, %u, %u)",
-                          kv->n_layer, kv->n_kv_heads, kv->head_dim, hp->n_layer,
-                          hp->n_head_kv, hp->head_dim);
-    for (uint32_t t = 0; t < b->n_tokens; t++) {
-        if (b->tokens[t] < 0 || (uint32_t)b->tokens[t] >= hp->n_vocab)
-            return model_fail(err, "forward: token %d at batch row %u outside the vocabulary (%u)",
-                              b->tokens[t], t, hp->n_vocab);
-        if (b->pos[t] >= (1u << 30))
-            return model_fail(err, "forward: position %u at batch row %u too large", b->pos[t], t);
-    }
-    for (uint32_t i = 0; i < b->n_out; i++)
-        if (b->out_rows[i] >= b->n_tokens)
-            return model_fail(err, "forward: logits row %u outside the batch (%u tokens)",
-                              b->out_rows[i], b->n_tokens);
-    return 0;
-}
-
 static void free_scratch(backend_cuda *c)
 {
     float **bufs[] = {&c->x, &c->xn, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up};
@@ -285,7 +259,7 @@ int cuda_eval(backend *be, kv_cache *kv, const fwd_batch *b, float *logits, mode
     const model *m = c->base.m;
     CUDA_TRY(err, cudaSetDevice(c->device));
     cuda_clear_stale_error();
-    if (check_batch(m, kv, b, err))
+    if (fwd_check_batch(m, kv, b, err))
         return -1;
     for (uint32_t t = 0; t < b->n_tokens; t++)
         if (kv->ops->reserve(kv, b->seq[t], b->pos[t] + 1, err))
