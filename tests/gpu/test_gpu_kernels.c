@@ -15,6 +15,7 @@
 #include "gpu_fixture.h"
 #include "model/cuda/cuda_kernels.h"
 #include "model/kernels.h"
+#include "random_weights.h"
 
 #define CU(call)                                                                                   \
     do {                                                                                           \
@@ -23,17 +24,10 @@
             fail_msg("%s: %s", #call, cudaGetErrorString(e_));                                     \
     } while (0)
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint32_t next_rand(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
-}
-
 /* Uniform in [-1, 1). */
 static float next_unit(void)
 {
-    return (float)next_rand() / 2147483648.0f - 1.0f;
+    return (float)rw_next() / 2147483648.0f - 1.0f;
 }
 
 static void *dev_copy(const void *host, size_t bytes)
@@ -49,68 +43,6 @@ static void host_copy(void *host, const void *dev, size_t bytes)
 {
     CU(cudaDeviceSynchronize());
     CU(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost));
-}
-
-static void put_f16(uint8_t *p, float v)
-{
-    uint16_t h = kern_f32_to_f16(v);
-    p[0] = (uint8_t)h;
-    p[1] = (uint8_t)(h >> 8);
-}
-
-/* A finite F16 scale: mostly a moderate positive one, and every fourth block any finite
- * bit pattern (negative, subnormal, up to 65504), so that the device's __half2float is
- * checked against kern_f16_to_f32 over the whole range. */
-static void put_scale(uint8_t *p, uint32_t block, float moderate)
-{
-    if (block % 4 != 3) {
-        put_f16(p, moderate);
-        return;
-    }
-    uint16_t h;
-    do
-        h = (uint16_t)next_rand();
-    while ((h & 0x7c00) == 0x7c00);
-    p[0] = (uint8_t)h;
-    p[1] = (uint8_t)(h >> 8);
-}
-
-/* Random bytes with every F16 field of the encoding finite (NaN would not compare). */
-static void fill_row(kern_wtype t, uint8_t *row, size_t bytes)
-{
-    for (size_t i = 0; i < bytes; i++)
-        row[i] = (uint8_t)next_rand();
-    uint32_t be = kern_wtype_block_bytes(t), n_blocks = (uint32_t)(bytes / be);
-    for (uint32_t b = 0; b < n_blocks; b++) {
-        uint8_t *blk = row + (size_t)b * be;
-        float scale = (float)(next_rand() % 1000 + 1) / 997.0f;
-        switch (t) {
-        case KW_F16:
-            put_scale(blk, b, scale - 0.5f);
-            break;
-        case KW_F32: {
-            float v = scale - 0.5f;
-            memcpy(blk, &v, sizeof v);
-            break;
-        }
-        case KW_BF16:
-            blk[1] &= 0x3f;
-            break;
-        case KW_Q8_0:
-        case KW_Q4_0:
-            put_scale(blk, b, scale);
-            break;
-        case KW_Q4_K:
-            put_scale(blk, b, scale);
-            put_scale(blk + 2, b, scale / 4);
-            break;
-        case KW_Q6_K:
-            put_scale(blk + 208, b, scale);
-            break;
-        case KW_COUNT:
-            break;
-        }
-    }
 }
 
 #define DQ_ROWS 7
@@ -131,7 +63,7 @@ static void test_dequant_bit_exact(void **state)
         assert_non_null(got);
         assert_non_null(got16);
         for (uint32_t r = 0; r < DQ_ROWS; r++) {
-            fill_row(wt, rows + r * row_bytes, row_bytes);
+            rw_fill_row(wt, rows + r * row_bytes, row_bytes);
             kern_dequant_row(wt, rows + r * row_bytes, want + r * DQ_COLS, DQ_COLS);
         }
         uint8_t *d_rows = dev_copy(rows, DQ_ROWS * row_bytes);
@@ -191,8 +123,8 @@ static void test_f32_to_f16_bit_exact(void **state)
         if (i < n_special)
             x[i] = special[i];
         else { /* any finite bit pattern with an exponent around the F16 range */
-            uint32_t bits = next_rand();
-            bits = (bits & 0x807fffffu) | ((uint32_t)(100 + next_rand() % 45) << 23);
+            uint32_t bits = rw_next();
+            bits = (bits & 0x807fffffu) | ((uint32_t)(100 + rw_next() % 45) << 23);
             memcpy(&x[i], &bits, sizeof bits);
         }
     }
@@ -344,7 +276,7 @@ static void shuffle(uint32_t *perm, uint32_t n)
     for (uint32_t i = 0; i < n; i++)
         perm[i] = i;
     for (uint32_t i = n - 1; i > 0; i--) {
-        uint32_t j = next_rand() % (i + 1), t = perm[i];
+        uint32_t j = rw_next() % (i + 1), t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
     }
