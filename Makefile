@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build build-asan check check-fast check-asan run fuzz soak bench clean format
+.PHONY: all deps build build-asan check check-fast check-asan run fuzz soak bench gpu-emu clean format
 
 all: build
 
@@ -59,6 +59,11 @@ soak: build
 # Benchmarks print ratios against baselines measured in the same run; see bench/README.md.
 bench: build
 	@bash bench/run-all.sh $(BUILD)
+
+# The GPU tests (tests/gpu) on a CPU emulation of the device, for machines without a GPU:
+# kernels, transfers, XXH3, mixed batches, every weight type (tests/gpu/emu/run.sh).
+gpu-emu: | deps
+	@bash tests/gpu/emu/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

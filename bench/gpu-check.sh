@@ -76,7 +76,7 @@ step "GPU tests (ctest -L gpu: logits against the CPU and the references, transf
    CPU and GPU nodes sharing a directory, cache on = cache off over HTTP)"
 (cd "$BUILD" && ctest --output-on-failure -j 4 -L gpu) || failed+=("GPU tests")
 step "every other test, on this machine (serve and the engine tests pick the GPU: --device auto)"
-(cd "$BUILD" && ctest --output-on-failure -j 8 -LE gpu) || failed+=("other tests")
+(cd "$BUILD" && ctest --output-on-failure -j 8 -LE 'gpu|emu') || failed+=("other tests")
 
 MODEL=$SCRATCH/tinyllama-f16.gguf
 step "TinyLlama-shaped F16 model (22 layers, dim 2048, 32/4 heads, ff 5632, ctx 33024)"
