@@ -61,19 +61,11 @@ static inline void gpu_eval(backend *b, kv_cache *kv, const int32_t *tokens, uin
                             uint32_t pos0, uint32_t seq, const uint32_t *out_rows, uint32_t n_out,
                             float *logits)
 {
-    uint32_t *pos = malloc(n * sizeof *pos), *sq = malloc(n * sizeof *sq);
-    assert_non_null(pos);
-    assert_non_null(sq);
-    for (uint32_t i = 0; i < n; i++) {
-        pos[i] = pos0 + i;
-        sq[i] = seq;
-    }
-    fwd_batch batch = {n, tokens, pos, sq, n_out, out_rows};
+    fwd_batch batch = fixture_batch(tokens, n, pos0, seq, out_rows, n_out);
     model_error err = {{0}};
     if (b->ops->eval(b, kv, &batch, logits, &err))
         fail_msg("%s", err.msg);
-    free(pos);
-    free(sq);
+    fixture_batch_free(&batch);
 }
 
 /* A temporary directory for generated models: cmocka group setup and teardown. */

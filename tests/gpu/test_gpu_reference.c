@@ -35,43 +35,36 @@ static double worst_rel_l2(const float *a, const float *b, uint32_t rows, uint32
     return worst;
 }
 
-static void run_case(const ref_model *rm, const ref_case *rc, const fixture_model *fm,
-                     backend *gpu, backend *cpu)
+static void run_case(const ref_model *rm, const ref_case *rc, const fixture_model *fm, backend *gpu,
+                     backend *cpu)
 {
-    uint32_t vocab = fm->m->hp.n_vocab, n_tok, n_pos, n_greedy;
-    char name[256];
-    snprintf(name, sizeof name, "%s.%s.tokens.txt", rm->name, rc->prompt);
-    int32_t *tokens = fixture_ints(name, &n_tok);
-    snprintf(name, sizeof name, "%s.%s.positions.txt", rm->name, rc->prompt);
-    int32_t *positions = fixture_ints(name, &n_pos);
-    snprintf(name, sizeof name, "%s.%s.greedy.txt", rm->name, rc->prompt);
-    int32_t *greedy = fixture_ints(name, &n_greedy);
-    snprintf(name, sizeof name, "%s.%s.logits.f32", rm->name, rc->prompt);
-    float *ref = fixture_logits(name, (size_t)n_pos * vocab);
+    uint32_t vocab = fm->m->hp.n_vocab;
+    fixture_reference r;
+    fixture_reference_load(&r, rm->name, rc->prompt, vocab);
     double tol = rc->kv == KV_F32 ? rm->tol_f32_kv : rm->tol_f16_kv;
 
-    kv_cache *kv_gpu = gpu_kv(gpu, fm->m, 1, n_tok + n_greedy, rc->kv);
-    kv_cache *kv_cpu = gpu_kv(cpu, fm->m, 1, n_tok + n_greedy, rc->kv);
-    float *lg = malloc((size_t)n_pos * vocab * sizeof *lg);
-    float *lc = malloc((size_t)n_pos * vocab * sizeof *lc);
+    kv_cache *kv_gpu = gpu_kv(gpu, fm->m, 1, r.n_tok + r.n_greedy, rc->kv);
+    kv_cache *kv_cpu = gpu_kv(cpu, fm->m, 1, r.n_tok + r.n_greedy, rc->kv);
+    float *lg = malloc((size_t)r.n_pos * vocab * sizeof *lg);
+    float *lc = malloc((size_t)r.n_pos * vocab * sizeof *lc);
     assert_non_null(lg);
     assert_non_null(lc);
-    gpu_eval(gpu, kv_gpu, tokens, n_tok, 0, 0, (const uint32_t *)positions, n_pos, lg);
-    gpu_eval(cpu, kv_cpu, tokens, n_tok, 0, 0, (const uint32_t *)positions, n_pos, lc);
-    double vs_ref = worst_rel_l2(lg, ref, n_pos, vocab);
-    double vs_cpu = worst_rel_l2(lg, lc, n_pos, vocab);
+    gpu_eval(gpu, kv_gpu, r.tokens, r.n_tok, 0, 0, (const uint32_t *)r.positions, r.n_pos, lg);
+    gpu_eval(cpu, kv_cpu, r.tokens, r.n_tok, 0, 0, (const uint32_t *)r.positions, r.n_pos, lc);
+    double vs_ref = worst_rel_l2(lg, r.logits, r.n_pos, vocab);
+    double vs_cpu = worst_rel_l2(lg, lc, r.n_pos, vocab);
 
     /* Decode: both backends are fed the GPU's greedy choice. */
     uint32_t matched = 0, diverged = 0, row = 0;
     double decode_vs_cpu = 0.0;
-    int32_t next = (int32_t)fixture_argmax(lg + (size_t)(n_pos - 1) * vocab, vocab);
-    for (uint32_t g = 0; g < n_greedy; g++) {
-        if (next == greedy[g] && !diverged)
+    int32_t next = (int32_t)fixture_argmax(lg + (size_t)(r.n_pos - 1) * vocab, vocab);
+    for (uint32_t g = 0; g < r.n_greedy; g++) {
+        if (next == r.greedy[g] && !diverged)
             matched++;
         else
             diverged = 1;
-        gpu_eval(gpu, kv_gpu, &next, 1, n_tok + g, 0, &row, 1, lg);
-        gpu_eval(cpu, kv_cpu, &next, 1, n_tok + g, 0, &row, 1, lc);
+        gpu_eval(gpu, kv_gpu, &next, 1, r.n_tok + g, 0, &row, 1, lg);
+        gpu_eval(cpu, kv_cpu, &next, 1, r.n_tok + g, 0, &row, 1, lc);
         double e = fixture_rel_l2(lg, lc, vocab);
         decode_vs_cpu = e > decode_vs_cpu ? e : decode_vs_cpu;
         next = (int32_t)fixture_argmax(lg, vocab);
@@ -79,21 +72,18 @@ static void run_case(const ref_model *rm, const ref_case *rc, const fixture_mode
     print_message("  %-9s %-5s kv=%s: prefill rel L2 vs reference %.3g, vs cpu %.3g; decode vs "
                   "cpu %.3g (tol %.0e); greedy %u/%u\n",
                   rm->name, rc->prompt, rc->kv == KV_F32 ? "f32" : "f16", vs_ref, vs_cpu,
-                  decode_vs_cpu, tol, matched, n_greedy);
+                  decode_vs_cpu, tol, matched, r.n_greedy);
     assert_true(vs_ref <= tol);
     assert_true(vs_cpu <= tol);
     assert_true(decode_vs_cpu <= tol);
     if (rm->greedy_exact && rc->kv == KV_F32)
-        assert_int_equal(matched, n_greedy);
+        assert_int_equal(matched, r.n_greedy);
 
     free(lc);
     free(lg);
     kv_cache_destroy(kv_cpu);
     kv_cache_destroy(kv_gpu);
-    free(ref);
-    free(greedy);
-    free(positions);
-    free(tokens);
+    fixture_reference_free(&r);
 }
 
 static void run_model(const ref_model *rm)

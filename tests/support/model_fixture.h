@@ -71,6 +71,36 @@ static inline float *fixture_logits(const char *name, size_t n_floats)
     return v;
 }
 
+/* One reference case of testdata/reference: the prompt's tokens, the positions whose logits
+ * were recorded and those logits, and the greedy continuation. */
+typedef struct fixture_reference {
+    int32_t *tokens, *positions, *greedy;
+    uint32_t n_tok, n_pos, n_greedy;
+    float *logits; /* n_pos × vocab */
+} fixture_reference;
+
+static inline void fixture_reference_load(fixture_reference *r, const char *model_name,
+                                          const char *prompt, uint32_t vocab)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s.tokens.txt", model_name, prompt);
+    r->tokens = fixture_ints(name, &r->n_tok);
+    snprintf(name, sizeof name, "%s.%s.positions.txt", model_name, prompt);
+    r->positions = fixture_ints(name, &r->n_pos);
+    snprintf(name, sizeof name, "%s.%s.greedy.txt", model_name, prompt);
+    r->greedy = fixture_ints(name, &r->n_greedy);
+    snprintf(name, sizeof name, "%s.%s.logits.f32", model_name, prompt);
+    r->logits = fixture_logits(name, (size_t)r->n_pos * vocab);
+}
+
+static inline void fixture_reference_free(fixture_reference *r)
+{
+    free(r->tokens);
+    free(r->positions);
+    free(r->greedy);
+    free(r->logits);
+}
+
 /* ‖a − b‖ / ‖b‖ */
 static inline double fixture_rel_l2(const float *a, const float *b, size_t n)
 {
@@ -92,11 +122,10 @@ static inline uint32_t fixture_argmax(const float *x, uint32_t n)
     return best;
 }
 
-/* Evaluates tokens [0, n) of seq 0 starting at position pos0 in one batch; logits of the
- * rows listed in out_rows (n_out of them) go to logits. */
-static inline void fixture_eval(fwd_ctx *fc, kv_cache *kv, const int32_t *tokens, uint32_t n,
-                                uint32_t pos0, uint32_t seq, const uint32_t *out_rows,
-                                uint32_t n_out, float *logits)
+/* The batch of tokens [0, n) of seq at positions pos0, pos0 + 1, ..., with the logits of
+ * out_rows (n_out of them); free it with fixture_batch_free. */
+static inline fwd_batch fixture_batch(const int32_t *tokens, uint32_t n, uint32_t pos0,
+                                      uint32_t seq, const uint32_t *out_rows, uint32_t n_out)
 {
     uint32_t *pos = malloc(n * sizeof *pos), *sq = malloc(n * sizeof *sq);
     assert_non_null(pos);
@@ -105,12 +134,26 @@ static inline void fixture_eval(fwd_ctx *fc, kv_cache *kv, const int32_t *tokens
         pos[i] = pos0 + i;
         sq[i] = seq;
     }
-    fwd_batch b = {n, tokens, pos, sq, n_out, out_rows};
+    return (fwd_batch){n, tokens, pos, sq, n_out, out_rows};
+}
+
+static inline void fixture_batch_free(fwd_batch *b)
+{
+    free((uint32_t *)b->pos);
+    free((uint32_t *)b->seq);
+}
+
+/* Evaluates tokens [0, n) of seq starting at position pos0 in one batch (fixture_batch);
+ * logits of the rows listed in out_rows go to logits. */
+static inline void fixture_eval(fwd_ctx *fc, kv_cache *kv, const int32_t *tokens, uint32_t n,
+                                uint32_t pos0, uint32_t seq, const uint32_t *out_rows,
+                                uint32_t n_out, float *logits)
+{
+    fwd_batch b = fixture_batch(tokens, n, pos0, seq, out_rows, n_out);
     model_error err = {{0}};
     if (fwd_eval(fc, kv, &b, logits, &err) != 0)
         fail_msg("%s", err.msg);
-    free(pos);
-    free(sq);
+    fixture_batch_free(&b);
 }
 
 /* Under ASan/UBSan (make check-asan sets KVSPILL_SANITIZED=1) tests cut their longest cases. */

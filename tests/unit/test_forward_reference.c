@@ -22,58 +22,49 @@ static void run_case(const ref_case *rc, kern_kind kind)
     }
     fixture_model fm;
     fixture_load(&fm, rc->model);
-    uint32_t vocab = fm.m->hp.n_vocab, n_tok, n_pos, n_greedy;
-    char name[256];
-    snprintf(name, sizeof name, "%s.%s.tokens.txt", rc->model, rc->prompt);
-    int32_t *tokens = fixture_ints(name, &n_tok);
-    snprintf(name, sizeof name, "%s.%s.positions.txt", rc->model, rc->prompt);
-    int32_t *positions = fixture_ints(name, &n_pos);
-    snprintf(name, sizeof name, "%s.%s.greedy.txt", rc->model, rc->prompt);
-    int32_t *greedy = fixture_ints(name, &n_greedy);
-    snprintf(name, sizeof name, "%s.%s.logits.f32", rc->model, rc->prompt);
-    float *ref = fixture_logits(name, (size_t)n_pos * vocab);
+    uint32_t vocab = fm.m->hp.n_vocab;
+    fixture_reference r;
+    fixture_reference_load(&r, rc->model, rc->prompt, vocab);
 
     kv_cache *kv;
     fwd_ctx *fc;
     model_error err = {{0}};
     const model_hparams *hp = &fm.m->hp;
     assert_int_equal(kv_contiguous_create(NULL, hp->n_layer, hp->n_head_kv, hp->head_dim, 1,
-                                          n_tok + n_greedy, rc->kv, &kv, &err), 0);
+                                          r.n_tok + r.n_greedy, rc->kv, &kv, &err),
+                     0);
     assert_int_equal(fwd_create(fm.m, 2, ks, &fc, &err), 0);
 
-    float *logits = malloc((size_t)n_pos * vocab * sizeof *logits);
+    float *logits = malloc((size_t)r.n_pos * vocab * sizeof *logits);
     assert_non_null(logits);
-    fixture_eval(fc, kv, tokens, n_tok, 0, 0, (const uint32_t *)positions, n_pos, logits);
+    fixture_eval(fc, kv, r.tokens, r.n_tok, 0, 0, (const uint32_t *)r.positions, r.n_pos, logits);
     double worst = 0.0;
-    for (uint32_t i = 0; i < n_pos; i++) {
-        double e = fixture_rel_l2(logits + (size_t)i * vocab, ref + (size_t)i * vocab, vocab);
+    for (uint32_t i = 0; i < r.n_pos; i++) {
+        double e = fixture_rel_l2(logits + (size_t)i * vocab, r.logits + (size_t)i * vocab, vocab);
         worst = e > worst ? e : worst;
     }
 
     /* Greedy continuation, one decode step per token. */
     uint32_t matched = 0, diverged = 0;
-    int32_t next = (int32_t)fixture_argmax(logits + (size_t)(n_pos - 1) * vocab, vocab);
-    for (uint32_t g = 0; g < n_greedy; g++) {
-        if (next == greedy[g] && !diverged)
+    int32_t next = (int32_t)fixture_argmax(logits + (size_t)(r.n_pos - 1) * vocab, vocab);
+    for (uint32_t g = 0; g < r.n_greedy; g++) {
+        if (next == r.greedy[g] && !diverged)
             matched++;
         else
             diverged = 1;
         uint32_t row = 0;
-        fixture_eval(fc, kv, &next, 1, n_tok + g, 0, &row, 1, logits);
+        fixture_eval(fc, kv, &next, 1, r.n_tok + g, 0, &row, 1, logits);
         next = (int32_t)fixture_argmax(logits, vocab);
     }
     print_message("  %-9s %-5s kv=%s kernels=%-6s worst rel L2 %.3g (tol %.0e), greedy %u/%u\n",
-                  rc->model, rc->prompt, rc->kv == KV_F32 ? "f32" : "f16", ks->name, worst,
-                  rc->tol, matched, n_greedy);
+                  rc->model, rc->prompt, rc->kv == KV_F32 ? "f32" : "f16", ks->name, worst, rc->tol,
+                  matched, r.n_greedy);
     assert_true(worst <= rc->tol);
     if (rc->greedy_exact)
-        assert_int_equal(matched, n_greedy);
+        assert_int_equal(matched, r.n_greedy);
 
     free(logits);
-    free(ref);
-    free(greedy);
-    free(positions);
-    free(tokens);
+    fixture_reference_free(&r);
     fwd_destroy(fc);
     kv_cache_destroy(kv);
     fixture_free(&fm);
