@@ -59,6 +59,11 @@ static int cpu_kv_transfer(backend *b, kv_cache *kv, const kv_xfer *x, size_t n,
             return model_fail(err, "cpu backend: KV transfer %zu: positions [%u, %u) are not "
                                    "within a payload starting at %u", i, x[i].from, x[i].to,
                               x[i].start);
+        size_t row_bytes = kv_row_elems(kv) * kv_dtype_size(kv->dtype);
+        if ((size_t)(x[i].to - x[i].start) * row_bytes > x[i].seg_stride)
+            return model_fail(err, "cpu backend: KV transfer %zu: %u rows of %zu bytes do not "
+                                   "fit a segment of %zu bytes", i, x[i].to - x[i].start,
+                              row_bytes, x[i].seg_stride);
     }
     for (size_t i = 0; i < n; i++)
         for (uint32_t l = 0; l < kv->n_layer; l++)

@@ -223,6 +223,9 @@ static void test_transfer_refused(void **state)
     kv_xfer before = {table, 4, 2, 8, p.bytes, p.seg_stride, false, true};
     assert_int_equal(b->ops->kv_transfer(b, kv, &before, 1, &fence, &err), -1);
     assert_non_null(strstr(err.msg, "[2, 8)"));
+    kv_xfer too_long = {table, 0, 0, 32, p.bytes, p.seg_stride / 2, false, false};
+    assert_int_equal(b->ops->kv_transfer(b, kv, &too_long, 1, &fence, &err), -1);
+    assert_non_null(strstr(err.msg, "do not fit a segment"));
     free(p.bytes);
     kv_cache_destroy(kv);
     backend_destroy(b);
