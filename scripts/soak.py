@@ -22,6 +22,10 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "support"))
+from kvspill_server import free_port  # noqa: E402
+
 BIN, MODEL, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 SECONDS = int(sys.argv[4])
 CLIENTS = 16
@@ -61,14 +65,6 @@ def failed(msg):
         if len(failures) < 30:
             failures.append(msg[:600])
     print("FAIL: " + msg[:600], file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Server:

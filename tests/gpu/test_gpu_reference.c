@@ -25,16 +25,6 @@ static const ref_model models[] = {
 static const ref_case cases[] = {
     {"short", KV_F32}, {"long", KV_F32}, {"short", KV_F16}, {"long", KV_F16}};
 
-static double worst_rel_l2(const float *a, const float *b, uint32_t rows, uint32_t vocab)
-{
-    double worst = 0.0;
-    for (uint32_t i = 0; i < rows; i++) {
-        double e = fixture_rel_l2(a + (size_t)i * vocab, b + (size_t)i * vocab, vocab);
-        worst = e > worst ? e : worst;
-    }
-    return worst;
-}
-
 static void run_case(const ref_model *rm, const ref_case *rc, const fixture_model *fm, backend *gpu,
                      backend *cpu)
 {
@@ -51,8 +41,8 @@ static void run_case(const ref_model *rm, const ref_case *rc, const fixture_mode
     assert_non_null(lc);
     gpu_eval(gpu, kv_gpu, r.tokens, r.n_tok, 0, 0, (const uint32_t *)r.positions, r.n_pos, lg);
     gpu_eval(cpu, kv_cpu, r.tokens, r.n_tok, 0, 0, (const uint32_t *)r.positions, r.n_pos, lc);
-    double vs_ref = worst_rel_l2(lg, r.logits, r.n_pos, vocab);
-    double vs_cpu = worst_rel_l2(lg, lc, r.n_pos, vocab);
+    double vs_ref = fixture_worst_rel_l2(lg, r.logits, r.n_pos, vocab);
+    double vs_cpu = fixture_worst_rel_l2(lg, lc, r.n_pos, vocab);
 
     /* Decode: both backends are fed the GPU's greedy choice. */
     uint32_t matched = 0, diverged = 0, row = 0;

@@ -52,11 +52,7 @@ static void test_every_weight_type(void **state)
         gpu_tokens(tokens, N_PROMPT + 1, vocab, (uint32_t)c);
         backend *gpu = gpu_cuda_backend(fm.m), *cpu = gpu_cpu_backend(fm.m);
         float *lg = run(gpu, fm.m, tokens), *lc = run(cpu, fm.m, tokens);
-        double worst = 0.0;
-        for (uint32_t r = 0; r <= N_PROMPT; r++) {
-            double e = fixture_rel_l2(lg + (size_t)r * vocab, lc + (size_t)r * vocab, vocab);
-            worst = e > worst ? e : worst;
-        }
+        double worst = fixture_worst_rel_l2(lg, lc, N_PROMPT + 1, vocab);
         print_message("  %-6s gpu vs cpu: worst rel L2 %.3g over %u rows (tol %.0e)\n",
                       cases[c].name, worst, N_PROMPT + 1, cases[c].tol);
         assert_true(worst <= cases[c].tol);
@@ -113,11 +109,7 @@ static void test_head_shapes(void **state)
             kv_cache *kc = gpu_kv(cpu, fm.m, 1, N_PROMPT, dt);
             gpu_eval(gpu, kg, tokens, N_PROMPT, 0, 0, rows, N_PROMPT, lg);
             gpu_eval(cpu, kc, tokens, N_PROMPT, 0, 0, rows, N_PROMPT, lc);
-            double worst = 0.0;
-            for (uint32_t r = 0; r < N_PROMPT; r++) {
-                double e = fixture_rel_l2(lg + (size_t)r * vocab, lc + (size_t)r * vocab, vocab);
-                worst = e > worst ? e : worst;
-            }
+            double worst = fixture_worst_rel_l2(lg, lc, N_PROMPT, vocab);
             /* F16 KV: the two sides round slightly different K and V to F16, and a value
              * near a rounding edge goes one way on each (about 4e-5 measured on a CPU
              * emulation of the device); a wrong index costs far more than 5e-4. */

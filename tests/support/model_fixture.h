@@ -113,6 +113,18 @@ static inline double fixture_rel_l2(const float *a, const float *b, size_t n)
     return sqrt(num / (den > 0.0 ? den : 1.0));
 }
 
+/* The largest fixture_rel_l2 over rows of n_vocab logits. */
+static inline double fixture_worst_rel_l2(const float *a, const float *b, uint32_t n_rows,
+                                          uint32_t n_vocab)
+{
+    double worst = 0.0;
+    for (uint32_t r = 0; r < n_rows; r++) {
+        double e = fixture_rel_l2(a + (size_t)r * n_vocab, b + (size_t)r * n_vocab, n_vocab);
+        worst = e > worst ? e : worst;
+    }
+    return worst;
+}
+
 static inline uint32_t fixture_argmax(const float *x, uint32_t n)
 {
     uint32_t best = 0;

@@ -162,16 +162,6 @@ static float *run(const loaded *l, const kern_set *ks, const int32_t *tokens, ui
     return logits;
 }
 
-static double worst_rel_l2(const float *a, const float *b, uint32_t n_rows, uint32_t n_vocab)
-{
-    double worst = 0.0;
-    for (uint32_t r = 0; r < n_rows; r++) {
-        double e = fixture_rel_l2(a + (size_t)r * n_vocab, b + (size_t)r * n_vocab, n_vocab);
-        worst = e > worst ? e : worst;
-    }
-    return worst;
-}
-
 static void run_all(kern_kind kind)
 {
     const kern_set *ks = kern_get(kind);
@@ -197,8 +187,8 @@ static void run_all(kern_kind kind)
         load(&deq, cases[c].name, ".deq");
         assert_int_equal(q.m->hp.n_vocab, vocab);
         float *lq = run(&q, ks, tokens, n_tok), *ld = run(&deq, ks, tokens, n_tok);
-        double e_act = worst_rel_l2(lq, ld, n_tok + 1, vocab);
-        double e_f32 = worst_rel_l2(lq, ref, n_tok + 1, vocab);
+        double e_act = fixture_worst_rel_l2(lq, ld, n_tok + 1, vocab);
+        double e_f32 = fixture_worst_rel_l2(lq, ref, n_tok + 1, vocab);
         print_message("  %-6s kernels=%-6s vs dequantized F32 %.4f (tol %.0e), vs original F32 %.4f (tol %.2f)\n",
                       cases[c].name, ks->name, e_act, cases[c].tol_act, e_f32, cases[c].tol_f32);
         assert_true(e_act <= cases[c].tol_act);

@@ -38,11 +38,7 @@ static void run_case(const ref_case *rc, kern_kind kind)
     float *logits = malloc((size_t)r.n_pos * vocab * sizeof *logits);
     assert_non_null(logits);
     fixture_eval(fc, kv, r.tokens, r.n_tok, 0, 0, (const uint32_t *)r.positions, r.n_pos, logits);
-    double worst = 0.0;
-    for (uint32_t i = 0; i < r.n_pos; i++) {
-        double e = fixture_rel_l2(logits + (size_t)i * vocab, r.logits + (size_t)i * vocab, vocab);
-        worst = e > worst ? e : worst;
-    }
+    double worst = fixture_worst_rel_l2(logits, r.logits, r.n_pos, vocab);
 
     /* Greedy continuation, one decode step per token. */
     uint32_t matched = 0, diverged = 0;
