@@ -4,10 +4,10 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
-CMAKE_GEN  := -G Ninja
+CMAKE_GEN  := -G Ninja -DKVSPILL_WERROR=ON
 CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build build-asan check check-fast check-asan run fuzz soak bench gpu-emu clean format
+.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz soak bench gpu-emu clean format
 
 all: build
 
@@ -25,6 +25,11 @@ build: $(BUILD)/build.ninja
 
 build-asan: $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Every build type (Release, RelWithDebInfo, Debug, MinSizeRel) with gcc and clang, warnings
+# as errors: what a packager builds must build (scripts/build-matrix.sh; CI runs it).
+build-matrix: | deps
+	@bash scripts/build-matrix.sh
 
 # Every test, in the optimised build and again under ASan+UBSan (without CUDA: nvcc code
 # and sanitizers do not mix).
@@ -69,4 +74,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-matrix

@@ -28,6 +28,7 @@ static kvs_status read_prefix(int fd, const char *path, uint8_t *buf, size_t wan
 
 static kvs_status open_object(const char *path, int *fd, uint64_t *size, kvs_error *err)
 {
+    *size = 0; /* set on every path: gcc -O3 cannot see that a failure returns non-OK */
     *fd = open(path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0)
         return kvs_fail_errno(err, errno, "open %s", path);

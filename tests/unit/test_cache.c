@@ -127,7 +127,8 @@ static kvs_cache *open_cache(const char *disk, uint64_t mem_bytes)
     cfg.max_local_cpu_size = mem_bytes;
     cfg.io_threads = 2;
     if (disk) {
-        snprintf(cfg.local_disk, sizeof cfg.local_disk, "file://%s", disk);
+        int n = snprintf(cfg.local_disk, sizeof cfg.local_disk, "file://%s", disk);
+        assert_true(n > 0 && (size_t)n < sizeof cfg.local_disk);
         cfg.max_local_disk_size = 1ull << 30;
     }
     kvs_cache *c = NULL;
