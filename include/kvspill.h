@@ -151,6 +151,10 @@ typedef struct kvs_config {
     uint32_t io_threads;            /* threads serving tier I/O (default 4) */
     uint32_t io_depth;              /* chunks in flight per file-tier batch (default 32) */
     char writer_id[64];             /* written into every object header (default host:pid) */
+    uint32_t file_mode;             /* permission bits of the file tiers' objects (file_mode,
+                                       octal, default 0600: KV tensors reveal their prompt);
+                                       directories get the matching search bits (0700).
+                                       Exact, whatever the umask. */
     const struct kvs_gpu_ops *gpu;  /* set by an engine whose KV cache is on a GPU (below);
                                        NULL = host only. Must outlive the cache. */
 } kvs_config;

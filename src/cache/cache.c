@@ -51,7 +51,7 @@ static kvs_status open_tiers(kvs_cache *c, kvs_error *err)
     }
     c->first_slow = c->n_tiers;
     kvs_file_tier_options fo = {.durability = cfg->durability, .io_depth = cfg->io_depth,
-                                .writer_id = cfg->writer_id};
+                                .writer_id = cfg->writer_id, .file_mode = cfg->file_mode};
     if (cfg->local_disk[0] && cfg->max_local_disk_size > 0) {
         fo.name = "local_disk";
         fo.root = strip_file_url(cfg->local_disk);

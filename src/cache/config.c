@@ -29,6 +29,7 @@ void kvs_config_init(kvs_config *cfg)
     cfg->max_write_queue_size = (uint64_t)GIB;
     cfg->io_threads = 4;
     cfg->io_depth = 32;
+    cfg->file_mode = 0600;
     char host[64] = "localhost";
     gethostname(host, sizeof host);
     host[sizeof host - 1] = '\0';
@@ -101,6 +102,22 @@ static kvs_status parse_remote_url(const char *value, char *out, kvs_error *err)
     return copy_string("remote_url", value, out, KVS_URL_MAX, err);
 }
 
+/* Octal permission bits ("0600", "660"); the owner must keep read and write, or the tier
+ * could not read back or replace what it writes. */
+static kvs_status parse_file_mode(const char *value, uint32_t *out, kvs_error *err)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(value, &end, 8);
+    if (errno || end == value || *end || value[0] == '-' || v > 0777 || (v & 0600) != 0600)
+        return kvs_fail(err, KVS_ERR_INVALID,
+                        "file_mode: '%s' is not octal permission bits with owner read and "
+                        "write (e.g. 0600, 0660)",
+                        value);
+    *out = (uint32_t)v;
+    return KVS_OK;
+}
+
 static kvs_status parse_durability(const char *value, kvs_durability *out, kvs_error *err)
 {
     if (!strcasecmp(value, "none"))
@@ -148,6 +165,8 @@ kvs_status kvs_config_set(kvs_config *cfg, const char *key, const char *value, k
         return parse_uint(key, value, 1, MAX_IO_DEPTH, &cfg->io_depth, err);
     if (!strcmp(key, "writer_id"))
         return copy_string(key, value, cfg->writer_id, sizeof cfg->writer_id, err);
+    if (!strcmp(key, "file_mode"))
+        return parse_file_mode(value, &cfg->file_mode, err);
     return kvs_fail(err, KVS_ERR_INVALID, "config: unknown key '%s'", key);
 }
 
@@ -155,7 +174,7 @@ const char *const kvs_config_keys[] = {
     "chunk_size", "save_unfull_chunk", "save_decode_cache", "local_cpu", "max_local_cpu_size", "local_disk",
     "max_local_disk_size", "gds_path", "max_gds_size", "cufile_buffer_size", "gds_buffer_size",
     "remote_url", "durability", "max_write_queue_size", "io_threads", "io_depth", "writer_id",
-    NULL,
+    "file_mode", NULL,
 };
 
 bool kvs_config_key_known(const char *key)

@@ -62,6 +62,7 @@ static kvs_status walk_leaf(walk *w, const char *dir)
         e.ns = w->ns;
         e.size = (uint64_t)sb.st_size;
         e.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+        e.mode = (uint32_t)(sb.st_mode & 07777);
         w->stopped = w->fn(w->ctx, &e);
     }
     closedir(d);

@@ -16,6 +16,7 @@ typedef struct kvs_scan_entry {
     kvs_key key;           /* from the file name (objects only) */
     uint64_t size;         /* bytes */
     int64_t mtime_ns;      /* unix ns; last use for objects (touched on hit) */
+    uint32_t mode;         /* permission bits */
 } kvs_scan_entry;
 
 /* Returns nonzero to stop the walk early. */

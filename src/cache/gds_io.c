@@ -109,7 +109,7 @@ static kvs_status probe(kvs_gds_staging *s, const char *dir, bool direct, kvs_er
     if (snprintf(path, sizeof path, "%s/.gds.%ld.%u", dir, (long)getpid(),
                  atomic_fetch_add(&probes, 1)) >= (int)sizeof path)
         return kvs_fail(err, KVS_ERR_INVALID, "cache directory path too long: %s", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | (direct ? O_DIRECT : 0), 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | (direct ? O_DIRECT : 0), 0600);
     if (fd < 0)
         return kvs_fail_errno(err, errno, "create %s", path);
     kvs_status st = probe_bytes(s, fd, path, err);

@@ -62,6 +62,7 @@ typedef struct kvs_file_tier_options {
     kvs_durability durability;
     uint32_t io_depth;         /* chunks in flight per batch */
     const char *writer_id;
+    uint32_t file_mode;        /* objects' permission bits (file_mode.h); 0 = 0600 */
     /* The gds path (gds_io.h): with GPU operations the tier reads and writes payloads with
      * cuFile through a registered GPU staging buffer of cufile_buffer_size bytes, when
      * libcufile loads and the directory passes the probe; NULL = POSIX only. */

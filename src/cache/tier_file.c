@@ -21,6 +21,7 @@
 
 #include "cache/error.h"
 #include "cache/file_lease.h"
+#include "cache/file_mode.h"
 #include "cache/file_path.h"
 #include "cache/file_presence.h"
 #include "cache/gds_io.h"
@@ -36,6 +37,7 @@ typedef struct file_tier {
     char root[KVS_PATH_MAX];
     char writer_id[64];
     kvs_durability durability;
+    mode_t file_mode, dir_mode; /* objects' bits and their directories' (file_mode.h) */
     unsigned io_depth;
     bool direct, uring;
     kvs_file_tier_tuning tune;
@@ -132,8 +134,9 @@ static kvs_status make_object_dir(file_tier *t, const char *dir, kvs_error *err)
         char saved = *p;
         *p = 0;
         count_ops(t, 1);
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return io_fail(err, errno, "create directory", path);
+        int e = kvs_file_mkdir_mode(path, t->dir_mode);
+        if (e != 0)
+            return io_fail(err, e, "create directory", path);
         *p = saved;
         if (saved == 0)
             return KVS_OK;
@@ -146,9 +149,16 @@ static int open_temp(file_tier *t, const put_item *it, const kvs_chunk *c, kvs_e
     int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (t->direct ? O_DIRECT : 0);
     for (int attempt = 0; attempt < 2; attempt++) {
         count_ops(t, 1);
-        int fd = open(it->temp, flags, 0644);
-        if (fd >= 0)
-            return fd;
+        int fd = open(it->temp, flags, t->file_mode);
+        if (fd >= 0) {
+            int e = kvs_file_fix_mode(fd, t->file_mode);
+            if (e == 0)
+                return fd;
+            close(fd);
+            unlink(it->temp);
+            *st = io_fail(err, e, "chmod", it->temp);
+            return -1;
+        }
         if (errno != ENOENT || attempt == 1)
             break;
         char dir[KVS_PATH_MAX];
@@ -628,9 +638,9 @@ static kvs_status probe_direct(const char *v1, bool *direct, kvs_error *err)
                  (unsigned long long)mono_ns()) >= (int)sizeof path)
         return kvs_fail(err, KVS_ERR_INVALID, "cache directory path too long: %s", v1);
     *direct = false;
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0600);
     if (fd < 0 && errno == EINVAL)
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     else if (fd >= 0)
         *direct = true;
     if (fd < 0)
@@ -669,10 +679,11 @@ void kvs_file_tier_default_tuning(kvs_file_tier_tuning *tuning)
     };
 }
 
-static kvs_status make_dir(const char *path, kvs_error *err)
+static kvs_status make_dir(const char *path, mode_t mode, kvs_error *err)
 {
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return io_fail(err, errno, "create directory", path);
+    int e = kvs_file_mkdir_mode(path, mode);
+    if (e != 0)
+        return io_fail(err, e, "create directory", path);
     struct stat sb;
     if (stat(path, &sb) != 0)
         return io_fail(err, errno, "stat", path);
@@ -700,15 +711,17 @@ kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
     else
         snprintf(t->writer_id, sizeof t->writer_id, "pid%ld", (long)getpid());
     t->durability = opts->durability;
+    t->file_mode = opts->file_mode ? (mode_t)opts->file_mode : KVS_FILE_MODE_DEFAULT;
+    t->dir_mode = kvs_file_dir_mode(t->file_mode);
     t->io_depth = opts->io_depth ? opts->io_depth : 32;
     t->tune = *tuning;
     if (t->tune.low_watermark_pct == 0 || t->tune.low_watermark_pct > 100)
         t->tune.low_watermark_pct = 90;
     char v1[KVS_PATH_MAX];
     kvs_file_v1_dir(v1, sizeof v1, t->root);
-    kvs_status st = make_dir(t->root, err);
+    kvs_status st = make_dir(t->root, t->dir_mode, err);
     if (st == KVS_OK)
-        st = make_dir(v1, err);
+        st = make_dir(v1, t->dir_mode, err);
     if (st == KVS_OK)
         st = probe_direct(v1, &t->direct, err);
     if (st == KVS_OK && t->tune.force_buffered)

@@ -51,6 +51,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_write_queue_size, GIB);
     assert_int_equal(c.io_threads, 4);
     assert_int_equal(c.io_depth, 32);
+    assert_int_equal(c.file_mode, 0600);
     assert_non_null(strchr(c.writer_id, ':'));
 }
 
@@ -85,6 +86,10 @@ static void test_set_units(void **state)
     assert_string_equal(c.gds_path, "/mnt/shared/kv");
     assert_int_equal(kvs_config_set(&c, "remote_url", "redis://cache:6379", NULL), KVS_OK);
     assert_string_equal(c.remote_url, "redis://cache:6379");
+    assert_int_equal(kvs_config_set(&c, "file_mode", "0660", NULL), KVS_OK);
+    assert_int_equal(c.file_mode, 0660);
+    assert_int_equal(kvs_config_set(&c, "file_mode", "640", NULL), KVS_OK);
+    assert_int_equal(c.file_mode, 0640);
 }
 
 static void test_booleans(void **state)
@@ -137,6 +142,10 @@ static void test_malformed_values(void **state)
     expect_error("save_unfull_chunk", "yes please");
     expect_error("local_cpu", "2");
     expect_error("durability", "fsync");
+    expect_error("file_mode", "0400"); /* the owner must be able to write */
+    expect_error("file_mode", "0680");
+    expect_error("file_mode", "01600");
+    expect_error("file_mode", "rw-------");
     expect_error("io_threads", "0");
     expect_error("io_depth", "1000000");
     expect_error("local_disk", "file://relative/path");

@@ -104,6 +104,52 @@ static void object_path(char *out, const char *root, const chain *ch, size_t i)
     kvs_file_object_path(out, 4096, root, &ch->ns, &ch->c[i]->info.key);
 }
 
+static mode_t mode_of(const char *path)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return sb.st_mode & 07777;
+}
+
+/* Objects are the owner's alone by default, whatever the umask; a tier shared by a group
+ * gets exactly the file_mode asked for, though the umask would clear group bits. */
+static void test_file_modes(void **state)
+{
+    (void)state;
+    const struct {
+        uint32_t file_mode;
+        mode_t umask;
+        mode_t want_file, want_dir;
+    } cases[] = {{0, 022, 0600, 0700}, {0, 0, 0600, 0700}, {0660, 027, 0660, 0770},
+                 {0640, 077, 0640, 0750}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mode_t saved = umask(cases[k].umask);
+        char parent[4096], root[4200];
+        test_mkdtemp(parent, "tier-mode");
+        snprintf(root, sizeof root, "%s/cache", parent);
+        kvs_file_tier_options o = {.name = "local_disk", .root = root, .io_depth = 4,
+                                   .writer_id = "test", .file_mode = cases[k].file_mode};
+        kvs_tier *t;
+        kvs_error err;
+        if (kvs_tier_file_open(&o, &t, &err) != KVS_OK)
+            fail_msg("open %s: %s", root, err.msg);
+        chain ch = make_chain((uint8_t)(40 + k), &small, 2, 16);
+        put_all(t, &ch, KVS_OK);
+        char path[4096];
+        object_path(path, root, &ch, 1);
+        assert_int_equal(mode_of(path), cases[k].want_file);
+        *strrchr(path, '/') = '\0'; /* <k2k3>, <k0k1>, <namespace>, v1, the root */
+        for (int up = 0; up < 5; up++) {
+            assert_int_equal(mode_of(path), cases[k].want_dir);
+            *strrchr(path, '/') = '\0';
+        }
+        free_chain(&ch);
+        t->methods->close(t);
+        umask(saved);
+        test_rmtree(parent);
+    }
+}
+
 static void test_round_trips(void **state)
 {
     (void)state;
@@ -423,7 +469,13 @@ static void test_permission_denied(void **state)
     test_mkdtemp(root, "tier-perm");
     chmod(root, 0755);
     chain ch = make_chain(95, &small, 2, 64);
-    kvs_tier *t = open_tier(root, 0, NULL);
+    /* A tier shared with other uids (file_mode): they read what root wrote. */
+    kvs_file_tier_options shared = {.name = "local_disk", .root = root, .io_depth = 8,
+                                    .writer_id = "test", .file_mode = 0644};
+    kvs_tier *t;
+    kvs_error open_err;
+    if (kvs_tier_file_open(&shared, &t, &open_err) != KVS_OK)
+        fail_msg("open %s: %s", root, open_err.msg);
     put_all(t, &ch, KVS_OK);
     t->methods->close(t);
     char v1[4200];
@@ -534,6 +586,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_file_modes),
         cmocka_unit_test(test_damaged_objects_are_counted_misses_and_removed),
         cmocka_unit_test(test_lookup_cost),
         cmocka_unit_test(test_capacity_holds),
