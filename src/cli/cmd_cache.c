@@ -12,6 +12,7 @@
 
 #include "cache/file_evict.h"
 #include "cache/file_inspect.h"
+#include "cache/file_roots.h"
 #include "cache/file_scan.h"
 #include "cli/commands.h"
 
@@ -27,6 +28,41 @@ static bool listed(const char *arg, const char *const *list)
         if (!strcmp(arg, *list))
             return true;
     return false;
+}
+
+#define ROOTS_SHOWN 10
+
+typedef struct roots_found {
+    const char *cmd;
+    unsigned n;
+} roots_found;
+
+static int print_root(void *ctx, const char *root)
+{
+    roots_found *r = ctx;
+    if (r->n++ == 0)
+        fprintf(stderr, "kvspill %s: cache directories below it:\n", r->cmd);
+    if (r->n <= ROOTS_SHOWN)
+        fprintf(stderr, "  %s\n", root);
+    return 0;
+}
+
+/* A directory without v1/ is not a cache: say so, and where the caches below it are,
+ * rather than report an empty cache. Returns 0 for a cache, 2 after printing why. */
+static int require_cache_root(const char *cmd, const char *dir)
+{
+    if (kvs_file_is_root(dir))
+        return 0;
+    fprintf(stderr, "kvspill %s: %s: no cache found here (no %s/v1 directory)\n", cmd, dir, dir);
+    roots_found r = {.cmd = cmd};
+    kvs_error err;
+    if (kvs_file_find_roots(dir, 4, print_root, &r, &err) != KVS_OK)
+        fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
+    else if (r.n > ROOTS_SHOWN)
+        fprintf(stderr, "  ... and %u more\n", r.n - ROOTS_SHOWN);
+    else if (r.n == 0)
+        fprintf(stderr, "kvspill %s: no cache directory below it either\n", cmd);
+    return 2;
 }
 
 /* Checks every argument: flags from `flags`, flags with a value from `value_flags`, and
@@ -54,7 +90,7 @@ static int parse_args(int argc, char **argv, const char *const *flags,
         fprintf(stderr, "kvspill %s: %s: not a directory\n", argv[0], *dir);
         return 2;
     }
-    return 0;
+    return require_cache_root(argv[0], *dir);
 }
 
 static bool has_flag(int argc, char **argv, const char *flag)
@@ -208,7 +244,7 @@ int cmd_cache_stat(int argc, char **argv)
 
 typedef struct verify_ctx {
     bool remove;
-    uint64_t ok, damaged, removed, errors;
+    uint64_t ok, damaged, removed, errors, exposed;
 } verify_ctx;
 
 static int verify_entry(void *arg, const kvs_scan_entry *e)
@@ -216,6 +252,11 @@ static int verify_entry(void *arg, const kvs_scan_entry *e)
     verify_ctx *v = arg;
     if (e->is_temp)
         return 0;
+    /* KV tensors reveal their prompt: an object other users can read is a finding. */
+    if (e->mode & S_IROTH) {
+        if (v->exposed++ == 0)
+            printf("READABLE BY OTHERS %s (mode %04o)\n", e->path, e->mode);
+    }
     kvs_error err;
     kvs_status st = kvs_file_verify_object(e->path, &e->ns, &e->key, NULL, &err);
     if (st == KVS_OK) {
@@ -254,9 +295,14 @@ int cmd_cache_verify(int argc, char **argv)
     if (v.remove)
         printf(", %" PRIu64 " removed", v.removed);
     printf("\n");
+    if (v.exposed)
+        printf("%" PRIu64 " objects are readable by other users: chmod o-r them; kvspill "
+               "creates objects 0600, or LMCACHE_FILE_MODE (e.g. 0660 for a tier shared by "
+               "one group)\n",
+               v.exposed);
     if (v.errors)
         return 2;
-    return v.damaged ? 1 : 0;
+    return v.damaged || v.exposed ? 1 : 0;
 }
 
 /* ---- gc ------------------------------------------------------------------------------- */

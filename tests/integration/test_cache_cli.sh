@@ -6,7 +6,8 @@ BIN=${KVSPILL_BIN:?KVSPILL_BIN not set}
 HELPER=${KVSPILL_TEST_BIN_DIR:?KVSPILL_TEST_BIN_DIR not set}/helper_file_writer
 [ -x "$BIN" ] && [ -x "$HELPER" ] || { echo "SKIP: $BIN or $HELPER not built"; exit 77; }
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/kvspill-cli-XXXXXX")
-trap 'rm -rf "$DIR"' EXIT
+PARENT=$(mktemp -d "${TMPDIR:-/tmp}/kvspill-cli-parent-XXXXXX")
+trap 'rm -rf "$DIR" "$PARENT"' EXIT
 fails=0
 check() { # check NAME EXPECTED_RC ACTUAL_RC
     if [ "$2" != "$3" ]; then echo "FAIL: $1: exit $3, want $2"; fails=$((fails + 1)); else echo "ok: $1"; fi
@@ -28,6 +29,28 @@ contains "stat totals" "$DIR.out" "total: 2 namespaces, 10 objects"
 
 "$BIN" cache verify "$DIR" > "$DIR.out"; check "verify clean" 0 $?
 contains "verify count" "$DIR.out" "10 ok, 0 damaged"
+
+# Objects are the owner's alone (KV tensors reveal the prompt), directories too.
+check "objects are 0600" 0 "$(find "$DIR/v1" -name '*.kvc' ! -perm 0600 | wc -l)"
+check "directories are 0700" 0 "$(find "$DIR" -type d ! -perm 0700 | wc -l)"
+# verify reports an object others can read.
+mapfile -t objs < <(find "$DIR/v1" -name '*.kvc' | sort)
+chmod 0644 "${objs[3]}"
+"$BIN" cache verify "$DIR" > "$DIR.out"; check "verify finds a world-readable object" 1 $?
+contains "verify names it" "$DIR.out" "READABLE BY OTHERS ${objs[3]} (mode 0644)"
+contains "verify counts them" "$DIR.out" "1 objects are readable by other users"
+chmod 0600 "${objs[3]}"
+
+# A directory that holds no cache (the parent of one) is not an empty cache.
+mkdir -p "$PARENT/node-a/kv" "$PARENT/empty"
+"$HELPER" populate "$PARENT/node-a/kv" 1 1 || { echo "FAIL: populate nested"; exit 1; }
+for cmd in verify ls stat; do
+  "$BIN" cache $cmd "$PARENT" > /dev/null 2> "$DIR.out"; check "$cmd on a parent of a cache" 2 $?
+  contains "$cmd says no cache" "$DIR.out" "$PARENT: no cache found here"
+  contains "$cmd names the cache below" "$DIR.out" "  $PARENT/node-a/kv"
+done
+"$BIN" cache gc "$PARENT/empty" --max-size 1G > /dev/null 2> "$DIR.out"; check "gc on no cache" 2 $?
+contains "gc says none below either" "$DIR.out" "no cache directory below it either"
 
 # Damage one payload byte and one header byte.
 mapfile -t objs < <(find "$DIR/v1" -name '*.kvc' | sort)
