@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/vllm_flags.h"
 #include "engine/engine.h"
 #include "server/http.h"
 #include "server/server.h"
@@ -23,11 +24,12 @@ enum { DRAIN_MS = 10000, CANCEL_MS = 5000 };
 static void usage(FILE *f, const char *cmd)
 {
     fprintf(f,
-            "usage: kvspill %s --model FILE [--host H] [--port P] [--api-key K]\n"
+            "usage: kvspill %s [--model] FILE [--host H] [--port P] [--api-key K]\n"
             "         [--served-model-name NAME] [--max-model-len N]\n"
             "         [--device auto|cpu|cuda] [--threads N]\n"
             "         [--enable-prefix-caching | --no-enable-prefix-caching]\n"
             "         [--kv-transfer-config JSON] [--kv-cache-memory BYTES[K|M|G]]\n"
+            "         [--gpu-memory-utilization FRACTION]\n"
             "         [--max-num-seqs N] [--max-num-batched-tokens N] [--kv-cache-dtype f16|f32]\n"
             "         [--kv-offload-always-load]\n"
             "Defaults: --host 0.0.0.0 --port 8000; the API key may also come from VLLM_API_KEY.\n"
@@ -36,7 +38,11 @@ static void usage(FILE *f, const char *cmd)
             "--kv-transfer-config '{\"kv_connector\":\"LMCacheConnectorV1\",\"kv_role\":\"kv_both\"}'\n"
             "turns on KV offload to the tiers the LMCACHE_* variables describe.\n"
             "--kv-offload-always-load loads every offload hit instead of loading only when the\n"
-            "measured tier bandwidth beats the measured prefill speed (tests, tier benchmarks).\n",
+            "measured tier bandwidth beats the measured prefill speed (tests, tier benchmarks).\n"
+            "--gpu-memory-utilization sizes the KV cache on a GPU as vLLM does (the fraction of\n"
+            "device memory this server may use); --kv-cache-memory, when given, wins.\n"
+            "Flags are spelled with '-' or '_', as vLLM takes them; the other `vllm serve` flags\n"
+            "are accepted, and the startup line names each one ignored and why.\n",
             cmd);
 }
 
@@ -110,18 +116,55 @@ out:
     return rc;
 }
 
-/* Where the engine runs and, with offload on, how each tier moves its bytes. */
+/* Where the engine runs, its KV cache, and the offload tiers with how each moves its bytes. */
 static void print_devices(engine *e, bool offload)
 {
     fprintf(stderr, "kvspill: device %s\n", engine_device_name(e));
-    if (!offload)
+    fprintf(stderr, "kvspill: KV cache %s\n", engine_kv_cache_sizing(e));
+    if (!offload) {
+        fprintf(stderr, "kvspill: KV offload off (no --kv-transfer-config)\n");
         return;
+    }
     engine_stats st;
     engine_get_stats(e, &st);
+    if (st.offload.n_tiers == 0)
+        fprintf(stderr, "kvspill: KV offload on, but the LMCache configuration enables no "
+                        "tier\n");
     for (uint32_t i = 0; i < st.offload.n_tiers && i < KVS_MAX_TIERS; i++)
-        if (st.offload.tiers[i].io_path[0])
-            fprintf(stderr, "kvspill: offload tier %s: %s\n", st.offload.tiers[i].name,
-                    st.offload.tiers[i].io_path);
+        fprintf(stderr, "kvspill: offload tier %s: %s\n", st.offload.tiers[i].name,
+                st.offload.tiers[i].io_path[0] ? st.offload.tiers[i].io_path : "host RAM");
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* LMCACHE_* set without --kv-transfer-config does nothing, as in vLLM: say so, once, with
+ * the variables named in order. */
+static void warn_unused_lmcache_env(void)
+{
+    extern char **environ;
+    enum { SHOWN = 6 };
+    const char *found[SHOWN];
+    size_t n = 0;
+    for (char **e = environ; *e; e++)
+        if (!strncmp(*e, "LMCACHE_", 8) && n++ < SHOWN)
+            found[n - 1] = *e;
+    if (!n)
+        return;
+    size_t shown = n < SHOWN ? n : SHOWN;
+    qsort(found, shown, sizeof found[0], compare_strings);
+    char names[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < shown && len < sizeof names; i++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%.*s", i ? ", " : "",
+                                (int)strcspn(found[i], "="), found[i]);
+    fprintf(stderr,
+            "kvspill: %s%s %s set but no KV connector is configured: offload is off; add "
+            "--kv-transfer-config '{\"kv_connector\":\"LMCacheConnectorV1\","
+            "\"kv_role\":\"kv_both\"}'\n",
+            names, n > SHOWN ? ", ..." : "", n > 1 ? "are" : "is");
 }
 
 /* Waits for SIGINT or SIGTERM, then shuts the server down in order. */
@@ -150,7 +193,7 @@ int cmd_serve(int argc, char **argv)
     engine_config ec;
     engine_config_init(&ec);
     enum { O_HOST = 256, O_PORT, O_KEY, O_MML, O_THREADS, O_NAME, O_APC, O_NO_APC, O_KVT,
-           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE };
+           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE, O_GPU_UTIL };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"host", required_argument, 0, O_HOST},
@@ -164,14 +207,25 @@ int cmd_serve(int argc, char **argv)
         {"no-enable-prefix-caching", no_argument, 0, O_NO_APC},
         {"kv-transfer-config", required_argument, 0, O_KVT},
         {"kv-cache-memory", required_argument, 0, O_KVMEM},
+        {"kv-cache-memory-bytes", required_argument, 0, O_KVMEM},
+        {"gpu-memory-utilization", required_argument, 0, O_GPU_UTIL},
         {"max-num-seqs", required_argument, 0, O_SEQS},
         {"max-num-batched-tokens", required_argument, 0, O_BATCHED},
         {"kv-cache-dtype", required_argument, 0, O_DTYPE},
         {"kv-offload-always-load", no_argument, 0, O_ALWAYS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
+    vllm_ignored ignored = {.n = 0};
+    char refused[256];
+    vllm_flags_normalize(argc, argv);
+    argc = vllm_flags_filter(argc, argv, &ignored, refused, sizeof refused);
+    if (argc < 0) {
+        fprintf(stderr, "kvspill %s: %s\n", cmd, refused);
+        return 2;
+    }
     int c;
     uint32_t threads = 0;
+    bool kv_memory_given = false;
     const char *bad = NULL;
     while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -187,7 +241,19 @@ int cmd_serve(int argc, char **argv)
         case O_NO_APC: ec.enable_prefix_caching = false; break;
         case O_KVT: kv_transfer = optarg; break;
         case O_ALWAYS: ec.offload_always_load = true; break;
-        case O_KVMEM: if (parse_size(optarg, &ec.kv_cache_bytes) || !ec.kv_cache_bytes) bad = "--kv-cache-memory"; break;
+        case O_KVMEM:
+            if (parse_size(optarg, &ec.kv_cache_bytes) || !ec.kv_cache_bytes)
+                bad = "--kv-cache-memory";
+            kv_memory_given = true;
+            break;
+        case O_GPU_UTIL: {
+            char *end;
+            ec.gpu_memory_utilization = strtod(optarg, &end);
+            if (end == optarg || *end || !(ec.gpu_memory_utilization > 0) ||
+                ec.gpu_memory_utilization > 1)
+                bad = "--gpu-memory-utilization";
+            break;
+        }
         case O_SEQS: if (parse_u32(optarg, 1, &ec.max_num_seqs)) bad = "--max-num-seqs"; break;
         case O_BATCHED: if (parse_u32(optarg, 1, &ec.max_num_batched_tokens)) bad = "--max-num-batched-tokens"; break;
         case O_DTYPE:
@@ -206,10 +272,21 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kvspill %s: bad value for %s: '%s'\n", cmd, bad, optarg);
         return 2;
     }
+    if (!ec.model_path && optind == argc - 1) /* `vllm serve MODEL` */
+        ec.model_path = argv[optind++];
     if (!ec.model_path || optind != argc) {
         usage(stderr, cmd);
         return 2;
     }
+    if (kv_memory_given && ec.gpu_memory_utilization > 0) {
+        char value[32];
+        snprintf(value, sizeof value, "%g", ec.gpu_memory_utilization);
+        vllm_ignored_add(&ignored, "--gpu-memory-utilization", value,
+                         "--kv-cache-memory sizes the KV cache");
+        ec.gpu_memory_utilization = 0;
+    }
+    if (ignored.n)
+        fprintf(stderr, "kvspill: accepted and ignored: %s\n", ignored.text);
     ec.n_threads = (int)threads;
     kvs_config offload;
     kvs_config_init(&offload);
@@ -223,6 +300,8 @@ int cmd_serve(int argc, char **argv)
         }
         ec.offload = &offload;
         ec.save_decode_cache = offload.save_decode_cache;
+    } else {
+        warn_unused_lmcache_env();
     }
 
     /* Block the signals before any thread starts so only sigwait sees them. */

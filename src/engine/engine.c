@@ -11,6 +11,7 @@
 #include "engine/engine_internal.h"
 #include "engine/gpu_ops.h"
 #include "engine/histogram.h"
+#include "engine/kv_sizing.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 
@@ -85,14 +86,50 @@ static int open_model(engine *e, model_error *err)
     return 0;
 }
 
+/* The KV pool's bytes: --kv-cache-memory, or a share of the device's memory. */
+static int size_kv_pool(engine *e, uint64_t *bytes, char *how, size_t how_cap,
+                        model_error *err)
+{
+    const engine_config *c = &e->cfg;
+    const model_hparams *hp = &e->m->hp;
+    *bytes = c->kv_cache_bytes;
+    if (!(c->gpu_memory_utilization > 0)) {
+        snprintf(how, how_cap, "--kv-cache-memory");
+        return 0;
+    }
+    if (!e->be->ops->mem_info) {
+        snprintf(how, how_cap,
+                 "--kv-cache-memory; --gpu-memory-utilization %g applies to a GPU only",
+                 c->gpu_memory_utilization);
+        return 0;
+    }
+    uint64_t free_b, total_b;
+    uint64_t per_token = 2ull * hp->n_layer * hp->n_head_kv * hp->head_dim *
+                         (c->kv_dtype == KV_F32 ? 4 : 2);
+    if (e->be->ops->mem_info(e->be, &free_b, &total_b, err) ||
+        kv_sizing_from_utilization(c->gpu_memory_utilization, free_b, total_b,
+                                   per_token * e->max_model_len, bytes, err))
+        return -1;
+    snprintf(how, how_cap, "--gpu-memory-utilization %g of %.1f GiB", c->gpu_memory_utilization,
+             (double)total_b / (1u << 30));
+    return 0;
+}
+
 static int open_cache(engine *e, model_error *err)
 {
     const engine_config *c = &e->cfg;
     const model_hparams *hp = &e->m->hp;
-    if (kv_paged_create(e->be, hp->n_layer, hp->n_head_kv, hp->head_dim, c->kv_dtype,
-                        c->kv_cache_bytes, c->max_num_seqs,
+    uint64_t kv_bytes;
+    char how[96];
+    if (size_kv_pool(e, &kv_bytes, how, sizeof how, err) ||
+        kv_paged_create(e->be, hp->n_layer, hp->n_head_kv, hp->head_dim, c->kv_dtype, kv_bytes,
+                        c->max_num_seqs,
                         (e->max_model_len + KV_PAGED_BLOCK - 1) / KV_PAGED_BLOCK, &e->kv, err))
         return -1;
+    snprintf(e->kv_sizing, sizeof e->kv_sizing, "%.2f GiB %s, %llu tokens (%s)",
+             (double)kv_bytes / (1u << 30),
+             e->be->kind == BACKEND_CUDA ? "on the device" : "in host memory",
+             (unsigned long long)kv_paged_n_blocks(e->kv) * KV_PAGED_BLOCK, how);
     e->st.kv_blocks_free = kv_paged_n_free(e->kv);
     if (c->enable_prefix_caching && prefix_cache_create(e->kv, &e->pc, err))
         return -1;
@@ -184,6 +221,7 @@ const char *engine_model_name(const engine *e) { return e->name; }
 const tokenizer *engine_tokenizer(const engine *e) { return e->tk; }
 const model *engine_model(const engine *e) { return e->m; }
 const char *engine_device_name(const engine *e) { return e->be->device_name; }
+const char *engine_kv_cache_sizing(const engine *e) { return e->kv_sizing; }
 uint32_t engine_max_model_len(const engine *e) { return e->max_model_len; }
 const char *engine_chat_template(const engine *e) { return e->chat_template; }
 

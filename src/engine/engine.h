@@ -41,6 +41,9 @@ typedef struct engine_config {
     uint32_t max_num_seqs;          /* sequences running at once (default 32) */
     uint32_t max_num_batched_tokens;/* tokens per scheduler step: the chunked-prefill budget */
     uint64_t kv_cache_bytes;        /* memory for the paged KV cache */
+    double gpu_memory_utilization;  /* > 0: on a GPU, size the KV cache to this fraction of
+                                       device memory less what is in use (kv_sizing.h),
+                                       instead of kv_cache_bytes; 0 = unset */
     kv_dtype kv_dtype;              /* KV_F16 default */
     bool enable_prefix_caching;     /* in-memory block reuse (vLLM APC) */
     engine_kv_role kv_role;         /* offload connector; ENGINE_KV_NONE disables it */
@@ -63,6 +66,8 @@ const tokenizer *engine_tokenizer(const engine *e);
 const model *engine_model(const engine *e);
 /* The backend's device_name: "cpu (avx512, 2 threads)", "NVIDIA H200 (sm_90, 139 GiB)". */
 const char *engine_device_name(const engine *e);
+/* "2.0 GiB on the device, 43690 tokens (--gpu-memory-utilization 0.85 of 79.6 GiB)". */
+const char *engine_kv_cache_sizing(const engine *e);
 uint32_t engine_max_model_len(const engine *e);
 /* Chat template family rendering is in model/chat_template.h; this is the GGUF's text. */
 const char *engine_chat_template(const engine *e);

@@ -51,6 +51,7 @@ struct engine {
     tokenizer *tk;
     backend *be;
     kv_paged *kv;              /* its blocks in be's memory */
+    char kv_sizing[192];       /* engine_kv_cache_sizing */
     prefix_cache *pc;          /* NULL without enable_prefix_caching */
     connector *conn;           /* NULL with ENGINE_KV_NONE */
     kvs_config offload;        /* cfg.offload points here: the caller's, .gpu set on CUDA */

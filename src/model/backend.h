@@ -70,6 +70,9 @@ typedef struct backend_ops {
     /* Blocks until the transfers up to fence have completed. */
     int (*wait)(backend *b, uint64_t fence, model_error *err);
     void (*destroy)(backend *b);
+    /* The device's free and total memory, for sizing the KV pool by a fraction of it
+     * (--gpu-memory-utilization); NULL where the backend's memory is the host's. */
+    int (*mem_info)(backend *b, uint64_t *free_bytes, uint64_t *total_bytes, model_error *err);
 } backend_ops;
 
 /* Implementations embed this as their first member. */

@@ -94,6 +94,18 @@ static void cuda_destroy(backend *b)
     free(c);
 }
 
+static int cuda_mem_info(backend *b, uint64_t *free_bytes, uint64_t *total_bytes,
+                         model_error *err)
+{
+    backend_cuda *c = (backend_cuda *)b;
+    size_t free_b = 0, total_b = 0;
+    CUDA_TRY(err, cudaSetDevice(c->device));
+    CUDA_TRY(err, cudaMemGetInfo(&free_b, &total_b));
+    *free_bytes = free_b;
+    *total_bytes = total_b;
+    return 0;
+}
+
 static const backend_ops cuda_ops = {
     .kv_alloc = cuda_kv_alloc,
     .kv_free = cuda_kv_free,
@@ -102,6 +114,7 @@ static const backend_ops cuda_ops = {
     .done = cuda_done,
     .wait = cuda_wait,
     .destroy = cuda_destroy,
+    .mem_info = cuda_mem_info,
 };
 
 static int check_device(int device, struct cudaDeviceProp *prop, model_error *err)

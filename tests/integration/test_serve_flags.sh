@@ -1,0 +1,100 @@
+#!/bin/bash
+# `kvspill serve` takes a vLLM deployment's arguments unchanged: the seed's own extraArgs
+# (with vLLM's '_' spellings) start a server that names each flag it ignores and why; the
+# '_' spelling of an honoured flag is honoured; a positional MODEL works as in `vllm serve`;
+# a flag no vLLM version has, or one whose absence would be wrong (TLS), is an error.
+# LMCACHE_* without --kv-transfer-config says that offload is off.
+set -euo pipefail
+S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
+MODEL="$S/models/tiny-f32.gguf"
+[ -f "$MODEL" ] || { echo "SKIP: $MODEL not found (KVSPILL_SHARED_DIR)"; exit 77; }
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/kvspill-flags-XXXXXX")
+PID=
+trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; rm -rf "$DIR"' EXIT
+fails=0
+pass() { echo "ok: $1"; }
+fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+has() { # has NAME FILE TEXT
+  if grep -qF -- "$3" "$2"; then pass "$1"; else fail "$1: no '$3' in:"; cat "$2"; fi
+}
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start NAME LOG ARGS...: serve in the background until /health answers.
+start() {
+  local log=$2; shift 2
+  P=$(port)
+  "$KVSPILL_BIN" serve --host 127.0.0.1 --port "$P" --threads 2 "$@" 2>"$log" &
+  PID=$!
+  for _ in $(seq 200); do
+    curl -sf "http://127.0.0.1:$P/health" >/dev/null && return 0
+    kill -0 $PID 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+stop() { kill -TERM $PID; wait $PID || true; PID=; }
+
+# 1. The seed's vllmConfig and extraArgs, verbatim, with its LMCACHE_* environment.
+LOG=$DIR/seed.log
+if LMCACHE_USE_EXPERIMENTAL=True LMCACHE_CHUNK_SIZE=256 LMCACHE_LOCAL_CPU=True \
+   LMCACHE_MAX_LOCAL_CPU_SIZE=0.1 LMCACHE_LOCAL_DISK="file://$DIR/cache" \
+   LMCACHE_MAX_LOCAL_DISK_SIZE=0.1 \
+   start seed "$LOG" --model "$MODEL" --enable-prefix-caching --tensor-parallel-size 2 \
+     --max-model-len 512 \
+     --tokenizer-mode mistral --config_format mistral --load_format mistral \
+     --limit_mm_per_prompt image=4 --gpu-memory-utilization 0.85 \
+     --kv-transfer-config '{"kv_connector":"LMCacheConnectorV1", "kv_role":"kv_both"}'; then
+  pass "serve starts with the seed's extraArgs"
+  has "ignored flags named" "$LOG" "kvspill: accepted and ignored: "
+  has "--tokenizer-mode named, with why" "$LOG" "--tokenizer-mode mistral (the model, its tokenizer and configuration come from the GGUF file)"
+  has "_ spelling normalised" "$LOG" "--config-format mistral ("
+  has "--load_format named" "$LOG" "--load-format mistral ("
+  has "--limit_mm_per_prompt named" "$LOG" "--limit-mm-per-prompt image=4 (kvspill serves text; no image inputs)"
+  has "tensor parallelism named" "$LOG" "--tensor-parallel-size 2 (a replica runs on one device"
+  [ "$(grep -c 'accepted and ignored' "$LOG")" = 1 ] && pass "one startup line" || fail "one startup line"
+  if grep -q "device cpu" "$LOG"; then
+    has "--gpu-memory-utilization on a CPU" "$LOG" "--gpu-memory-utilization 0.85 applies to a GPU only"
+  else
+    has "--gpu-memory-utilization on a GPU" "$LOG" "(--gpu-memory-utilization 0.85 of"
+  fi
+  has "the active tiers" "$LOG" "kvspill: offload tier local_disk:"
+  has "host RAM tier" "$LOG" "kvspill: offload tier mem: host RAM"
+  out=$(curl -sf "http://127.0.0.1:$P/v1/completions" -H 'Content-Type: application/json' \
+        -d '{"prompt":"hello","max_tokens":4,"temperature":0}') && pass "completion" ||
+    fail "completion"
+  stop
+else
+  fail "serve with the seed's extraArgs did not start:"; cat "$LOG"
+fi
+
+# 2. '_' spellings of honoured flags, a positional MODEL, --flag=value; LMCACHE_* unused.
+LOG=$DIR/underscore.log
+if LMCACHE_LOCAL_DISK="file://$DIR/cache2" LMCACHE_MAX_LOCAL_DISK_SIZE=1 \
+   start underscore "$LOG" "$MODEL" --max_model_len=256 --served_model_name tiny-u; then
+  pass "positional model and _ flags"
+  curl -sf "http://127.0.0.1:$P/v1/models" | grep -q '"id": *"tiny-u"' &&
+    pass "--served_model_name honoured" || fail "--served_model_name honoured"
+  has "--max_model_len honoured" "$LOG" "kvspill: KV cache"
+  has "LMCACHE without a connector" "$LOG" "LMCACHE_LOCAL_DISK, LMCACHE_MAX_LOCAL_DISK_SIZE are set but no KV connector is configured: offload is off; add --kv-transfer-config"
+  has "offload off said" "$LOG" "kvspill: KV offload off"
+  [ ! -e "$DIR/cache2" ] && pass "no cache directory made" || fail "no cache directory made"
+  stop
+else
+  fail "serve with _ flags did not start:"; cat "$LOG"
+fi
+
+# 3. Errors: a flag no vLLM has, TLS, a bad value of an honoured flag.
+set +e
+"$KVSPILL_BIN" serve --model "$MODEL" --no-such-flag 1 2>"$DIR/e1"; rc=$?
+[ $rc = 2 ] && pass "unknown flag exits 2" || fail "unknown flag exits 2 (got $rc)"
+has "unknown flag named" "$DIR/e1" "no-such-flag"
+"$KVSPILL_BIN" serve --model "$MODEL" --ssl-keyfile k.pem 2>"$DIR/e2"; rc=$?
+[ $rc = 2 ] && pass "TLS flag exits 2" || fail "TLS flag exits 2 (got $rc)"
+has "TLS refusal says why" "$DIR/e2" "--ssl-keyfile: TLS is not built into kvspill serve"
+"$KVSPILL_BIN" serve --model "$MODEL" --gpu_memory_utilization 1.5 2>"$DIR/e3"; rc=$?
+[ $rc = 2 ] && pass "bad fraction exits 2" || fail "bad fraction exits 2 (got $rc)"
+has "bad fraction named" "$DIR/e3" "bad value for --gpu-memory-utilization: '1.5'"
+"$KVSPILL_BIN" serve --model "$MODEL" --tokenizer-mode 2>"$DIR/e4"; rc=$?
+[ $rc = 2 ] && pass "missing value exits 2" || fail "missing value exits 2 (got $rc)"
+set -e
+[ $fails -eq 0 ] && echo "all passed" || { echo "$fails failed"; exit 1; }
