@@ -346,6 +346,49 @@ static int parse_output_options(json_t *root, oai_request *r, api_error *err)
     return 0;
 }
 
+static bool present(json_t *root, const char *key)
+{
+    json_t *v = json_object_get(root, key);
+    return v && !json_is_null(v);
+}
+
+/* Fields asking for output kvspill cannot yet constrain (JSON, schemas, grammars, tool
+ * calls) are refused: free text in their place would look like an answer and be wrong. */
+static int refuse_unconstrained(json_t *root, api_error *err)
+{
+    json_t *rf = json_object_get(root, "response_format");
+    if (rf && !json_is_null(rf)) {
+        const char *type = json_is_object(rf)
+                               ? json_string_value(json_object_get(rf, "type")) : NULL;
+        if (!type)
+            return BAD("response_format", "'response_format' must be an object with a 'type'");
+        if (strcmp(type, "text") != 0)
+            return BAD("response_format",
+                       "'response_format' of type '%.40s' is not supported: kvspill cannot "
+                       "constrain the output to JSON yet (only type 'text')",
+                       type);
+    }
+    static const char *const guided[] = {"guided_json", "guided_regex", "guided_choice",
+                                         "guided_grammar", "structured_outputs", NULL};
+    for (const char *const *g = guided; *g; g++)
+        if (present(root, *g))
+            return BAD(*g, "'%s' is not supported: kvspill cannot constrain the output yet", *g);
+    json_t *tools = json_object_get(root, "tools");
+    if (tools && !json_is_null(tools) && (!json_is_array(tools) || json_array_size(tools) > 0))
+        return BAD("tools", "'tools' is not supported: kvspill does not parse tool calls yet");
+    json_t *tc = json_object_get(root, "tool_choice");
+    if (tc && !json_is_null(tc) &&
+        !(json_is_string(tc) && (!strcmp(json_string_value(tc), "none") ||
+                                 !strcmp(json_string_value(tc), "auto"))))
+        return BAD("tool_choice", "'tool_choice' other than \"none\" or \"auto\" needs "
+                                  "'tools', which kvspill does not support yet");
+    if (present(root, "functions") || present(root, "function_call"))
+        return BAD(present(root, "functions") ? "functions" : "function_call",
+                   "'functions' and 'function_call' are not supported: kvspill does not parse "
+                   "tool calls yet");
+    return 0;
+}
+
 int oai_request_parse(oai_kind kind, const char *body, size_t len, const oai_limits *lim,
                       oai_request *out, api_error *err)
 {
@@ -377,7 +420,8 @@ int oai_request_parse(oai_kind kind, const char *body, size_t len, const oai_lim
     }
     if ((kind == OAI_COMPLETION ? parse_prompt(root, lim, out, err)
                                 : parse_messages(root, out, err)) ||
-        parse_sampling(root, lim, out, err) || parse_output_options(root, out, err))
+        parse_sampling(root, lim, out, err) || parse_output_options(root, out, err) ||
+        refuse_unconstrained(root, err))
         goto out;
     rc = 0;
 out:

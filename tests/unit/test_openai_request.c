@@ -69,6 +69,18 @@ static const bad_case bad[] = {
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":1}", 400, "logprobs"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":2}", 400, "top_logprobs"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"model\":\"gpt-4\"}", 404, "model"},
+    /* Constrained output and tool calls are refused until supported, never ignored. */
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_object\"}}", 400, "response_format"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{}}}", 400, "response_format"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":\"json\"}", 400, "response_format"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"response_format\":{\"type\":\"json_object\"}}", 400, "response_format"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}", 400, "tools"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":{}}", 400, "tools"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"required\"}", 400, "tool_choice"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"functions\":[{\"name\":\"f\"}]}", 400, "functions"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"guided_json\":{}}", 400, "guided_json"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"guided_choice\":[\"a\",\"b\"]}", 400, "guided_choice"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"guided_regex\":\"a+\"}", 400, "guided_regex"},
 };
 
 static void test_bad_bodies(void **state)
@@ -138,6 +150,19 @@ static void test_completion_fields(void **state)
     oai_request_free(&r);
 }
 
+/* What asks for no constraint is served: plain text, no tools. */
+static void test_unconstrained_accepted(void **state)
+{
+    (void)state;
+    oai_request r = parse_ok(OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                                       "\"response_format\":{\"type\":\"text\"},\"tools\":[],"
+                                       "\"tool_choice\":\"none\",\"parallel_tool_calls\":false}");
+    oai_request_free(&r);
+    r = parse_ok(OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                           "\"response_format\":null,\"tools\":null,\"tool_choice\":\"auto\"}");
+    oai_request_free(&r);
+}
+
 static void test_chat_fields(void **state)
 {
     oai_request r = parse_ok(OAI_CHAT,
@@ -199,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_bad_bodies),
         cmocka_unit_test(test_completion_fields),
         cmocka_unit_test(test_chat_fields),
+        cmocka_unit_test(test_unconstrained_accepted),
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_auth),
     };
