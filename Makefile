@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja -DKVSPILL_WERROR=ON
 CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz soak bench gpu-emu clean format
+.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz soak torture bench gpu-emu clean format
 
 all: build
 
@@ -56,10 +56,18 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	@bash scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-# The real server with offload under 16 concurrent clients for SOAK_SECONDS: scripts/soak.py.
-SOAK_SECONDS ?= 300
+# Two real servers with RAM, file and Redis tiers under SOAK_CLIENTS (64) clients for
+# SOAK_SECONDS: scripts/soak.py.
+SOAK_SECONDS ?= 600
 soak: build
 	@bash scripts/soak.sh $(BUILD) $(SOAK_SECONDS)
+
+# Faults under load, one per phase of TORTURE_SECONDS (scripts/torture.py): a full disk, a
+# read-only and a vanished file system, Redis and a replica SIGKILLed, objects corrupted
+# while read, the clock stepped; 0 wrong answers, no leak. Needs root (mounts a tmpfs).
+TORTURE_SECONDS ?= 60
+torture: build
+	@bash scripts/torture.sh $(BUILD) $(TORTURE_SECONDS)
 
 # Benchmarks print ratios against baselines measured in the same run; see bench/README.md.
 bench: build

@@ -8,6 +8,7 @@ packages=(
   libcmocka-dev libssl-dev libxxhash-dev liburing-dev libmicrohttpd-dev libjansson-dev
   libhiredis-dev libyaml-dev libutf8proc-dev
   redis-server curl python3
+  libfaketime
 )
 
 missing=()
