@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Soak of `kvspill serve` with KV offload (run by scripts/soak.sh; stdlib only).
 
-Two server processes share one small cache directory on 127.0.0.1. 16 clients send a mix
+Two server processes share one small cache directory on 127.0.0.1, with host RAM and a
+Redis server (when redis-server is installed) as their other tiers. SOAK_CLIENTS (default
+64) clients send a mix
 of completions and chats, streaming or not, over shared prefixes with random cache_salts;
 some leave mid-stream, some send malformed bodies. Throughout it checks that every
 well-formed request gets 200 and a well-shaped answer, malformed ones an OpenAI-shaped 4xx,
 greedy answers to fixed probe prompts never change, each server's RSS stays within a bound
-of its size after warm-up, and the directory stays under its capacity (plus the slack of
-the writers' rescan interval). At the end: `kvspill cache verify` finds no damaged object
-and both servers exit 0 on SIGTERM. Prints "N passed, M failed"; exits 1 on any failure.
+of its size after warm-up (the slope is reported), and the directory stays under its
+capacity (plus the slack of the writers' rescan interval). At the end: each server holds
+as many descriptors as before the load, `kvspill cache verify` finds no damaged object and
+both servers exit 0 on SIGTERM. Prints "N passed, M failed"; exits 1 on any failure.
 """
 import http.client
 import json
@@ -28,7 +31,8 @@ from kvspill_server import free_port  # noqa: E402
 
 BIN, MODEL, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 SECONDS = int(sys.argv[4])
-CLIENTS = 16
+CLIENTS = int(os.environ.get("SOAK_CLIENTS", "64"))
+FD_SLACK = 8
 CHUNK = 64
 MAX_MODEL_LEN = 2048
 # 32 MiB: the servers write ~5 MB/s, so the directory turns over every few seconds.
@@ -67,12 +71,32 @@ def failed(msg):
     print("FAIL: " + msg[:600], file=sys.stderr, flush=True)
 
 
+class Redis:
+    """redis-server on a free loopback port, no persistence, bounded memory."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.p = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind",
+                                   "127.0.0.1", "--save", "", "--appendonly", "no",
+                                   "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit("redis-server did not start")
+
+
 class Server:
-    def __init__(self, name):
+    def __init__(self, name, redis_port=None):
         self.name, self.port = name, free_port()
         env = dict(os.environ, LMCACHE_CHUNK_SIZE=str(CHUNK), LMCACHE_LOCAL_CPU="True",
                    LMCACHE_MAX_LOCAL_CPU_SIZE="0.02", LMCACHE_LOCAL_DISK="file://" + CACHE,
                    LMCACHE_MAX_LOCAL_DISK_SIZE=str(DISK_GB))
+        if redis_port:
+            env["LMCACHE_REMOTE_URL"] = "redis://127.0.0.1:%d" % redis_port
         self.log = open(os.path.join(WORK, name + ".log"), "w+")
         self.p = subprocess.Popen(
             [BIN, "serve", "--model", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
@@ -108,6 +132,9 @@ class Server:
     def rss_kb(self):
         with open("/proc/%d/status" % self.p.pid) as f:
             return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+    def fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.p.pid))
 
 
 # Shared prefixes: a few long "documents" of seeded words, and system prompts.
@@ -336,7 +363,18 @@ def offload_metrics(server, marks):
         passed()
 
 
-def watch(servers, answers, marks):
+def slope_kb_per_min(points):
+    """Least-squares slope of (seconds, kB) samples."""
+    n = len(points)
+    if n < 3:
+        return 0.0
+    mx = sum(p[0] for p in points) / n
+    my = sum(p[1] for p in points) / n
+    var = sum((p[0] - mx) ** 2 for p in points)
+    return 60 * sum((p[0] - mx) * (p[1] - my) for p in points) / var if var else 0.0
+
+
+def watch(servers, answers, marks, series):
     """Probes, RSS and directory size every few seconds until the deadline."""
     start = time.monotonic()
     base = {}
@@ -359,6 +397,7 @@ def watch(servers, answers, marks):
                 base[s.name] = max(base.get(s.name, 0), rss)
                 continue
             marks["rss_warm_" + s.name] = base[s.name]
+            series.setdefault(s.name, []).append((now - start, rss))
             if rss > base[s.name] + RSS_GROWTH_MB * 1024:
                 failed("%s RSS %d kB, %d kB after warm-up (limit +%d MB)" %
                        (s.name, rss, base[s.name], RSS_GROWTH_MB))
@@ -367,11 +406,14 @@ def watch(servers, answers, marks):
 
 def main():
     os.makedirs(CACHE, exist_ok=True)
-    servers = [Server("a"), Server("b")]
-    answers, marks = {}, {}
+    redis = Redis() if subprocess.run(["sh", "-c", "command -v redis-server"],
+                                      capture_output=True).returncode == 0 else None
+    servers = [Server("a", redis and redis.port), Server("b", redis and redis.port)]
+    answers, marks, series = {}, {}, {}
+    fds0 = {s.name: s.fds() for s in servers}
     try:
         threads = [threading.Thread(target=client, args=(i, servers)) for i in range(CLIENTS)]
-        threads.append(threading.Thread(target=watch, args=(servers, answers, marks)))
+        threads.append(threading.Thread(target=watch, args=(servers, answers, marks, series)))
         for t in threads:
             t.start()
         for t in threads:
@@ -379,6 +421,15 @@ def main():
         probe(servers, answers)
         for s in servers:
             offload_metrics(s, marks)
+        time.sleep(3)  # connections of the last requests close
+        for s in servers:
+            fds = s.fds()
+            marks["fds_%s_before_after" % s.name] = fds - fds0[s.name]
+            if fds <= fds0[s.name] + FD_SLACK:
+                passed()
+            else:
+                failed("%s: %d descriptors before the load, %d after" % (s.name, fds0[s.name], fds))
+            marks["rss_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(series.get(s.name, [])))
         for s in servers:
             s.p.send_signal(signal.SIGTERM)
             try:
@@ -404,6 +455,8 @@ def main():
         for s in servers:
             if s.p.poll() is None:
                 s.p.kill()
+        if redis:
+            redis.p.kill()
     for f in failures:
         print("  " + f)
     print("%d passed, %d failed" % (stats["passed"], stats["failed"]))
