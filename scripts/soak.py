@@ -28,6 +28,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "support"))
 from kvspill_server import free_port  # noqa: E402
+from load_tools import Redis, redis_available, slope_kb_per_min  # noqa: E402
 
 BIN, MODEL, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 SECONDS = int(sys.argv[4])
@@ -69,24 +70,6 @@ def failed(msg):
         if len(failures) < 30:
             failures.append(msg[:600])
     print("FAIL: " + msg[:600], file=sys.stderr, flush=True)
-
-
-class Redis:
-    """redis-server on a free loopback port, no persistence, bounded memory."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.p = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind",
-                                   "127.0.0.1", "--save", "", "--appendonly", "no",
-                                   "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("redis-server did not start")
 
 
 class Server:
@@ -363,17 +346,6 @@ def offload_metrics(server, marks):
         passed()
 
 
-def slope_kb_per_min(points):
-    """Least-squares slope of (seconds, kB) samples."""
-    n = len(points)
-    if n < 3:
-        return 0.0
-    mx = sum(p[0] for p in points) / n
-    my = sum(p[1] for p in points) / n
-    var = sum((p[0] - mx) ** 2 for p in points)
-    return 60 * sum((p[0] - mx) * (p[1] - my) for p in points) / var if var else 0.0
-
-
 def watch(servers, answers, marks, series):
     """Probes, RSS and directory size every few seconds until the deadline."""
     start = time.monotonic()
@@ -406,8 +378,7 @@ def watch(servers, answers, marks, series):
 
 def main():
     os.makedirs(CACHE, exist_ok=True)
-    redis = Redis() if subprocess.run(["sh", "-c", "command -v redis-server"],
-                                      capture_output=True).returncode == 0 else None
+    redis = Redis() if redis_available() else None
     servers = [Server("a", redis and redis.port), Server("b", redis and redis.port)]
     answers, marks, series = {}, {}, {}
     fds0 = {s.name: s.fds() for s in servers}
@@ -456,7 +427,7 @@ def main():
             if s.p.poll() is None:
                 s.p.kill()
         if redis:
-            redis.p.kill()
+            redis.kill()
     for f in failures:
         print("  " + f)
     print("%d passed, %d failed" % (stats["passed"], stats["failed"]))

@@ -38,6 +38,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "support"))
 from kvspill_server import free_port  # noqa: E402
+from load_tools import Redis, redis_available, slope_kb_per_min  # noqa: E402
 
 BIN, MODEL, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 PHASE_S = int(sys.argv[4])
@@ -153,30 +154,6 @@ class Server:
             if line.startswith(name + "{") and 'tier="%s"' % tier in line:
                 return int(float(line.rsplit(" ", 1)[1]))
         return 0
-
-
-class Redis:
-    def __init__(self):
-        self.port = free_port()
-        self.p = None
-        self.start()
-
-    def start(self):
-        self.p = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind",
-                                   "127.0.0.1", "--save", "", "--appendonly", "no",
-                                   "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("redis-server did not start")
-
-    def kill(self):
-        self.p.kill()
-        self.p.wait()
 
 
 def mount_tmpfs():
@@ -307,16 +284,6 @@ def sample(servers, series, stop):
         for s in servers:
             if s.p.poll() is None:
                 series.setdefault(s.name, []).append((time.monotonic() - t0, s.rss_kb()))
-
-
-def slope_kb_per_min(points):
-    n = len(points)
-    if n < 3:
-        return 0.0
-    mx = sum(p[0] for p in points) / n
-    my = sum(p[1] for p in points) / n
-    var = sum((p[0] - mx) ** 2 for p in points)
-    return 60 * sum((p[0] - mx) * (p[1] - my) for p in points) / var if var else 0.0
 
 
 # ---- The faults ---------------------------------------------------------------------------
@@ -478,7 +445,7 @@ def main():
     ref.p.wait()
 
     redis = None
-    if sh("sh", "-c", "command -v redis-server").returncode == 0:
+    if redis_available():
         redis = Redis()
     else:
         skipped.append("redis tier: no redis-server")
