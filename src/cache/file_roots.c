@@ -16,12 +16,11 @@ bool kvs_file_is_root(const char *dir)
     return kvs_file_v1_dir(v1, sizeof v1, dir) && stat(v1, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* Returns nonzero once fn asked to stop. */
-static int search(const char *dir, unsigned depth, kvs_root_fn fn, void *ctx)
+static int search(const char *dir, unsigned depth, kvs_root_fn fn, void *ctx);
+
+/* Walks the open directory d (dir's), closing it; nonzero once fn asked to stop. */
+static int search_open(DIR *d, const char *dir, unsigned depth, kvs_root_fn fn, void *ctx)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
     int stop = 0;
     struct dirent *de;
     while (!stop && (de = readdir(d)) != NULL) {
@@ -41,14 +40,21 @@ static int search(const char *dir, unsigned depth, kvs_root_fn fn, void *ctx)
     return stop;
 }
 
+static int search(const char *dir, unsigned depth, kvs_root_fn fn, void *ctx)
+{
+    DIR *d = opendir(dir);
+    return d ? search_open(d, dir, depth, fn, ctx) : 0;
+}
+
 kvs_status kvs_file_find_roots(const char *dir, unsigned max_depth, kvs_root_fn fn, void *ctx,
                                kvs_error *err)
 {
     DIR *d = opendir(dir);
     if (!d)
         return kvs_fail_errno(err, errno, "open directory %s", dir);
-    closedir(d);
     if (max_depth > 0)
-        search(dir, max_depth, fn, ctx);
+        search_open(d, dir, max_depth, fn, ctx);
+    else
+        closedir(d);
     return KVS_OK;
 }
