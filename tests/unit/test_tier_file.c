@@ -494,7 +494,7 @@ static void test_permission_denied(void **state)
         kvs_tier_stats s = stats_of(u);
         int ok = st == KVS_ERR_IO && strstr(s.last_error, "Permission denied") &&
                  strstr(s.last_error, root);
-        kvs_chunk *got;
+        kvs_chunk *got = NULL;
         ok = ok && get_one(u, &ch, 0, NULL, &got) == KVS_OK;
         kvs_chunk_release(got);
         u->methods->close(u);
