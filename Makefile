@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build build-asan check check-fast check-asan run fuzz soak bench bench-scale gpu-emu clean format
+.PHONY: all deps build build-asan check check-fast check-asan run fuzz soak bench bench-scale torture gpu-emu clean format
 
 all: build
 
@@ -67,6 +67,12 @@ BENCH_SCALE_OBJECTS ?= 10000,100000
 bench-scale: build
 	@d=$$(mktemp -d "$$(cd $(BUILD) && pwd)/bench-scale.XXXXXX") && \
 	  trap 'rm -rf "$$d"' EXIT && $(BUILD)/kvspill bench scale --dir "$$d" --objects $(BENCH_SCALE_OBJECTS)
+
+# Crash consistency of the file tier: writers SIGKILLed at random points, round after round
+# for TORTURE_SECONDS (scripts/torture.sh). Not in `make check`.
+TORTURE_SECONDS ?= 120
+torture: build
+	@bash scripts/torture.sh $(BUILD) $(TORTURE_SECONDS)
 
 # The GPU tests (tests/gpu) on a CPU emulation of the device, for machines without a GPU:
 # kernels, transfers, XXH3, mixed batches, every weight type (tests/gpu/emu/run.sh).
