@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja -DKVSPILL_WERROR=ON
 CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz soak torture bench gpu-emu clean format
+.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz soak torture crash-torture bench bench-scale gpu-emu clean format
 
 all: build
 
@@ -68,10 +68,25 @@ soak: build
 TORTURE_SECONDS ?= 60
 torture: build
 	@bash scripts/torture.sh $(BUILD) $(TORTURE_SECONDS)
+	@bash scripts/crash-torture.sh $(BUILD) $(CRASH_TORTURE_SECONDS)
 
 # Benchmarks print ratios against baselines measured in the same run; see bench/README.md.
 bench: build
 	@bash bench/run-all.sh $(BUILD)
+
+# The file tier's cost per operation at BENCH_SCALE_OBJECTS objects each (kvspill bench
+# scale; ~12 KB per object on disk, in a scratch directory under $(BUILD)). Not in `make bench`
+# or `make check`: 10^5 objects take several minutes.
+BENCH_SCALE_OBJECTS ?= 10000,100000
+bench-scale: build
+	@d=$$(mktemp -d "$$(cd $(BUILD) && pwd)/bench-scale.XXXXXX") && \
+	  trap 'rm -rf "$$d"' EXIT && $(BUILD)/kvspill bench scale --dir "$$d" --objects $(BENCH_SCALE_OBJECTS)
+
+# Crash consistency of the file tier: writers SIGKILLed at random points, round after round
+# for CRASH_TORTURE_SECONDS (scripts/crash-torture.sh). Not in `make check`.
+CRASH_TORTURE_SECONDS ?= 120
+crash-torture: build
+	@bash scripts/crash-torture.sh $(BUILD) $(CRASH_TORTURE_SECONDS)
 
 # The GPU tests (tests/gpu) on a CPU emulation of the device, for machines without a GPU:
 # kernels, transfers, XXH3, mixed batches, every weight type (tests/gpu/emu/run.sh).

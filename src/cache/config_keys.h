@@ -8,4 +8,9 @@
 extern const char *const kvs_config_keys[];
 bool kvs_config_key_known(const char *key);
 
+/* kvs_config_from_yaml_file on len bytes of YAML in memory; errors name the text as name
+ * (tests/fuzz/fuzz_config_yaml.c). */
+kvs_status kvs_config_from_yaml_text(kvs_config *cfg, const char *name, const char *text,
+                                     size_t len, kvs_error *err);
+
 #endif

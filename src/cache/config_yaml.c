@@ -46,6 +46,29 @@ static kvs_status apply_mapping(kvs_config *cfg, const char *path, yaml_document
     return KVS_OK;
 }
 
+/* Loads the one document of an initialized parser whose input is set, names errors after
+ * name, applies it to cfg and deletes the parser. */
+static kvs_status load(kvs_config *cfg, const char *name, yaml_parser_t *parser, kvs_error *err)
+{
+    yaml_document_t doc;
+    kvs_status st = KVS_OK;
+    if (!yaml_parser_load(parser, &doc)) {
+        st = kvs_fail(err, KVS_ERR_INVALID, "%s:%lu: YAML error: %s", name,
+                      (unsigned long)parser->problem_mark.line + 1,
+                      parser->problem ? parser->problem : "unreadable");
+    } else {
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (root && root->type == YAML_MAPPING_NODE)
+            st = apply_mapping(cfg, name, &doc, root, err);
+        else if (root && !(root->type == YAML_SCALAR_NODE && !*scalar_text(root)))
+            st = kvs_fail(err, KVS_ERR_INVALID, "%s:%lu: expected a mapping of keys to values",
+                          name, (unsigned long)root->start_mark.line + 1);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(parser);
+    return st;
+}
+
 kvs_status kvs_config_from_yaml_file(kvs_config *cfg, const char *path, kvs_error *err)
 {
     if (!cfg || !path)
@@ -54,27 +77,24 @@ kvs_status kvs_config_from_yaml_file(kvs_config *cfg, const char *path, kvs_erro
     if (!f)
         return kvs_fail_errno(err, errno, "open config file %s", path);
     yaml_parser_t parser;
-    yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
         fclose(f);
         return kvs_fail(err, KVS_ERR_NOMEM, "%s: cannot start the YAML parser", path);
     }
     yaml_parser_set_input_file(&parser, f);
-    kvs_status st = KVS_OK;
-    if (!yaml_parser_load(&parser, &doc)) {
-        st = kvs_fail(err, KVS_ERR_INVALID, "%s:%lu: YAML error: %s", path,
-                      (unsigned long)parser.problem_mark.line + 1,
-                      parser.problem ? parser.problem : "unreadable");
-    } else {
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (root && root->type == YAML_MAPPING_NODE)
-            st = apply_mapping(cfg, path, &doc, root, err);
-        else if (root && !(root->type == YAML_SCALAR_NODE && !*scalar_text(root)))
-            st = kvs_fail(err, KVS_ERR_INVALID, "%s:%lu: expected a mapping of keys to values",
-                          path, (unsigned long)root->start_mark.line + 1);
-        yaml_document_delete(&doc);
-    }
-    yaml_parser_delete(&parser);
+    kvs_status st = load(cfg, path, &parser, err);
     fclose(f);
     return st;
+}
+
+kvs_status kvs_config_from_yaml_text(kvs_config *cfg, const char *name, const char *text,
+                                     size_t len, kvs_error *err)
+{
+    if (!cfg || !name || (!text && len))
+        return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return kvs_fail(err, KVS_ERR_NOMEM, "%s: cannot start the YAML parser", name);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
+    return load(cfg, name, &parser, err);
 }

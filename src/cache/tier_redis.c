@@ -20,6 +20,7 @@
 #include "cache/error.h"
 #include "cache/object.h"
 #include "cache/redis_pool.h"
+#include "cache/redis_reply.h"
 #include "cache/tier.h"
 
 #define KEY_PREFIX "kvspill:v1:"
@@ -141,52 +142,20 @@ static size_t redis_contains_prefix(kvs_tier *tier, const kvs_key *ns, const kvs
 
 /* ---- get ------------------------------------------------------------------------------ */
 
-/* Turns one GET reply into a verified chunk or a status. Sets *remove when the stored
- * value is not a good object for this request. */
+/* Turns one GET reply into a verified chunk or a status (redis_reply.h), counting the
+ * bytes of a hit and noting every error but a miss. */
 static kvs_status take_object(redis_tier *t, const redisReply *r, const kvs_key *ns,
                               const kvs_chunk_request *req, const object_key *k,
                               kvs_chunk **out, bool *remove)
 {
     kvs_error err;
-    if (r->type == REDIS_REPLY_NIL)
-        return KVS_ERR_NOT_FOUND;
-    kvs_status s;
-    if (r->type == REDIS_REPLY_STRING) {
-        uint8_t *buf = kvs_object_alloc_buffer(r->len);
-        if (!buf) {
-            s = kvs_fail(&err, KVS_ERR_NOMEM, "%s: GET %s: out of memory for %zu bytes",
-                         t->target.url.display, k->s, r->len);
-            kvs_tier_note_error(&t->base, &err);
-            return s;
-        }
-        memcpy(buf, r->str, r->len);
-        kvs_error why;
-        s = kvs_object_from_bytes(buf, r->len, ns, &req->key, req->tokens, req->n_tokens, out,
-                                  &why);
-        if (s == KVS_OK) {
-            add(&t->bytes_read, r->len);
-            return KVS_OK;
-        }
-        if (s != KVS_ERR_CORRUPT) {
-            kvs_fail(&err, s, "%s: GET %s: %s", t->target.url.display, k->s, why.msg);
-            kvs_tier_note_error(&t->base, &err);
-            return s;
-        }
-        kvs_fail(&err, KVS_ERR_CORRUPT, "%s: %s: %s; removed", t->target.url.display, k->s,
-                 why.msg);
-    } else if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "WRONGTYPE", 9)) {
-        kvs_fail(&err, KVS_ERR_CORRUPT, "%s: %s holds no string; removed",
-                 t->target.url.display, k->s);
-    } else {
-        s = kvs_fail(&err, KVS_ERR_REMOTE, "%s: GET %s: %.*s", t->target.url.display, k->s,
-                     r->type == REDIS_REPLY_ERROR ? (int)r->len : 15,
-                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    kvs_status s = kvs_redis_take_object(r, t->target.url.display, k->s, ns, req, out, remove,
+                                         &err);
+    if (s == KVS_OK)
+        add(&t->bytes_read, r->len);
+    else if (s != KVS_ERR_NOT_FOUND)
         kvs_tier_note_error(&t->base, &err);
-        return s;
-    }
-    kvs_tier_note_error(&t->base, &err);
-    *remove = true;
-    return KVS_ERR_CORRUPT;
+    return s;
 }
 
 /* Deletes the keys of the objects that failed verification, in one command. Another
@@ -290,16 +259,11 @@ static void redis_get(kvs_tier *tier, const kvs_key *ns, const kvs_chunk_request
 
 static kvs_status check_set_reply(redis_tier *t, const redisReply *r, const kvs_chunk *c)
 {
-    if (r->type == REDIS_REPLY_STATUS)
-        return KVS_OK;
     kvs_error err;
     object_key k = make_key(&c->info.ns, &c->info.key);
-    bool oom = r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "OOM", 3);
-    kvs_status s = kvs_fail(&err, oom ? KVS_ERR_FULL : KVS_ERR_REMOTE, "%s: SET %s: %.*s",
-                            t->target.url.display, k.s,
-                            r->type == REDIS_REPLY_ERROR ? (int)r->len : 16,
-                            r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    kvs_tier_note_error(&t->base, &err);
+    kvs_status s = kvs_redis_check_set_reply(r, t->target.url.display, k.s, &err);
+    if (s != KVS_OK)
+        kvs_tier_note_error(&t->base, &err);
     return s;
 }
 

@@ -32,7 +32,13 @@ static void usage(FILE *f, const char *cmd)
             "         [--gpu-memory-utilization FRACTION]\n"
             "         [--max-num-seqs N] [--max-num-batched-tokens N] [--kv-cache-dtype f16|f32]\n"
             "         [--kv-offload-always-load]\n"
+            "         [--max-request-bytes BYTES[K|M|G]] [--max-connections N]\n"
+            "         [--max-connections-per-ip N] [--connection-timeout SECONDS]\n"
             "Defaults: --host 0.0.0.0 --port 8000; the API key may also come from VLLM_API_KEY.\n"
+            "Limits: a body over --max-request-bytes (32M) is refused with 413; at most\n"
+            "--max-connections (1024) connections, --max-connections-per-ip (64, 0: no limit)\n"
+            "from one address; a connection idle for --connection-timeout (60, 0: never)\n"
+            "seconds is closed. /health, /version and /metrics need no API key.\n"
             "--device auto runs on the GPU when this build has CUDA and a device is present,\n"
             "else on the CPU (--threads threads); the device is printed at startup.\n"
             "--kv-transfer-config '{\"kv_connector\":\"LMCacheConnectorV1\",\"kv_role\":\"kv_both\"}'\n"
@@ -193,7 +199,8 @@ int cmd_serve(int argc, char **argv)
     engine_config ec;
     engine_config_init(&ec);
     enum { O_HOST = 256, O_PORT, O_KEY, O_MML, O_THREADS, O_NAME, O_APC, O_NO_APC, O_KVT,
-           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE, O_GPU_UTIL };
+           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE, O_GPU_UTIL, O_MAXREQ,
+           O_MAXCONN, O_MAXCONN_IP, O_CONN_TIMEOUT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"host", required_argument, 0, O_HOST},
@@ -213,6 +220,10 @@ int cmd_serve(int argc, char **argv)
         {"max-num-batched-tokens", required_argument, 0, O_BATCHED},
         {"kv-cache-dtype", required_argument, 0, O_DTYPE},
         {"kv-offload-always-load", no_argument, 0, O_ALWAYS},
+        {"max-request-bytes", required_argument, 0, O_MAXREQ},
+        {"max-connections", required_argument, 0, O_MAXCONN},
+        {"max-connections-per-ip", required_argument, 0, O_MAXCONN_IP},
+        {"connection-timeout", required_argument, 0, O_CONN_TIMEOUT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     vllm_ignored ignored = {.n = 0};
@@ -224,7 +235,9 @@ int cmd_serve(int argc, char **argv)
         return 2;
     }
     int c;
-    uint32_t threads = 0;
+    uint32_t threads = 0, max_conn = SERVER_MAX_CONNECTIONS;
+    uint32_t max_conn_ip = SERVER_MAX_CONNECTIONS_PER_IP, conn_timeout = SERVER_CONNECTION_TIMEOUT_S;
+    uint64_t max_request = SERVER_MAX_REQUEST_BYTES;
     bool kv_memory_given = false;
     const char *bad = NULL;
     while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -256,6 +269,10 @@ int cmd_serve(int argc, char **argv)
         }
         case O_SEQS: if (parse_u32(optarg, 1, &ec.max_num_seqs)) bad = "--max-num-seqs"; break;
         case O_BATCHED: if (parse_u32(optarg, 1, &ec.max_num_batched_tokens)) bad = "--max-num-batched-tokens"; break;
+        case O_MAXREQ: if (parse_size(optarg, &max_request) || !max_request || max_request > SIZE_MAX / 2) bad = "--max-request-bytes"; break;
+        case O_MAXCONN: if (parse_u32(optarg, 1, &max_conn)) bad = "--max-connections"; break;
+        case O_MAXCONN_IP: if (parse_u32(optarg, 0, &max_conn_ip)) bad = "--max-connections-per-ip"; break;
+        case O_CONN_TIMEOUT: if (parse_u32(optarg, 0, &conn_timeout)) bad = "--connection-timeout"; break;
         case O_DTYPE:
             if (!strcmp(optarg, "f16") || !strcmp(optarg, "auto"))
                 ec.kv_dtype = KV_F16;
@@ -322,13 +339,14 @@ int cmd_serve(int argc, char **argv)
     int status = 2;
     server srv;
     http_server *http = NULL;
-    if (server_init(&srv, e, api_key, &err)) {
+    if (server_init(&srv, e, api_key, (size_t)max_request, &err)) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         engine_destroy(e);
         return 2;
     }
-    http_options ho = {.host = host, .port = (uint16_t)port, .max_body = SERVER_MAX_BODY,
-                       .max_connections = 1024};
+    http_options ho = {.host = host, .port = (uint16_t)port, .max_body = srv.max_request_bytes,
+                       .max_connections = max_conn, .max_connections_per_ip = max_conn_ip,
+                       .connection_timeout_s = conn_timeout};
     if (http_server_start(&ho, server_handle, &srv, &http, &err)) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         goto out;

@@ -272,7 +272,8 @@ static void handle(server *s, oai_kind kind, const http_request *req, http_respo
     run->s = s;
     run->fd = req->fd;
     const tokenizer *tk = engine_tokenizer(s->e);
-    oai_limits lim = {s->model_name, tokenizer_n_vocab(tk), s->max_model_len};
+    oai_limits lim = {s->model_name, tokenizer_n_vocab(tk), s->max_model_len,
+                      s->max_prompt_bytes};
     token_ids prompt = {0};
     if (oai_request_parse(kind, req->body, req->body_len, &lim, &run->r, &err) ||
         server_prompt_tokens(s, &run->r, true, &prompt, &err) ||

@@ -2,6 +2,7 @@
  * reader callback (blocking is allowed: each connection has its own thread). */
 #include "server/http.h"
 
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -22,6 +23,7 @@ typedef struct conn_state {
     char *body;
     size_t len, cap;
     bool too_large;
+    bool answered;   /* a response is queued; the rest of the body is ignored */
 } conn_state;
 
 typedef struct stream_wrap {
@@ -120,9 +122,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!cs)
             return MHD_NO;
         *con_cls = cs;
+        /* A declared length over the cap is answered (413) before any of the body is read,
+         * and the connection is closed; an undeclared one (chunked) is read and dropped. */
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        errno = 0;
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (!cl || (declared <= s->max_body && !errno))
+            return MHD_YES;
+        cs->too_large = true;
+    } else if (cs->answered) {
+        *upload_data_size = 0;
         return MHD_YES;
-    }
-    if (*upload_data_size) {
+    } else if (*upload_data_size) {
         int rc = body_append(cs, upload_data, *upload_data_size, s->max_body);
         *upload_data_size = 0;
         return rc ? MHD_NO : MHD_YES;
@@ -145,6 +157,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO;
     enum MHD_Result ok = MHD_queue_response(conn, r.status, resp);
     MHD_destroy_response(resp);
+    cs->answered = true;
     return ok;
 }
 
@@ -186,6 +199,8 @@ int http_server_start(const http_options *o, http_handler_fn handler, void *user
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip,
+                            MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
                             MHD_OPTION_END);
     freeaddrinfo(ai);

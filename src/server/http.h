@@ -43,8 +43,10 @@ typedef struct http_server http_server;
 typedef struct http_options {
     const char *host;            /* IPv4 or IPv6 literal, or a name */
     uint16_t port;
-    size_t max_body;
-    unsigned max_connections;
+    size_t max_body;             /* a longer body is dropped and flagged body_too_large */
+    unsigned max_connections;    /* open connections in all; more are refused */
+    unsigned max_connections_per_ip; /* open connections from one address; 0: no limit */
+    unsigned connection_timeout_s;   /* a connection idle this long is closed; 0: never */
 } http_options;
 
 int http_server_start(const http_options *o, http_handler_fn handler, void *user,

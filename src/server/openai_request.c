@@ -98,6 +98,21 @@ static int token_array(json_t *arr, const char *param, const oai_limits *lim, in
     return 0;
 }
 
+static int prompt_too_long(const char *param, size_t bytes, const oai_limits *lim,
+                           api_error *err)
+{
+    return api_fail(err, 400, param, "context_length_exceeded",
+                    "This model's maximum context length is %u tokens. However, your %s "
+                    "has %zu bytes of text, more than %u tokens can hold (%zu bytes).",
+                    lim->max_model_len, param, bytes, lim->max_model_len,
+                    lim->max_prompt_bytes);
+}
+
+size_t oai_max_prompt_bytes(uint32_t max_model_len, size_t max_piece_bytes)
+{
+    return (size_t)max_model_len * (max_piece_bytes ? max_piece_bytes : 1);
+}
+
 static int parse_prompt(json_t *root, const oai_limits *lim, oai_request *r, api_error *err)
 {
     json_t *p = json_object_get(root, "prompt");
@@ -108,6 +123,8 @@ static int parse_prompt(json_t *root, const oai_limits *lim, oai_request *r, api
         (json_is_string(json_array_get(p, 0)) || json_is_array(json_array_get(p, 0))))
         p = json_array_get(p, 0);
     if (json_is_string(p)) {
+        if (lim->max_prompt_bytes && json_string_length(p) > lim->max_prompt_bytes)
+            return prompt_too_long("prompt", json_string_length(p), lim, err);
         r->prompt_len = json_string_length(p);
         r->prompt_text = dup_bytes(json_string_value(p), r->prompt_len);
         return r->prompt_text ? 0 : nomem(err);
@@ -127,14 +144,16 @@ static int parse_prompt(json_t *root, const oai_limits *lim, oai_request *r, api
 /* ---- Messages (chat) ---------------------------------------------------------------- */
 
 /* content: a string, null, or an array of {"type":"text","text":...} parts joined by "\n". */
-static int message_content(json_t *c, size_t i, char **out, api_error *err)
+static int message_content(json_t *c, size_t i, char **out, size_t *len, api_error *err)
 {
+    *len = 0;
     if (!c || json_is_null(c)) {
         *out = dup_bytes("", 0);
         return *out ? 0 : nomem(err);
     }
     if (json_is_string(c)) {
-        *out = dup_bytes(json_string_value(c), json_string_length(c));
+        *len = json_string_length(c);
+        *out = dup_bytes(json_string_value(c), *len);
         return *out ? 0 : nomem(err);
     }
     if (!json_is_array(c))
@@ -161,10 +180,11 @@ static int message_content(json_t *c, size_t i, char **out, api_error *err)
     }
     *w = 0;
     *out = s;
+    *len = (size_t)(w - s);
     return 0;
 }
 
-static int parse_messages(json_t *root, oai_request *r, api_error *err)
+static int parse_messages(json_t *root, const oai_limits *lim, oai_request *r, api_error *err)
 {
     json_t *m = json_object_get(root, "messages");
     if (!m || json_is_null(m))
@@ -172,9 +192,14 @@ static int parse_messages(json_t *root, oai_request *r, api_error *err)
     if (!json_is_array(m) || json_array_size(m) == 0)
         return BAD("messages", "'messages' must be a non-empty array");
     size_t n = json_array_size(m);
+    if (lim->max_model_len && n > lim->max_model_len)
+        return api_fail(err, 400, "messages", "context_length_exceeded",
+                        "'messages' holds %zu messages; each takes a token at least and the "
+                        "model's maximum context length is %u tokens", n, lim->max_model_len);
     r->messages = calloc(n, sizeof *r->messages);
     if (!r->messages)
         return nomem(err);
+    size_t text_bytes = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *msg = json_array_get(m, i), *role = json_object_get(msg, "role");
         if (!json_is_object(msg))
@@ -182,13 +207,17 @@ static int parse_messages(json_t *root, oai_request *r, api_error *err)
         if (!json_is_string(role) || json_string_length(role) == 0)
             return BAD("messages", "messages[%zu].role must be a non-empty string", i);
         char *content = NULL;
-        if (message_content(json_object_get(msg, "content"), i, &content, err))
+        size_t content_len;
+        if (message_content(json_object_get(msg, "content"), i, &content, &content_len, err))
             return -1;
         char *role_s = dup_bytes(json_string_value(role), json_string_length(role));
         r->messages[r->n_messages].role = role_s;
         r->messages[r->n_messages++].content = content;
         if (!role_s)
             return nomem(err);
+        text_bytes += content_len;
+        if (lim->max_prompt_bytes && text_bytes > lim->max_prompt_bytes)
+            return prompt_too_long("messages", text_bytes, lim, err);
     }
     return 0;
 }
@@ -419,7 +448,7 @@ int oai_request_parse(oai_kind kind, const char *body, size_t len, const oai_lim
         }
     }
     if ((kind == OAI_COMPLETION ? parse_prompt(root, lim, out, err)
-                                : parse_messages(root, out, err)) ||
+                                : parse_messages(root, lim, out, err)) ||
         parse_sampling(root, lim, out, err) || parse_output_options(root, out, err) ||
         refuse_unconstrained(root, err))
         goto out;

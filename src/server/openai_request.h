@@ -22,7 +22,11 @@ typedef enum oai_kind { OAI_COMPLETION, OAI_CHAT } oai_kind;
 typedef struct oai_limits {
     const char *model_name;   /* the served name; a request naming another model → 404 */
     uint32_t n_vocab;         /* token ids must be below it (0: not checked) */
-    uint32_t max_model_len;   /* max_tokens above it → 400 (0: not checked) */
+    uint32_t max_model_len;   /* max_tokens above it → 400, and more messages than it (each
+                               * renders to one token at least) → 400 (0: not checked) */
+    size_t max_prompt_bytes;  /* prompt text (completions) or message contents (chat) longer
+                               * than this cannot fit the context: 400 before tokenizing
+                               * (0: not checked); see oai_max_prompt_bytes */
 } oai_limits;
 
 typedef struct oai_request {
@@ -51,6 +55,10 @@ typedef struct oai_request {
     bool seed_set;
     char *cache_salt;
 } oai_request;
+
+/* The longest text, in bytes, that can tokenize to at most max_model_len tokens when no
+ * token's text is longer than max_piece_bytes. */
+size_t oai_max_prompt_bytes(uint32_t max_model_len, size_t max_piece_bytes);
 
 /* Parses body (not NUL-terminated) into out, which the caller frees with
  * oai_request_free even on failure. Unknown fields are ignored. */

@@ -6,13 +6,29 @@
 
 #include "server/auth.h"
 
-int server_init(server *s, engine *e, const char *api_key, model_error *err)
+/* The longest text of any token, in bytes: no token covers more of a prompt. */
+static size_t longest_piece(const tokenizer *tk)
+{
+    size_t longest = 1;
+    for (uint32_t id = 0; id < tokenizer_n_vocab(tk); id++) {
+        size_t len = 0;
+        if (tokenizer_token_text(tk, (int32_t)id, &len) && len > longest)
+            longest = len;
+    }
+    return longest;
+}
+
+int server_init(server *s, engine *e, const char *api_key, size_t max_request_bytes,
+                model_error *err)
 {
     memset(s, 0, sizeof *s);
     s->e = e;
     s->model_name = engine_model_name(e);
     s->api_key = api_key && *api_key ? api_key : NULL;
+    s->max_request_bytes = max_request_bytes;
     s->max_model_len = engine_max_model_len(e);
+    s->max_prompt_bytes =
+        oai_max_prompt_bytes(s->max_model_len, longest_piece(engine_tokenizer(e)));
     const char *t = engine_chat_template(e);
     s->tmpl = chat_template_detect(t, t ? strlen(t) : 0);
     if (gen_registry_init(&s->reg))
@@ -55,14 +71,14 @@ void server_reply_error(http_response *resp, const api_error *err)
 typedef struct route {
     const char *method, *path;
     void (*fn)(server *s, const http_request *req, http_response *resp);
-    bool open; /* served without the API key */
+    bool open; /* served without the API key: probes and scraping, as vLLM serves them */
 } route;
 
 static const route routes[] = {
     {"GET", "/health", ep_health, true},
-    {"GET", "/version", ep_version, false},
+    {"GET", "/version", ep_version, true},
     {"GET", "/v1/models", ep_models, false},
-    {"GET", "/metrics", ep_metrics, false},
+    {"GET", "/metrics", ep_metrics, true},
     {"POST", "/tokenize", ep_tokenize, false},
     {"POST", "/detokenize", ep_detokenize, false},
     {"POST", "/v1/completions", ep_completions, false},
@@ -96,7 +112,9 @@ void server_handle(void *user, const http_request *req, http_response *resp)
         return;
     }
     if (req->body_too_large) {
-        api_fail(&err, 413, NULL, NULL, "the request body is over %u bytes", SERVER_MAX_BODY);
+        api_fail(&err, 413, NULL, NULL,
+                 "the request body is over %zu bytes, the server's --max-request-bytes",
+                 s->max_request_bytes);
         server_reply_error(resp, &err);
         return;
     }

@@ -12,18 +12,25 @@
 #include "server/http.h"
 #include "server/openai_request.h"
 
-#define SERVER_MAX_BODY (32u << 20)
+/* Defaults of the request and connection limits (kvspill serve flags of the same names). */
+#define SERVER_MAX_REQUEST_BYTES (32u << 20) /* --max-request-bytes */
+#define SERVER_MAX_CONNECTIONS 1024          /* --max-connections */
+#define SERVER_MAX_CONNECTIONS_PER_IP 64     /* --max-connections-per-ip */
+#define SERVER_CONNECTION_TIMEOUT_S 60       /* --connection-timeout */
 
 typedef struct server {
     engine *e;
     const char *model_name;
     const char *api_key;       /* NULL or "": no authentication */
+    size_t max_request_bytes;  /* a longer body → 413; the HTTP layer's cap */
     uint32_t max_model_len;
+    size_t max_prompt_bytes;   /* longer prompt text cannot fit max_model_len tokens → 400 */
     chat_template tmpl;
     gen_registry reg;
 } server;
 
-int server_init(server *s, engine *e, const char *api_key, model_error *err) MODEL_MUST_CHECK;
+int server_init(server *s, engine *e, const char *api_key, size_t max_request_bytes,
+                model_error *err) MODEL_MUST_CHECK;
 void server_destroy(server *s);
 
 /* The http_handler_fn: every request goes through here. */

@@ -13,7 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const oai_limits lim = {"tiny", 32000, 512};
+static const oai_limits lim = {"tiny", 32000, 512, 512 * 16};
 
 /* Templates that select each family, Llama 2 with all of its options. */
 static const char *const templates[] = {
@@ -61,6 +61,7 @@ static void check_rejection(const api_error *err)
 static void check_accepted(const oai_request *r, size_t n_prompt)
 {
     if (r->n < 1 || r->n > OAI_MAX_N || r->max_tokens < 1 || r->n_stop > OAI_MAX_STOP ||
+        r->n_messages > lim.max_model_len || r->prompt_len > lim.max_prompt_bytes ||
         n_prompt + r->max_tokens > lim.max_model_len || r->sampling.max_tokens != r->max_tokens)
         __builtin_trap();
 }

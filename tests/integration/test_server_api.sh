@@ -51,8 +51,9 @@ def expect_error(status, path, body=None, raw=None, headers=KEY, param=None):
         assert err["param"] == param, (err, param)
     assert call("GET", "/health", headers={})[0] == 200  # still serving
 
-# Auth: everything but /health needs the key.
-assert call("GET", "/health", headers={})[0] == 200
+# Auth: everything but /health, /version and /metrics needs the key (as in vLLM).
+for path in ("/health", "/version", "/metrics"):
+    assert call("GET", path, headers={})[0] == 200, path
 expect_error(401, "/v1/models", headers={})
 expect_error(401, "/v1/models", headers={"Authorization": "Bearer wrong"})
 expect_error(401, "/v1/completions", {"prompt": "x"}, headers={})
@@ -135,7 +136,21 @@ expect_error(400, "/v1/chat/completions", {"messages": "hi"}, param="messages")
 expect_error(404, "/tokenize", {"model": "nope", "prompt": "x"}, param="model")
 expect_error(400, "/detokenize", {"tokens": ["a"]}, param="tokens")
 expect_error(404, "/v1/nothing-here")
-expect_error(413, "/v1/completions", raw=b'{"prompt":"' + b"a" * (33 << 20) + b'"}')
+# A body over the default --max-request-bytes (32M) is answered before it is sent (as a
+# client sending "Expect: 100-continue" waits for); tests/integration/test_server_limits.sh
+# tests the limits in full.
+s = socket.create_connection(("127.0.0.1", int(URL.rsplit(":", 1)[1])), 30)
+s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekret\r\n"
+          b"Content-Length: %d\r\n\r\n" % ((32 << 20) + 1))
+reply = b""
+while not reply.endswith(b"}}"):
+    b = s.recv(4096)
+    assert b, reply
+    reply += b
+s.close()
+assert reply.startswith(b"HTTP/1.1 413"), reply
+assert set(json.loads(reply.split(b"\r\n\r\n", 1)[1])["error"]) == {"message", "type", "param", "code"}
+assert call("GET", "/health", headers={})[0] == 200
 
 # 32 concurrent streams all complete, wave after wave, and the server's memory stays
 # bounded: what one wave allocates is freed for the next (ASan's quarantine of freed

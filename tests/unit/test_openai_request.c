@@ -1,5 +1,6 @@
 /* Request parsing and validation of the OpenAI endpoints: good bodies give the expected
  * fields, bad ones the right status and the name of the offending field. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +9,8 @@
 #include "server/openai_request.h"
 #include "testutil.h"
 
-static const oai_limits lim = {"tiny", 1000, 256};
+/* Room for 256 tokens of at most 4 bytes each: 1024 bytes of prompt text. */
+static const oai_limits lim = {"tiny", 1000, 256, 1024};
 
 typedef struct bad_case {
     oai_kind kind;
@@ -205,6 +207,77 @@ static void test_lengths(void **state)
     oai_request_free(&r);
 }
 
+/* A body of a repeated item: prefix, count copies of item separated by sep, suffix. */
+static char *repeat_body(const char *prefix, const char *item, const char *sep, size_t count,
+                         const char *suffix)
+{
+    size_t len = strlen(prefix) + count * (strlen(item) + strlen(sep)) + strlen(suffix) + 1;
+    char *b = malloc(len);
+    assert_non_null(b);
+    strcpy(b, prefix);
+    for (size_t i = 0; i < count; i++) {
+        strcat(b, item);
+        if (i + 1 < count)
+            strcat(b, sep);
+    }
+    strcat(b, suffix);
+    return b;
+}
+
+static void expect_rejected(oai_kind kind, char *body, const char *param, const char *code)
+{
+    oai_request r;
+    api_error err = {0};
+    int rc = oai_request_parse(kind, body, strlen(body), &lim, &r, &err);
+    oai_request_free(&r);
+    if (rc != -1 || err.status != 400 || strcmp(err.param, param) || strcmp(err.code, code))
+        fail_msg("%.80s...: rc %d status %u param '%s' code '%s' (%s)", body, rc, err.status,
+                 err.param, err.code, err.message);
+    free(body);
+}
+
+static void expect_accepted(oai_kind kind, char *body)
+{
+    oai_request r = parse_ok(kind, body);
+    oai_request_free(&r);
+    free(body);
+}
+
+/* Limits a client cannot get past: prompt text longer than the context can hold, more
+ * messages than tokens of context, n and max_tokens out of range. */
+static void test_limits(void **state)
+{
+    assert_int_equal(oai_max_prompt_bytes(256, 4), 1024);
+    assert_int_equal(oai_max_prompt_bytes(256, 0), 256);
+    expect_accepted(OAI_COMPLETION, repeat_body("{\"prompt\":\"", "a", "", 1024, "\"}"));
+    expect_rejected(OAI_COMPLETION, repeat_body("{\"prompt\":\"", "a", "", 1025, "\"}"),
+                    "prompt", "context_length_exceeded");
+    expect_rejected(OAI_COMPLETION, repeat_body("{\"prompt\":[\"", "a", "", 5000, "\"]}"),
+                    "prompt", "context_length_exceeded");
+    /* 256 messages fit (a token each); 257 cannot. */
+    const char *msg = "{\"role\":\"user\",\"content\":\"x\"}";
+    expect_accepted(OAI_CHAT, repeat_body("{\"messages\":[", msg, ",", 256, "]}"));
+    expect_rejected(OAI_CHAT, repeat_body("{\"messages\":[", msg, ",", 257, "]}"), "messages",
+                    "context_length_exceeded");
+    /* Contents summed over messages and parts: 3 × 400 bytes is over 1024. */
+    char *big = repeat_body("{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"", "b",
+                            "", 400, "\"}]}");
+    expect_rejected(OAI_CHAT, repeat_body("{\"messages\":[", big, ",", 3, "]}"), "messages",
+                    "context_length_exceeded");
+    expect_accepted(OAI_CHAT, repeat_body("{\"messages\":[", big, ",", 2, "]}"));
+    free(big);
+    char body[96];
+    snprintf(body, sizeof body, "{\"prompt\":\"a\",\"n\":%d}", OAI_MAX_N);
+    expect_accepted(OAI_COMPLETION, strdup(body));
+    snprintf(body, sizeof body, "{\"prompt\":\"a\",\"n\":%d}", OAI_MAX_N + 1);
+    expect_rejected(OAI_COMPLETION, strdup(body), "n", "");
+    expect_rejected(OAI_COMPLETION, strdup("{\"prompt\":\"a\",\"max_tokens\":1e9}"),
+                    "max_tokens", "");
+    expect_rejected(OAI_COMPLETION,
+                    strdup("{\"prompt\":\"a\",\"max_tokens\":9223372036854775807}"),
+                    "max_tokens", "");
+}
+
 static void test_auth(void **state)
 {
     assert_true(auth_bearer_ok("sekret", "Bearer sekret"));
@@ -226,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_chat_fields),
         cmocka_unit_test(test_unconstrained_accepted),
         cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_auth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
