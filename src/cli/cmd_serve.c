@@ -29,14 +29,16 @@ static void usage(FILE *f, const char *cmd)
             "         [--enable-prefix-caching | --no-enable-prefix-caching]\n"
             "         [--kv-transfer-config JSON] [--kv-cache-memory BYTES[K|M|G]]\n"
             "         [--max-num-seqs N] [--max-num-batched-tokens N] [--kv-cache-dtype f16|f32]\n"
-            "         [--kv-offload-always-load]\n"
+            "         [--kv-offload-always-load] [--chat-template FILE|chatml|llama2|llama3|phi3]\n"
             "Defaults: --host 0.0.0.0 --port 8000; the API key may also come from VLLM_API_KEY.\n"
             "--device auto runs on the GPU when this build has CUDA and a device is present,\n"
             "else on the CPU (--threads threads); the device is printed at startup.\n"
             "--kv-transfer-config '{\"kv_connector\":\"LMCacheConnectorV1\",\"kv_role\":\"kv_both\"}'\n"
             "turns on KV offload to the tiers the LMCACHE_* variables describe.\n"
             "--kv-offload-always-load loads every offload hit instead of loading only when the\n"
-            "measured tier bandwidth beats the measured prefill speed (tests, tier benchmarks).\n",
+            "measured tier bandwidth beats the measured prefill speed (tests, tier benchmarks).\n"
+            "--chat-template replaces the model's chat template (tokenizer.chat_template, rendered\n"
+            "as Jinja) with a Jinja file or a built-in format; a model without one uses chatml.\n",
             cmd);
 }
 
@@ -145,12 +147,12 @@ static void serve_until_signal(const char *cmd, server *srv, http_server *http,
 int cmd_serve(int argc, char **argv)
 {
     const char *cmd = argv[0], *host = "0.0.0.0", *kv_transfer = NULL;
-    const char *api_key = getenv("VLLM_API_KEY");
+    const char *api_key = getenv("VLLM_API_KEY"), *chat_template_arg = NULL;
     uint32_t port = 8000;
     engine_config ec;
     engine_config_init(&ec);
     enum { O_HOST = 256, O_PORT, O_KEY, O_MML, O_THREADS, O_NAME, O_APC, O_NO_APC, O_KVT,
-           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE };
+           O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE, O_CHAT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"host", required_argument, 0, O_HOST},
@@ -168,6 +170,7 @@ int cmd_serve(int argc, char **argv)
         {"max-num-batched-tokens", required_argument, 0, O_BATCHED},
         {"kv-cache-dtype", required_argument, 0, O_DTYPE},
         {"kv-offload-always-load", no_argument, 0, O_ALWAYS},
+        {"chat-template", required_argument, 0, O_CHAT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -187,6 +190,7 @@ int cmd_serve(int argc, char **argv)
         case O_NO_APC: ec.enable_prefix_caching = false; break;
         case O_KVT: kv_transfer = optarg; break;
         case O_ALWAYS: ec.offload_always_load = true; break;
+        case O_CHAT: chat_template_arg = optarg; break;
         case O_KVMEM: if (parse_size(optarg, &ec.kv_cache_bytes) || !ec.kv_cache_bytes) bad = "--kv-cache-memory"; break;
         case O_SEQS: if (parse_u32(optarg, 1, &ec.max_num_seqs)) bad = "--max-num-seqs"; break;
         case O_BATCHED: if (parse_u32(optarg, 1, &ec.max_num_batched_tokens)) bad = "--max-num-batched-tokens"; break;
@@ -243,11 +247,13 @@ int cmd_serve(int argc, char **argv)
     int status = 2;
     server srv;
     http_server *http = NULL;
-    if (server_init(&srv, e, api_key, &err)) {
+    if (server_init(&srv, e, api_key, chat_template_arg, &err)) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         engine_destroy(e);
         return 2;
     }
+    fprintf(stderr, "kvspill: chat template: %s (%s)\n", chat_source_name(srv.tmpl.source),
+            srv.tmpl.jinja ? "jinja" : chat_family_name(srv.tmpl.family));
     http_options ho = {.host = host, .port = (uint16_t)port, .max_body = SERVER_MAX_BODY,
                        .max_connections = 1024};
     if (http_server_start(&ho, server_handle, &srv, &http, &err)) {

@@ -1,12 +1,22 @@
 /* Routing and authentication of the API; response helpers shared by the endpoints. */
 #include "server/server.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/auth.h"
 
-int server_init(server *s, engine *e, const char *api_key, model_error *err)
+/* The text of a special token for the template's bos_token / eos_token ("" when none). */
+static char *token_text(const tokenizer *tk, int32_t id, char *buf, size_t cap)
+{
+    size_t len = 0;
+    const char *t = id >= 0 ? tokenizer_token_text(tk, id, &len) : NULL;
+    snprintf(buf, cap, "%.*s", t ? (int)len : 0, t ? t : "");
+    return buf;
+}
+
+int server_init(server *s, engine *e, const char *api_key, const char *chat_template_arg, model_error *err)
 {
     memset(s, 0, sizeof *s);
     s->e = e;
@@ -14,15 +24,26 @@ int server_init(server *s, engine *e, const char *api_key, model_error *err)
     s->api_key = api_key && *api_key ? api_key : NULL;
     s->max_model_len = engine_max_model_len(e);
     const char *t = engine_chat_template(e);
-    s->tmpl = chat_template_detect(t, t ? strlen(t) : 0);
-    if (gen_registry_init(&s->reg))
+    const tokenizer *tk = engine_tokenizer(e);
+    char bos[256], eos[256];
+    if (chat_template_load(&s->tmpl, t, t ? strlen(t) : 0, token_text(tk, tokenizer_bos(tk), bos, sizeof bos),
+                           token_text(tk, tokenizer_eos(tk), eos, sizeof eos), tokenizer_add_bos(tk), err))
+        return -1;
+    if (chat_template_arg && chat_template_override(&s->tmpl, chat_template_arg, err)) {
+        chat_template_free(&s->tmpl);
+        return -1;
+    }
+    if (gen_registry_init(&s->reg)) {
+        chat_template_free(&s->tmpl);
         return model_fail(err, "cannot create the server's request registry lock");
+    }
     return 0;
 }
 
 void server_destroy(server *s)
 {
     gen_registry_destroy(&s->reg);
+    chat_template_free(&s->tmpl);
 }
 
 void server_reply(http_response *resp, unsigned status, const char *type, char *body, size_t len)

@@ -23,7 +23,10 @@ typedef struct server {
     gen_registry reg;
 } server;
 
-int server_init(server *s, engine *e, const char *api_key, model_error *err) MODEL_MUST_CHECK;
+/* chat_template_arg: --chat-template (a family name or a Jinja file), or NULL for the
+ * model's own template. A template the interpreter cannot run is an error here. */
+int server_init(server *s, engine *e, const char *api_key, const char *chat_template_arg,
+                model_error *err) MODEL_MUST_CHECK;
 void server_destroy(server *s);
 
 /* The http_handler_fn: every request goes through here. */
