@@ -336,8 +336,9 @@ static jv *indent(jctx *c, int line, jv *v, jv *width, jv *first, jv *blank)
     bool do_first = first && jv_truthy(first), do_blank = blank && jv_truthy(blank);
     jbuf b;
     jb_init(&b, c->a, c->lim->max_output);
-    /* Jinja2 appends "\n", splits into lines, and joins them with "\n" + indentation
-     * (empty lines are not indented unless blank=True) */
+    /* Jinja2 appends "\n" and splits into lines (so the text after the last line end is a
+     * line, even empty), then joins them with "\n" + indentation (empty lines are not
+     * indented unless blank=True) */
     const char *p = s->u.str.s;
     size_t n = s->u.str.n, i = 0, start = 0, lines = 0;
     if (do_first && jb_put(&b, ind->u.str.s, ind->u.str.n))
@@ -349,8 +350,6 @@ static jv *indent(jctx *c, int line, jv *v, jv *width, jv *first, jv *blank)
             continue;
         }
         /* a line p[start, i) ends here (or the text ends) */
-        if (i >= n && start == n && lines > 0)
-            break; /* the "\n" Jinja appends ends the last line */
         if (lines > 0) {
             if (jb_put(&b, "\n", 1))
                 goto over;

@@ -166,7 +166,7 @@ static int lex_string(lexer *L)
             for (int d = 0; d < digits; d++) {
                 int h = i + 1 < end ? hexval(L->s[i + 1]) : -1;
                 if (h < 0)
-                    return lfail(L, "malformed \\%c escape in a string literal", (char[]){e, 0});
+                    return lfail(L, "malformed \\%s escape in a string literal", (char[]){e, 0});
                 cp = cp << 4 | (uint32_t)h;
                 i++;
             }
