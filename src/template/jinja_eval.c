@@ -862,6 +862,8 @@ jv *jinja_call_macro(jctx *c, int line, jv *m, const jargs *args, jv *caller)
         return NULL;
     size_t np = def->nnames;
     size_t nextra = args->npos > np ? args->npos - np : 0;
+    if (nextra && !(def->op & JINJA_MACRO_VARARGS))
+        return jx_failp(c, line, "macro '%s' takes not more than %zu argument(s)", def->name, np);
     jv *varargs = jv_list(c->a, nextra), *kwargs = jv_dict(c->a);
     if (!varargs || !kwargs)
         return jx_oom(c, line);
@@ -878,6 +880,8 @@ jv *jinja_call_macro(jctx *c, int line, jv *m, const jargs *args, jv *caller)
         while (i < np && strcmp(def->names[i], args->kwn[k]))
             i++;
         if (i == np) {
+            if (!(def->op & JINJA_MACRO_KWARGS))
+                return jx_failp(c, line, "macro '%s' takes no keyword argument '%s'", def->name, args->kwn[k]);
             if (jv_dict_set(c->a, kwargs, args->kwn[k], strlen(args->kwn[k]), args->kwv[k]))
                 return jx_oom(c, line);
             continue;

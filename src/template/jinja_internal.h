@@ -10,6 +10,8 @@
 #include "template/jinja.h"
 
 #define JINJA_MAX_NESTING 200 /* parser: nested expressions and blocks */
+#define JINJA_MACRO_VARARGS 1 /* the macro's body reads varargs: extra positional arguments */
+#define JINJA_MACRO_KWARGS 2  /* ... reads kwargs: unknown keyword arguments */
 
 /* ---- arena: every allocation of a parse or a render, freed at once ---- */
 typedef struct jarena_block jarena_block;
@@ -144,7 +146,7 @@ typedef enum jop {
 struct jnode {
     jnode_kind k;
     int line;
-    int op;            /* BINOP: operator, FILTER and TEST: id */
+    int op;            /* BINOP: operator, FILTER and TEST: id, MACRO: JINJA_MACRO_* */
     bool neg;          /* TEST: 'is not' */
     const char *name;  /* NAME, GETATTR, FILTER, TEST, MACRO, SET target, SET_ATTR attribute */
     jv *value;         /* CONST */

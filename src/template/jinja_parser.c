@@ -881,6 +881,35 @@ static bool parse_params(parser *P, jnode *n)
     return true;
 }
 
+/* Whether the tree n reads the variable name (a macro taking extra positional or keyword
+ * arguments only when its body reads varargs or kwargs, as Jinja2 decides). */
+static bool reads(const jnode *n, const char *name)
+{
+    if (!n)
+        return false;
+    if (n->k == JN_NAME && !strcmp(n->name, name))
+        return true;
+    if (reads(n->a, name) || reads(n->b, name) || reads(n->c, name))
+        return true;
+    for (size_t i = 0; i < n->n; i++)
+        if (reads(n->list[i], name))
+            return true;
+    for (size_t i = 0; i < n->n2; i++)
+        if (reads(n->list2[i], name))
+            return true;
+    return false;
+}
+
+static void mark_extra_args(jnode *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (reads(m->list[i], "varargs"))
+            m->op |= JINJA_MACRO_VARARGS;
+        if (reads(m->list[i], "kwargs"))
+            m->op |= JINJA_MACRO_KWARGS;
+    }
+}
+
 static jnode *parse_macro(parser *P, int line)
 {
     jnode *n = mk(P, JN_MACRO, line);
@@ -891,7 +920,10 @@ static jnode *parse_macro(parser *P, int line)
     if (!(n->name = name_dup(P, cur(P))))
         return NULL;
     P->i++;
-    return parse_params(P, n) && parse_block(P, "endmacro", 0, &n->list, &n->n) ? n : NULL;
+    if (!parse_params(P, n) || !parse_block(P, "endmacro", 0, &n->list, &n->n))
+        return NULL;
+    mark_extra_args(n);
+    return n;
 }
 
 static jnode *parse_call_block(parser *P, int line)
@@ -907,7 +939,10 @@ static jnode *parse_call_block(parser *P, int line)
     if (n->a->k != JN_CALL)
         return pfail(P, line, "{%% call %%} needs a macro call");
     n->b = caller;
-    return parse_block(P, "endcall", 0, &caller->list, &caller->n) ? n : NULL;
+    if (!parse_block(P, "endcall", 0, &caller->list, &caller->n))
+        return NULL;
+    mark_extra_args(caller);
+    return n;
 }
 
 static jnode *parse_filter_block(parser *P, int line)

@@ -243,6 +243,8 @@ static const jerror_case errors[] = {
     {"{{ 9223372036854775807 + 1 }}", "{}", 1, "integer overflow"},
     {"{{ none | length }}", "{}", 1, "has no length"},
     {"{{ 'a'[::0] }}", "{}", 1, "slice step cannot be zero"},
+    {"{% macro f(a) %}{{ a }}{% endmacro %}\n{{ f(1, 2) }}", "{}", 2, "macro 'f' takes not more than 1 argument(s)"},
+    {"{% macro f(a) %}{{ a }}{% endmacro %}{{ f(1, b=2) }}", "{}", 1, "macro 'f' takes no keyword argument 'b'"},
 };
 
 static void test_errors(void **state)
