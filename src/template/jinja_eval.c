@@ -383,6 +383,8 @@ static jv *arith(jctx *c, int line, int op, jv *x, jv *y)
                 acc = -1;
             return num_result(c, line, false, 0, acc);
         }
+        if (fa == 0.0 && fb < 0)
+            return jx_failp(c, line, "0.0 cannot be raised to a negative power");
         return num_result(c, line, true, pow(fa, fb), 0);
     }
 }
@@ -875,8 +877,16 @@ jv *jinja_call_macro(jctx *c, int line, jv *m, const jargs *args, jv *caller)
         vals[i] = i < args->npos ? args->pos[i] : NULL;
     for (size_t i = 0; i < nextra; i++)
         varargs->u.list.items[i] = args->pos[np + i];
+    if (caller && !(def->op & JINJA_MACRO_CALLER))
+        return jx_failp(c, line, "macro '%s' called by {%% call %%} does not use caller()", def->name);
     for (size_t k = 0; k < args->nkw; k++) {
         size_t i = 0;
+        if ((def->op & JINJA_MACRO_CALLER) && !strcmp(args->kwn[k], "caller")) {
+            if (caller)
+                return jx_failp(c, line, "macro '%s' got a caller argument and a {%% call %%} block", def->name);
+            caller = args->kwv[k];
+            continue;
+        }
         while (i < np && strcmp(def->names[i], args->kwn[k]))
             i++;
         if (i == np) {

@@ -12,6 +12,7 @@
 #define JINJA_MAX_NESTING 200 /* parser: nested expressions and blocks */
 #define JINJA_MACRO_VARARGS 1 /* the macro's body reads varargs: extra positional arguments */
 #define JINJA_MACRO_KWARGS 2  /* ... reads kwargs: unknown keyword arguments */
+#define JINJA_MACRO_CALLER 4  /* ... reads caller: it can be called by {% call %} */
 
 /* ---- arena: every allocation of a parse or a render, freed at once ---- */
 typedef struct jarena_block jarena_block;
@@ -100,7 +101,6 @@ int jv_write_str(jbuf *b, const jv *v) JINJA_MUST_CHECK;
 int jv_write_repr(jbuf *b, const jv *v) JINJA_MUST_CHECK;
 /* HF's tojson: json.dumps(v, ensure_ascii=False, indent=indent (<0: none), sort_keys). */
 int jv_write_json(jbuf *b, const jv *v, int indent, bool sort_keys, int level) JINJA_MUST_CHECK;
-void jv_format_float(double f, char out[40]);
 
 /* ---- UTF-8 and Python string helpers ---- */
 bool py_isspace_at(const char *s, size_t n, size_t i, size_t *len); /* whitespace char at i */
@@ -160,7 +160,7 @@ struct jnode {
     int *ops;          /* COMPARE: the operator before each operand after the first */
 };
 
-/* Template root: a JN_TEXT-less body. */
+/* The statements of a template's top level. */
 typedef struct jinja_body {
     jnode **list;
     size_t n;

@@ -234,6 +234,8 @@ static int lex_number(lexer *L)
     if (k + 1 >= sizeof buf)
         return lfail(L, "number literal too long%s", "");
     buf[k] = 0;
+    if (!is_float && buf[0] == '0' && strspn(buf, "0") != k)
+        return lfail(L, "leading zeros in the integer literal %s", buf);
     jtok *t = push(L, is_float ? JT_FLOAT : JT_INT);
     if (!t)
         return -1;
@@ -264,7 +266,9 @@ static int lex_tag(lexer *L, const char *end, jtok_kind end_kind, bool *strip_af
             return lfail(L, "missing '%s' at the end of the template", end);
         if (depth == 0) {
             bool minus = L->s[L->i] == '-' && L->n - L->i > 2 && !memcmp(L->s + L->i + 1, end, 2);
-            bool plus = L->s[L->i] == '+' && L->n - L->i > 2 && !memcmp(L->s + L->i + 1, end, 2);
+            /* '+%}' keeps the newline trim_blocks would drop; variables have no '+}}' */
+            bool plus = end_kind == JT_BLOCK_END && L->s[L->i] == '+' && L->n - L->i > 2 &&
+                        !memcmp(L->s + L->i + 1, end, 2);
             if (minus || plus || at(L, end)) {
                 L->i += minus || plus ? 3 : 2;
                 *strip_after = minus;
@@ -389,8 +393,11 @@ static int lex_source(lexer *L)
             for (; k + 1 < L->n; k++)
                 if (L->s[k] == '#' && L->s[k + 1] == '}')
                     break;
-            if (k + 1 >= L->n)
+            if (k + 1 >= L->n) {
+                if (L->i >= L->n)
+                    break; /* "{#" ending the source: Jinja2 stops there */
                 return lfail(L, "unterminated comment%s", "");
+            }
             strip = k > L->i && L->s[k - 1] == '-';
             keep_nl = k > L->i && L->s[k - 1] == '+';
             count_lines(L, L->i, k);

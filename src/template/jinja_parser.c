@@ -907,6 +907,8 @@ static void mark_extra_args(jnode *m)
             m->op |= JINJA_MACRO_VARARGS;
         if (reads(m->list[i], "kwargs"))
             m->op |= JINJA_MACRO_KWARGS;
+        if (reads(m->list[i], "caller"))
+            m->op |= JINJA_MACRO_CALLER;
     }
 }
 

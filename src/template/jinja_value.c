@@ -220,7 +220,7 @@ bool jv_equal(const jv *x, const jv *y)
 
 /* Python's repr(float): the shortest digits that read back as f, in fixed notation for
  * exponents -4..15 and scientific otherwise. */
-void jv_format_float(double f, char out[40])
+static void format_float(double f, char out[40])
 {
     if (isnan(f)) {
         strcpy(out, "nan");
@@ -286,7 +286,7 @@ static int put_num(jbuf *b, const jv *v)
     if (v->k == JV_INT)
         snprintf(tmp, sizeof tmp, "%" PRId64, v->u.i);
     else
-        jv_format_float(v->u.f, tmp);
+        format_float(v->u.f, tmp);
     return jb_puts(b, tmp);
 }
 

@@ -245,6 +245,10 @@ static const jerror_case errors[] = {
     {"{{ 'a'[::0] }}", "{}", 1, "slice step cannot be zero"},
     {"{% macro f(a) %}{{ a }}{% endmacro %}\n{{ f(1, 2) }}", "{}", 2, "macro 'f' takes not more than 1 argument(s)"},
     {"{% macro f(a) %}{{ a }}{% endmacro %}{{ f(1, b=2) }}", "{}", 1, "macro 'f' takes no keyword argument 'b'"},
+    {"{% macro f() %}x{% endmacro %}{% call f() %}y{% endcall %}", "{}", 1, "does not use caller()"},
+    {"{{ 0.0 ** -1 }}", "{}", 1, "0.0 cannot be raised to a negative power"},
+    {"{{ 1 * 02 }}", "{}", 1, "leading zeros"},
+    {"{{ 1 +}}", "{}", 1, "expected an expression"},
 };
 
 static void test_errors(void **state)
