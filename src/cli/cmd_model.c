@@ -80,9 +80,17 @@ static void summarize(const gguf_file *gf, model_summary *s)
      * ChatML fallback when there is none, or the reason the template is refused */
     chat_template loaded;
     model_error terr;
-    if (chat_template_load(&loaded, tmpl.ptr, tmpl.len, NULL, NULL, false, &terr) == 0) {
-        snprintf(s->chat_source, sizeof s->chat_source, "%s (%s)", chat_source_name(loaded.source),
-                 loaded.jinja ? "jinja" : chat_family_name(loaded.family));
+    gguf_string tool_use = {NULL, 0};
+    (void)gguf_get_str(gf, "tokenizer.chat_template.tool_use", &tool_use);
+    int trc = chat_template_load(&loaded, tmpl.ptr, tmpl.len, NULL, NULL, false, &terr);
+    if (trc == 0 && chat_template_add_tool_use(&loaded, tool_use.ptr, tool_use.len, &terr)) {
+        chat_template_free(&loaded);
+        trc = -1;
+    }
+    if (trc == 0) {
+        snprintf(s->chat_source, sizeof s->chat_source, "%s (%s%s)", chat_source_name(loaded.source),
+                 loaded.jinja ? "jinja" : chat_family_name(loaded.family),
+                 loaded.jinja_tool_use ? ", tool_use variant" : "");
         chat_template_free(&loaded);
     } else {
         snprintf(s->chat_source, sizeof s->chat_source, "refused: %s", terr.msg);

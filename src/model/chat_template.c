@@ -80,6 +80,19 @@ int chat_template_load(chat_template *t, const char *tmpl, size_t len, const cha
     return 0;
 }
 
+int chat_template_add_tool_use(chat_template *t, const char *tmpl, size_t len, model_error *err)
+{
+    if (!tmpl || len == 0)
+        return 0;
+    jinja_error jerr;
+    struct jinja_template *j = jinja_parse(tmpl, len, &jerr);
+    if (!j)
+        return model_fail(err, "the model's chat template tool_use cannot be used: %s", jerr.msg);
+    jinja_free(t->jinja_tool_use);
+    t->jinja_tool_use = j;
+    return 0;
+}
+
 int chat_template_override(chat_template *t, const char *arg, model_error *err)
 {
     static const chat_family families[] = {CHAT_CHATML, CHAT_LLAMA2, CHAT_LLAMA3, CHAT_PHI3};
@@ -91,7 +104,8 @@ int chat_template_override(chat_template *t, const char *arg, model_error *err)
                                                   "<|assistant|><|end|>"};
             chat_template fam = chat_template_detect(markers[i], strlen(markers[i]));
             jinja_free(t->jinja);
-            t->jinja = NULL;
+            jinja_free(t->jinja_tool_use);
+            t->jinja = t->jinja_tool_use = NULL;
             t->family = fam.family;
             t->known = true;
             t->llama2_sys_tags = fam.llama2_sys_tags;
@@ -123,7 +137,9 @@ int chat_template_override(chat_template *t, const char *arg, model_error *err)
     if (!j)
         return model_fail(err, "--chat-template %s: %s", arg, jerr.msg);
     jinja_free(t->jinja);
+    jinja_free(t->jinja_tool_use);
     t->jinja = j;
+    t->jinja_tool_use = NULL;
     t->family = fam.family;
     t->known = fam.known;
     t->source = CHAT_SOURCE_FLAG;
@@ -133,9 +149,10 @@ int chat_template_override(chat_template *t, const char *arg, model_error *err)
 void chat_template_free(chat_template *t)
 {
     jinja_free(t->jinja);
+    jinja_free(t->jinja_tool_use);
     free(t->bos_token);
     free(t->eos_token);
-    t->jinja = NULL;
+    t->jinja = t->jinja_tool_use = NULL;
     t->bos_token = t->eos_token = NULL;
 }
 
@@ -229,7 +246,9 @@ static int render_jinja(const chat_template *t, const json_t *messages, const js
     char *text;
     size_t len;
     jinja_error jerr;
-    int rc = jinja_render(t->jinja, ctx, NULL, time(NULL), &text, &len, &jerr);
+    const struct jinja_template *j =
+        t->jinja_tool_use && json_array_size(tools) > 0 ? t->jinja_tool_use : t->jinja;
+    int rc = jinja_render(j, ctx, NULL, time(NULL), &text, &len, &jerr);
     json_decref(ctx);
     if (rc)
         return model_fail(err, "chat template: %s", jerr.msg);

@@ -46,6 +46,7 @@ typedef struct chat_template {
     bool llama2_bos_turns;
     bool llama2_strip;
     struct jinja_template *jinja; /* the template interpreted; NULL: the family's formatter */
+    struct jinja_template *jinja_tool_use; /* tokenizer.chat_template.tool_use, for requests with tools */
     chat_source source;
     char *bos_token, *eos_token;  /* the template's bos_token / eos_token (owned) */
     bool strip_bos;
@@ -66,6 +67,9 @@ const char *chat_source_name(chat_source s); /* "gguf", "fallback", "flag" */
  * be NULL); strip_bos: the tokenizer adds BOS itself. Free with chat_template_free. */
 int chat_template_load(chat_template *t, const char *tmpl, size_t len, const char *bos, const char *eos,
                        bool strip_bos, model_error *err) MODEL_MUST_CHECK;
+/* The GGUF's named variant tokenizer.chat_template.tool_use (tmpl NULL: none), which
+ * renders the requests that carry tools, as transformers picks it. */
+int chat_template_add_tool_use(chat_template *t, const char *tmpl, size_t len, model_error *err) MODEL_MUST_CHECK;
 /* --chat-template ARG: a family name (chatml, llama2, llama3, phi3) or a Jinja file;
  * replaces t's template (its tokens and strip_bos are kept). */
 int chat_template_override(chat_template *t, const char *arg, model_error *err) MODEL_MUST_CHECK;

@@ -29,7 +29,9 @@ int server_init(server *s, engine *e, const char *api_key, const char *chat_temp
     if (chat_template_load(&s->tmpl, t, t ? strlen(t) : 0, token_text(tk, tokenizer_bos(tk), bos, sizeof bos),
                            token_text(tk, tokenizer_eos(tk), eos, sizeof eos), tokenizer_add_bos(tk), err))
         return -1;
-    if (chat_template_arg && chat_template_override(&s->tmpl, chat_template_arg, err)) {
+    const char *tool_use = engine_chat_template_tool_use(e);
+    if (chat_template_add_tool_use(&s->tmpl, tool_use, tool_use ? strlen(tool_use) : 0, err) ||
+        (chat_template_arg && chat_template_override(&s->tmpl, chat_template_arg, err))) {
         chat_template_free(&s->tmpl);
         return -1;
     }

@@ -193,6 +193,32 @@ static void test_override(void **state)
     chat_template_free(&t);
 }
 
+/* A request with tools renders with the tool_use variant, one without with the default. */
+static void test_tool_use_variant(void **state)
+{
+    chat_template t;
+    model_error err;
+    const char *dflt = "default:{{ messages | length }}", *tools_t = "tool_use:{{ tools | length }}";
+    assert_int_equal(chat_template_load(&t, dflt, strlen(dflt), NULL, NULL, false, &err), 0);
+    assert_int_equal(chat_template_add_tool_use(&t, tools_t, strlen(tools_t), &err), 0);
+    json_t *msgs = json_loads("[{\"role\": \"user\", \"content\": \"hi\"}]", 0, NULL);
+    json_t *tools = json_loads("[{\"type\": \"function\"}]", 0, NULL), *none = json_array();
+    tok_bytes out = {0};
+    assert_int_equal(chat_template_render_json(&t, msgs, tools, NULL, true, &out, &err), 0);
+    assert_string_equal(out.p, "tool_use:1");
+    tok_bytes_free(&out);
+    assert_int_equal(chat_template_render_json(&t, msgs, none, NULL, true, &out, &err), 0);
+    assert_string_equal(out.p, "default:1");
+    tok_bytes_free(&out);
+    const char *bad = "{% raw %}";
+    assert_int_equal(chat_template_add_tool_use(&t, bad, strlen(bad), &err), -1);
+    assert_non_null(strstr(err.msg, "tool_use cannot be used: line 1: unsupported statement 'raw'"));
+    json_decref(msgs);
+    json_decref(tools);
+    json_decref(none);
+    chat_template_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_jinja_bos),
         cmocka_unit_test(test_jinja_refused),
         cmocka_unit_test(test_override),
+        cmocka_unit_test(test_tool_use_variant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
