@@ -16,7 +16,7 @@ typedef struct model_summary {
     char arch[64], name[128];
     int64_t layers, dim, heads, kv_heads, ff, ctx, rope_dims, vocab;
     float rope_base;
-    char tok_model[32], tok_pre[64], chat[16];
+    char tok_model[32], tok_pre[64], chat[16], chat_source[MODEL_ERROR_MAX + 16];
     int64_t bos, eos;
     uint64_t type_count[64];
     char fingerprint[65];
@@ -76,6 +76,25 @@ static void summarize(const gguf_file *gf, model_summary *s)
     (void)gguf_get_str(gf, "tokenizer.chat_template", &tmpl);
     chat_template ct = chat_template_detect(tmpl.ptr, tmpl.len);
     snprintf(s->chat, sizeof s->chat, "%s", ct.known ? chat_family_name(ct.family) : "none");
+    /* how serve renders chats: the GGUF's template through the Jinja interpreter, the
+     * ChatML fallback when there is none, or the reason the template is refused */
+    chat_template loaded;
+    model_error terr;
+    gguf_string tool_use = {NULL, 0};
+    (void)gguf_get_str(gf, "tokenizer.chat_template.tool_use", &tool_use);
+    int trc = chat_template_load(&loaded, tmpl.ptr, tmpl.len, NULL, NULL, false, &terr);
+    if (trc == 0 && chat_template_add_tool_use(&loaded, tool_use.ptr, tool_use.len, &terr)) {
+        chat_template_free(&loaded);
+        trc = -1;
+    }
+    if (trc == 0) {
+        snprintf(s->chat_source, sizeof s->chat_source, "%s (%s%s)", chat_source_name(loaded.source),
+                 loaded.jinja ? "jinja" : chat_family_name(loaded.family),
+                 loaded.jinja_tool_use ? ", tool_use variant" : "");
+        chat_template_free(&loaded);
+    } else {
+        snprintf(s->chat_source, sizeof s->chat_source, "refused: %s", terr.msg);
+    }
     for (uint64_t i = 0; i < gguf_n_tensors(gf); i++) {
         uint32_t t = gguf_tensor_at(gf, i)->type;
         s->type_count[t < 64 ? t : 63]++;
@@ -101,7 +120,7 @@ static void print_text(const gguf_file *gf, const model_summary *s)
     printf("vocab_size: %lld\ntokenizer: %s\ntokenizer_pre: %s\nbos: %lld\neos: %lld\n",
            (long long)s->vocab, s->tok_model, s->tok_pre[0] ? s->tok_pre : "none",
            (long long)s->bos, (long long)s->eos);
-    printf("chat_template: %s\n", s->chat);
+    printf("chat_template: %s\nchat_template_source: %s\n", s->chat, s->chat_source);
     printf("tensors: %llu\ntypes:", (unsigned long long)gguf_n_tensors(gf));
     for (uint32_t t = 0; t < 64; t++)
         if (s->type_count[t])
@@ -116,7 +135,7 @@ static int print_json(const gguf_file *gf, const model_summary *s)
         if (s->type_count[t])
             json_object_set_new(types, ggml_type_name(t), json_integer((json_int_t)s->type_count[t]));
     json_t *o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I,"
-                          " s:I, s:s, s:s, s:I, s:I, s:s, s:I, s:o}",
+                          " s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:o}",
                           "file", gguf_path(gf), "gguf_version", (int)gguf_version(gf),
                           "file_size", (json_int_t)gguf_file_size(gf), "fingerprint", s->fingerprint,
                           "architecture", s->arch, "name", s->name, "layers", (json_int_t)s->layers,
@@ -126,7 +145,7 @@ static int print_json(const gguf_file *gf, const model_summary *s)
                           "rope_dims", (json_int_t)s->rope_dims, "vocab_size", (json_int_t)s->vocab,
                           "tokenizer", s->tok_model, "tokenizer_pre", s->tok_pre,
                           "bos", (json_int_t)s->bos, "eos", (json_int_t)s->eos,
-                          "chat_template", s->chat, "tensors", (json_int_t)gguf_n_tensors(gf),
+                          "chat_template", s->chat, "chat_template_source", s->chat_source, "tensors", (json_int_t)gguf_n_tensors(gf),
                           "types", types);
     if (!o)
         return -1;

@@ -31,7 +31,7 @@ static void usage(FILE *f, const char *cmd)
             "         [--kv-transfer-config JSON] [--kv-cache-memory BYTES[K|M|G]]\n"
             "         [--gpu-memory-utilization FRACTION]\n"
             "         [--max-num-seqs N] [--max-num-batched-tokens N] [--kv-cache-dtype f16|f32]\n"
-            "         [--kv-offload-always-load]\n"
+            "         [--kv-offload-always-load] [--chat-template FILE|chatml|llama2|llama3|phi3]\n"
             "         [--max-request-bytes BYTES[K|M|G]] [--max-connections N]\n"
             "         [--max-connections-per-ip N] [--connection-timeout SECONDS]\n"
             "Defaults: --host 0.0.0.0 --port 8000; the API key may also come from VLLM_API_KEY.\n"
@@ -48,7 +48,9 @@ static void usage(FILE *f, const char *cmd)
             "--gpu-memory-utilization sizes the KV cache on a GPU as vLLM does (the fraction of\n"
             "device memory this server may use); --kv-cache-memory, when given, wins.\n"
             "Flags are spelled with '-' or '_', as vLLM takes them; the other `vllm serve` flags\n"
-            "are accepted, and the startup line names each one ignored and why.\n",
+            "are accepted, and the startup line names each one ignored and why.\n"
+            "--chat-template replaces the model's chat template (tokenizer.chat_template, rendered\n"
+            "as Jinja) with a Jinja file or a built-in format; a model without one uses chatml.\n",
             cmd);
 }
 
@@ -194,13 +196,13 @@ static void serve_until_signal(const char *cmd, server *srv, http_server *http,
 int cmd_serve(int argc, char **argv)
 {
     const char *cmd = argv[0], *host = "0.0.0.0", *kv_transfer = NULL;
-    const char *api_key = getenv("VLLM_API_KEY");
+    const char *api_key = getenv("VLLM_API_KEY"), *chat_template_arg = NULL;
     uint32_t port = 8000;
     engine_config ec;
     engine_config_init(&ec);
     enum { O_HOST = 256, O_PORT, O_KEY, O_MML, O_THREADS, O_NAME, O_APC, O_NO_APC, O_KVT,
            O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE, O_GPU_UTIL, O_MAXREQ,
-           O_MAXCONN, O_MAXCONN_IP, O_CONN_TIMEOUT };
+           O_MAXCONN, O_MAXCONN_IP, O_CONN_TIMEOUT, O_CHAT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"host", required_argument, 0, O_HOST},
@@ -224,6 +226,7 @@ int cmd_serve(int argc, char **argv)
         {"max-connections", required_argument, 0, O_MAXCONN},
         {"max-connections-per-ip", required_argument, 0, O_MAXCONN_IP},
         {"connection-timeout", required_argument, 0, O_CONN_TIMEOUT},
+        {"chat-template", required_argument, 0, O_CHAT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     vllm_ignored ignored = {.n = 0};
@@ -254,6 +257,7 @@ int cmd_serve(int argc, char **argv)
         case O_NO_APC: ec.enable_prefix_caching = false; break;
         case O_KVT: kv_transfer = optarg; break;
         case O_ALWAYS: ec.offload_always_load = true; break;
+        case O_CHAT: chat_template_arg = optarg; break;
         case O_KVMEM:
             if (parse_size(optarg, &ec.kv_cache_bytes) || !ec.kv_cache_bytes)
                 bad = "--kv-cache-memory";
@@ -339,11 +343,13 @@ int cmd_serve(int argc, char **argv)
     int status = 2;
     server srv;
     http_server *http = NULL;
-    if (server_init(&srv, e, api_key, (size_t)max_request, &err)) {
+    if (server_init(&srv, e, api_key, (size_t)max_request, chat_template_arg, &err)) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         engine_destroy(e);
         return 2;
     }
+    fprintf(stderr, "kvspill: chat template: %s (%s)\n", chat_source_name(srv.tmpl.source),
+            srv.tmpl.jinja ? "jinja" : chat_family_name(srv.tmpl.family));
     http_options ho = {.host = host, .port = (uint16_t)port, .max_body = srv.max_request_bytes,
                        .max_connections = max_conn, .max_connections_per_ip = max_conn_ip,
                        .connection_timeout_s = conn_timeout};

@@ -27,6 +27,20 @@ void engine_config_init(engine_config *cfg)
     cfg->kv_role = ENGINE_KV_NONE;
 }
 
+/* A copy of a string value of the GGUF (NULL when absent). */
+static char *gguf_dup_str(const gguf_file *gf, const char *key)
+{
+    gguf_string gs;
+    if (gguf_get_str(gf, key, &gs) != 0)
+        return NULL;
+    char *s = malloc(gs.len + 1);
+    if (s) {
+        memcpy(s, gs.ptr, gs.len);
+        s[gs.len] = 0;
+    }
+    return s;
+}
+
 static void set_name(engine *e)
 {
     gguf_string gs;
@@ -37,13 +51,8 @@ static void set_name(engine *e)
         snprintf(e->name, sizeof e->name, "%.*s", (int)(gs.len < 255 ? gs.len : 255), gs.ptr);
     else
         snprintf(e->name, sizeof e->name, "%s", base ? base + 1 : path);
-    if (gguf_get_str(e->gf, "tokenizer.chat_template", &gs) == 0) {
-        e->chat_template = malloc(gs.len + 1);
-        if (e->chat_template) {
-            memcpy(e->chat_template, gs.ptr, gs.len);
-            e->chat_template[gs.len] = 0;
-        }
-    }
+    e->chat_template = gguf_dup_str(e->gf, "tokenizer.chat_template");
+    e->chat_template_tool_use = gguf_dup_str(e->gf, "tokenizer.chat_template.tool_use");
 }
 
 static int alloc_buffers(engine *e, model_error *err)
@@ -202,6 +211,7 @@ void engine_destroy(engine *e)
     model_free(e->m);
     gguf_close(e->gf);
     free(e->chat_template);
+    free(e->chat_template_tool_use);
     free(e->cancels);
     free(e->running);
     free(e->free_slots);
@@ -224,6 +234,7 @@ const char *engine_device_name(const engine *e) { return e->be->device_name; }
 const char *engine_kv_cache_sizing(const engine *e) { return e->kv_sizing; }
 uint32_t engine_max_model_len(const engine *e) { return e->max_model_len; }
 const char *engine_chat_template(const engine *e) { return e->chat_template; }
+const char *engine_chat_template_tool_use(const engine *e) { return e->chat_template_tool_use; }
 
 static int new_seq(engine *e, const engine_request *req, eng_seq **out, model_error *err)
 {

@@ -71,6 +71,8 @@ const char *engine_kv_cache_sizing(const engine *e);
 uint32_t engine_max_model_len(const engine *e);
 /* Chat template family rendering is in model/chat_template.h; this is the GGUF's text. */
 const char *engine_chat_template(const engine *e);
+/* The named variant tokenizer.chat_template.tool_use (NULL when absent). */
+const char *engine_chat_template_tool_use(const engine *e);
 
 typedef enum engine_finish {
     ENGINE_FINISH_NONE = 0,

@@ -45,7 +45,7 @@ typedef struct eng_seq {
 struct engine {
     engine_config cfg;
     char name[256];
-    char *chat_template;
+    char *chat_template, *chat_template_tool_use;
     gguf_file *gf;
     model *m;
     tokenizer *tk;

@@ -1,6 +1,7 @@
 /* Routing and authentication of the API; response helpers shared by the endpoints. */
 #include "server/server.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +19,17 @@ static size_t longest_piece(const tokenizer *tk)
     return longest;
 }
 
+/* The text of a special token for the template's bos_token / eos_token ("" when none). */
+static char *token_text(const tokenizer *tk, int32_t id, char *buf, size_t cap)
+{
+    size_t len = 0;
+    const char *t = id >= 0 ? tokenizer_token_text(tk, id, &len) : NULL;
+    snprintf(buf, cap, "%.*s", t ? (int)len : 0, t ? t : "");
+    return buf;
+}
+
 int server_init(server *s, engine *e, const char *api_key, size_t max_request_bytes,
-                model_error *err)
+                const char *chat_template_arg, model_error *err)
 {
     memset(s, 0, sizeof *s);
     s->e = e;
@@ -30,15 +40,28 @@ int server_init(server *s, engine *e, const char *api_key, size_t max_request_by
     s->max_prompt_bytes =
         oai_max_prompt_bytes(s->max_model_len, longest_piece(engine_tokenizer(e)));
     const char *t = engine_chat_template(e);
-    s->tmpl = chat_template_detect(t, t ? strlen(t) : 0);
-    if (gen_registry_init(&s->reg))
+    const tokenizer *tk = engine_tokenizer(e);
+    char bos[256], eos[256];
+    if (chat_template_load(&s->tmpl, t, t ? strlen(t) : 0, token_text(tk, tokenizer_bos(tk), bos, sizeof bos),
+                           token_text(tk, tokenizer_eos(tk), eos, sizeof eos), tokenizer_add_bos(tk), err))
+        return -1;
+    const char *tool_use = engine_chat_template_tool_use(e);
+    if (chat_template_add_tool_use(&s->tmpl, tool_use, tool_use ? strlen(tool_use) : 0, err) ||
+        (chat_template_arg && chat_template_override(&s->tmpl, chat_template_arg, err))) {
+        chat_template_free(&s->tmpl);
+        return -1;
+    }
+    if (gen_registry_init(&s->reg)) {
+        chat_template_free(&s->tmpl);
         return model_fail(err, "cannot create the server's request registry lock");
+    }
     return 0;
 }
 
 void server_destroy(server *s)
 {
     gen_registry_destroy(&s->reg);
+    chat_template_free(&s->tmpl);
 }
 
 void server_reply(http_response *resp, unsigned status, const char *type, char *body, size_t len)

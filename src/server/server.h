@@ -29,7 +29,10 @@ typedef struct server {
     gen_registry reg;
 } server;
 
+/* chat_template_arg: --chat-template (a family name or a Jinja file), or NULL for the
+ * model's own template. A template the interpreter cannot run is an error here. */
 int server_init(server *s, engine *e, const char *api_key, size_t max_request_bytes,
+                const char *chat_template_arg,
                 model_error *err) MODEL_MUST_CHECK;
 void server_destroy(server *s);
 
