@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "cache/hex.h"
+
 enum { ST_SIZE, ST_EXT, ST_SIZE_LF, ST_DATA, ST_DATA_CR, ST_DATA_LF, ST_TRAILER,
        ST_TRAILER_LINE, ST_TRAILER_LF, ST_DONE };
 
@@ -15,17 +17,6 @@ void chunked_init(chunked_decoder *d)
 bool chunked_done(const chunked_decoder *d)
 {
     return d->state == ST_DONE;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* The size line ended: data follows, or the trailer after a zero size. */
@@ -45,7 +36,7 @@ int chunked_decode(chunked_decoder *d, const char *in, size_t in_len, char *out,
         char c = in[i];
         switch (d->state) {
         case ST_SIZE: {
-            int v = hexval(c);
+            int v = kvs_hex_digit_value(c);
             if (v >= 0) {
                 if (d->digits >= 15) /* a size past 2^60 is not a real chunk */
                     return -1;
