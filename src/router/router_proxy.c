@@ -138,7 +138,7 @@ static void pass_back(router *r, router_backend *b, upstream_conn *c, http_respo
     upstream_close(c);
     atomic_fetch_sub(&b->in_flight, 1);
     if (rc) {
-        char msg[600];
+        char msg[sizeof b->url + sizeof err.msg + 16];
         snprintf(msg, sizeof msg, "backend %s: %s", b->url, err.msg);
         router_mark_down(r, b, err.msg);
         set_error(resp, 502, "server_error", "upstream_error", msg);
