@@ -131,6 +131,7 @@ static void pass_back(router *r, router_backend *b, upstream_conn *c, http_respo
         resp->stream_free = stream_done;
         return;
     }
+    const char *type = *ct ? (strstr(ct, "json") ? "application/json" : "text/plain") : NULL;
     model_error err;
     char *body;
     size_t len;
@@ -144,7 +145,7 @@ static void pass_back(router *r, router_backend *b, upstream_conn *c, http_respo
         set_error(resp, 502, "server_error", "upstream_error", msg);
         return;
     }
-    resp->content_type = *ct ? (strstr(ct, "json") ? "application/json" : "text/plain") : NULL;
+    resp->content_type = type;
     resp->body = body;
     resp->body_len = len;
 }
