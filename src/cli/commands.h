@@ -17,6 +17,7 @@ int cmd_model_logits(int argc, char **argv);
 
 int cmd_generate(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_router(int argc, char **argv);
 
 int cmd_bench_io(int argc, char **argv);
 int cmd_bench_engine(int argc, char **argv);

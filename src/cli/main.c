@@ -23,6 +23,7 @@ static const command commands[] = {
     {"model", "logits", cmd_model_logits, "write the logits of chosen prompt positions"},
     {NULL, "generate", cmd_generate, "generate tokens from a prompt"},
     {NULL, "serve", cmd_serve, "OpenAI-compatible server with KV offload"},
+    {NULL, "router", cmd_router, "OpenAI-compatible front for several serve replicas"},
     {"bench", "io", cmd_bench_io, "file tier bandwidth against the raw file system"},
     {"bench", "engine", cmd_bench_engine, "prefill and decode tokens/s of the engine"},
     {"bench", "ttft", cmd_bench_ttft, "time to first token, cold and warm from each tier"},

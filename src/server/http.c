@@ -40,6 +40,11 @@ bool http_peer_gone(int fd)
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
+const char *http_request_header(const http_request *req, const char *name)
+{
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
 static int body_append(conn_state *cs, const char *data, size_t n, size_t max)
 {
     if (cs->too_large || cs->len + n > max) {
@@ -149,6 +154,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .body_too_large = cs->too_large,
         .authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
         .fd = ci ? ci->connect_fd : -1,
+        .conn = conn,
     };
     http_response r = {.status = 500};
     s->handler(s->user, &req, &r);

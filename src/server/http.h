@@ -19,7 +19,11 @@ typedef struct http_request {
     bool body_too_large;         /* the body passed the cap and was dropped */
     const char *authorization;   /* the Authorization header or NULL */
     int fd;                      /* the client's socket, to notice it going away; -1 unknown */
+    void *conn;                  /* the connection, for http_request_header */
 } http_request;
+
+/* The value of the request header named name (case-insensitive), or NULL. */
+const char *http_request_header(const http_request *req, const char *name);
 
 /* Streamed body: writes up to max bytes into buf and returns their count, blocking until
  * some are ready; 0 ends the stream, -1 aborts the connection. */

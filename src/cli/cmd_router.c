@@ -1,0 +1,153 @@
+/* kvspill router: an OpenAI-compatible front for several `kvspill serve` replicas.
+ * SIGINT/SIGTERM stop it (exit 0). */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "router/router.h"
+
+static void usage(FILE *f, const char *cmd)
+{
+    fprintf(f,
+            "usage: kvspill %s --backends http://HOST:PORT[,...] [--host H] [--port P]\n"
+            "         [--routing-logic roundrobin|session|prefixaware] [--session-key NAME]\n"
+            "         [--prefix-block-chars N] [--prefix-blocks K] [--max-load-ratio R]\n"
+            "         [--connect-timeout-ms MS] [--first-byte-timeout-ms MS]\n"
+            "         [--health-interval-ms MS] [--api-key KEY]\n"
+            "Defaults: --host 0.0.0.0 --port 8000 --routing-logic roundrobin\n"
+            "--prefix-block-chars 256 --prefix-blocks 4 --max-load-ratio 1.5\n"
+            "--connect-timeout-ms 2000 --first-byte-timeout-ms 60000 --health-interval-ms 1000;\n"
+            "the API key may also come from VLLM_API_KEY. See docs/router.md.\n",
+            cmd);
+}
+
+static int parse_int(const char *cmd, const char *flag, const char *s, long lo, long hi,
+                     long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "kvspill %s: %s: '%s' is not a number in [%ld, %ld]\n", cmd, flag, s,
+                lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_router(int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    router_config cfg = {.host = "0.0.0.0", .port = 8000, .logic = ROUTER_ROUNDROBIN,
+                         .prefix_block_chars = 256, .prefix_blocks = 4,
+                         .max_load_ratio = 1.5, .connect_timeout_ms = 2000,
+                         .first_byte_timeout_ms = 60000, .health_interval_ms = 1000,
+                         .api_key = getenv("VLLM_API_KEY")};
+    static const struct option opts[] = {
+        {"backends", required_argument, NULL, 'b'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"routing-logic", required_argument, NULL, 'l'},
+        {"session-key", required_argument, NULL, 's'},
+        {"prefix-block-chars", required_argument, NULL, 'c'},
+        {"prefix-blocks", required_argument, NULL, 'k'},
+        {"max-load-ratio", required_argument, NULL, 'r'},
+        {"connect-timeout-ms", required_argument, NULL, 'C'},
+        {"first-byte-timeout-ms", required_argument, NULL, 'F'},
+        {"health-interval-ms", required_argument, NULL, 'i'},
+        {"api-key", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int c;
+    long v;
+    char *end;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': cfg.backends = optarg; break;
+        case 'H': cfg.host = optarg; break;
+        case 'p':
+            if (parse_int(cmd, "--port", optarg, 1, 65535, &v))
+                return 2;
+            cfg.port = (uint16_t)v;
+            break;
+        case 'l':
+            if (router_logic_parse(optarg, &cfg.logic)) {
+                fprintf(stderr, "kvspill %s: --routing-logic: '%s' is not roundrobin, "
+                                "session or prefixaware\n", cmd, optarg);
+                return 2;
+            }
+            break;
+        case 's': cfg.session_key = optarg; break;
+        case 'c':
+            if (parse_int(cmd, "--prefix-block-chars", optarg, 1, 1 << 20, &v))
+                return 2;
+            cfg.prefix_block_chars = (unsigned)v;
+            break;
+        case 'k':
+            if (parse_int(cmd, "--prefix-blocks", optarg, 1, 1024, &v))
+                return 2;
+            cfg.prefix_blocks = (unsigned)v;
+            break;
+        case 'r':
+            errno = 0;
+            cfg.max_load_ratio = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !(cfg.max_load_ratio >= 1)) {
+                fprintf(stderr, "kvspill %s: --max-load-ratio: '%s' is not a number >= 1\n",
+                        cmd, optarg);
+                return 2;
+            }
+            break;
+        case 'C':
+            if (parse_int(cmd, "--connect-timeout-ms", optarg, 1, 600000, &v))
+                return 2;
+            cfg.connect_timeout_ms = (int)v;
+            break;
+        case 'F':
+            if (parse_int(cmd, "--first-byte-timeout-ms", optarg, 1, 3600000, &v))
+                return 2;
+            cfg.first_byte_timeout_ms = (int)v;
+            break;
+        case 'i':
+            if (parse_int(cmd, "--health-interval-ms", optarg, 10, 600000, &v))
+                return 2;
+            cfg.health_interval_ms = (int)v;
+            break;
+        case 'a': cfg.api_key = optarg; break;
+        case 'h': usage(stdout, cmd); return 0;
+        default: usage(stderr, cmd); return 2;
+        }
+    }
+    if (optind < argc || !cfg.backends) {
+        fprintf(stderr, "kvspill %s: %s\n", cmd,
+                optind < argc ? "unexpected argument" : "--backends is required");
+        usage(stderr, cmd);
+        return 2;
+    }
+    if (cfg.api_key && !*cfg.api_key)
+        cfg.api_key = NULL;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    router *r;
+    model_error err;
+    if (router_start(&cfg, &r, &err)) {
+        fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
+        return 2;
+    }
+    fprintf(stderr, "kvspill: routing (%s) on http://%s:%u to %s\n",
+            router_logic_name(cfg.logic), cfg.host, cfg.port, cfg.backends);
+    int sig;
+    sigwait(&sigs, &sig);
+    router_stop(r);
+    return 0;
+}

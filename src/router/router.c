@@ -1,0 +1,60 @@
+/* Starting and stopping the router. */
+#include "router/router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "router/router_internal.h"
+
+static const char *const logic_names[] = {"roundrobin", "session", "prefixaware"};
+
+const char *router_logic_name(router_logic l)
+{
+    return logic_names[l];
+}
+
+int router_logic_parse(const char *s, router_logic *out)
+{
+    for (int i = 0; i < ROUTER_LOGICS; i++)
+        if (!strcmp(s, logic_names[i])) {
+            *out = (router_logic)i;
+            return 0;
+        }
+    return -1;
+}
+
+int router_start(const router_config *cfg, router **out, model_error *err)
+{
+    if (cfg->logic == ROUTER_SESSION && (!cfg->session_key || !*cfg->session_key))
+        return model_fail(err, "--routing-logic session needs --session-key NAME");
+    if (!cfg->prefix_block_chars || !cfg->prefix_blocks)
+        return model_fail(err, "--prefix-block-chars and --prefix-blocks must be at least 1");
+    router *r = calloc(1, sizeof *r);
+    if (!r)
+        return model_fail(err, "router: out of memory");
+    r->cfg = *cfg;
+    pthread_mutex_init(&r->stop_mu, NULL);
+    if (router_backends_parse(&r->set, cfg->backends, err) || router_health_start(r, err)) {
+        pthread_mutex_destroy(&r->stop_mu);
+        free(r);
+        return -1;
+    }
+    http_options ho = {.host = cfg->host, .port = cfg->port, .max_body = 64u << 20,
+                       .max_connections = 1024};
+    if (http_server_start(&ho, router_handle, r, &r->http, err)) {
+        router_stop(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+void router_stop(router *r)
+{
+    if (!r)
+        return;
+    http_server_stop(r->http);
+    router_health_stop(r);
+    pthread_mutex_destroy(&r->stop_mu);
+    free(r);
+}

@@ -1,0 +1,43 @@
+/* kvspill router: an OpenAI-compatible front for several `kvspill serve` replicas.
+ * Requests are forwarded to one healthy backend chosen by the routing logic; the answer,
+ * streamed or whole, comes back as the backend gave it. */
+#ifndef KVSPILL_ROUTER_ROUTER_H
+#define KVSPILL_ROUTER_ROUTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/model_error.h"
+
+typedef enum router_logic {
+    ROUTER_ROUNDROBIN,
+    ROUTER_SESSION,
+    ROUTER_PREFIXAWARE,
+} router_logic;
+
+typedef struct router_config {
+    const char *host;
+    uint16_t port;
+    const char *backends;         /* comma-separated http://host:port */
+    router_logic logic;
+    const char *session_key;      /* header or top-level body field (session logic) */
+    unsigned prefix_block_chars;
+    unsigned prefix_blocks;
+    double max_load_ratio;
+    int connect_timeout_ms;
+    int first_byte_timeout_ms;
+    int health_interval_ms;
+    const char *api_key;          /* NULL: no key checked */
+} router_config;
+
+typedef struct router router;
+
+/* Parses the backends, starts the health checker and the listener. */
+int router_start(const router_config *cfg, router **out, model_error *err) MODEL_MUST_CHECK;
+/* Stops the listener and the health checker, frees. */
+void router_stop(router *r);
+const char *router_logic_name(router_logic l);
+/* "roundrobin", "session" or "prefixaware". */
+int router_logic_parse(const char *s, router_logic *out);
+
+#endif

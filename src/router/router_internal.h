@@ -1,0 +1,40 @@
+/* The router's shared state, for its own files only. */
+#ifndef KVSPILL_ROUTER_INTERNAL_H
+#define KVSPILL_ROUTER_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "router/router.h"
+#include "router/router_backends.h"
+#include "router/router_metrics.h"
+#include "server/http.h"
+
+struct router {
+    router_config cfg;
+    router_backends set;
+    router_metrics metrics;
+    atomic_uint rr_next;
+    http_server *http;
+    pthread_t health_thread;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping, health_started;
+};
+
+/* Picks a healthy backend not in tried[] for req (body: its parsed JSON, or NULL); -1 when
+ * none is left. Counts the decision under the logic actually used. */
+int router_choose(router *r, const http_request *req, const json_t *body, bool chat,
+                  const bool *tried);
+/* Marks a backend down at once (a connect failure or a 5xx): the health checker brings it
+ * back when its /health answers 200. */
+void router_mark_down(router *r, router_backend *b, const char *why);
+int router_health_start(router *r, model_error *err) MODEL_MUST_CHECK;
+void router_health_stop(router *r);
+/* The listener's handler: the router's own endpoints and the proxied ones. */
+void router_handle(void *user, const http_request *req, http_response *resp);
+/* GET /v1/models: the union of the healthy backends' model lists. */
+void router_models(router *r, const http_request *req, http_response *resp);
+
+#endif

@@ -1,0 +1,97 @@
+/* Routing logic: which healthy backend gets a request.
+ *
+ * roundrobin: a shared counter; O(backends) per request, no memory, even spread, no cache
+ *   affinity.
+ * session: rendezvous hashing of the --session-key value (a header, else a top-level body
+ *   field) over the healthy backends; O(backends) per request, no memory. A user's turns
+ *   land on one replica, whose prefix cache holds the conversation; when a backend leaves,
+ *   only its sessions move. Without a key: roundrobin.
+ * prefixaware: the prompt's first K blocks of B chars hashed as a chain, then rendezvous
+ *   hashing over the healthy backends that are not overloaded; O(prompt chars read, at
+ *   most K x B hashed + backends) per request, no memory (no trie, no per-prefix state).
+ *   Requests sharing their first K x B chars go to one replica and hit its prefix cache.
+ *   The cost of that affinity: a long system prompt shared by all users fills the first K
+ *   blocks, so every user would hash to the same replica; the load cap (skip a backend
+ *   whose in-flight count exceeds --max-load-ratio x the mean + 1) spreads them, trading
+ *   some cache hits for balance. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router/router_hash.h"
+#include "router/router_internal.h"
+#include "router/router_prompt.h"
+
+static int choose_rr(router *r, const bool *eligible)
+{
+    size_t n = r->set.n;
+    unsigned start = atomic_fetch_add(&r->rr_next, 1);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (start + k) % n;
+        if (eligible[i])
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The session key's value: the header, else a string or number top-level body field. */
+static int session_value(router *r, const http_request *req, const json_t *body, char *buf,
+                         size_t len)
+{
+    const char *h = http_request_header(req, r->cfg.session_key);
+    if (h && *h) {
+        snprintf(buf, len, "%s", h);
+        return 0;
+    }
+    const json_t *v = body ? json_object_get(body, r->cfg.session_key) : NULL;
+    if (json_is_string(v)) {
+        snprintf(buf, len, "%s", json_string_value(v));
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return 0;
+    }
+    return -1;
+}
+
+int router_choose(router *r, const http_request *req, const json_t *body, bool chat,
+                  const bool *tried)
+{
+    size_t n = r->set.n;
+    bool eligible[ROUTER_MAX_BACKENDS];
+    uint64_t ids[ROUTER_MAX_BACKENDS];
+    int load[ROUTER_MAX_BACKENDS];
+    for (size_t i = 0; i < n; i++) {
+        eligible[i] = !tried[i] && atomic_load(&r->set.b[i].healthy);
+        ids[i] = r->set.b[i].id;
+        load[i] = atomic_load(&r->set.b[i].in_flight);
+    }
+    router_logic used = ROUTER_ROUNDROBIN;
+    int pick = -1;
+    char key[512];
+    if (r->cfg.logic == ROUTER_SESSION && session_value(r, req, body, key, sizeof key) == 0) {
+        used = ROUTER_SESSION;
+        pick = router_rendezvous(router_hash_bytes(ROUTER_HASH_SEED, key, strlen(key)), ids,
+                                 eligible, n);
+    } else if (r->cfg.logic == ROUTER_PREFIXAWARE && body) {
+        char *text;
+        size_t len;
+        model_error err;
+        if (router_prompt_text(body, chat, &text, &len, &err) == 0) {
+            used = ROUTER_PREFIXAWARE;
+            uint64_t h = router_prefix_hash(text, len, r->cfg.prefix_block_chars,
+                                            r->cfg.prefix_blocks);
+            free(text);
+            router_load_cap(load, eligible, n, r->cfg.max_load_ratio);
+            pick = router_rendezvous(h, ids, eligible, n);
+        } else {
+            fprintf(stderr, "kvspill router: %s; routing round-robin\n", err.msg);
+        }
+    }
+    if (used == ROUTER_ROUNDROBIN)
+        pick = choose_rr(r, eligible);
+    if (pick >= 0)
+        atomic_fetch_add(&r->metrics.decisions[used], 1);
+    return pick;
+}

@@ -1,0 +1,188 @@
+#!/bin/bash
+# `kvspill router` in front of real `kvspill serve` replicas on loopback ports: answers equal
+# direct ones at temperature 0 (streamed and not), roundrobin spread, session stickiness,
+# prefixaware affinity, API key, aggregated /v1/models, /health 503 with every backend down,
+# SIGKILL of a replica: requests still succeed, it leaves the set within 2 s and rejoins.
+set -euo pipefail
+S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
+MODEL="$S/models/tiny-f32.gguf"
+[ -f "$MODEL" ] || { echo "SKIP: $MODEL not found (KVSPILL_SHARED_DIR)"; exit 77; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+DIR=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; rm -rf "$DIR"' EXIT
+start_serve() { # port name
+  "$KVSPILL_BIN" serve --model "$MODEL" --host 127.0.0.1 --port "$1" --api-key sekret \
+    --max-model-len 512 --threads 1 --served-model-name "$2" >>"$DIR/serve-$1.log" 2>&1 &
+  PIDS+=($!)
+}
+wait_up() { # url pid log
+  for _ in $(seq 200); do
+    curl -sf "$1/health" >/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { cat "$3"; exit 1; }
+    sleep 0.1
+  done
+  echo "not up: $1"; cat "$3"; exit 1
+}
+P1=$(free_port); P2=$(free_port); P3=$(free_port)
+start_serve $P1 tiny; start_serve $P2 tiny; start_serve $P3 tiny-b
+S1=${PIDS[0]}
+i=0; for p in $P1 $P2 $P3; do wait_up "http://127.0.0.1:$p" "${PIDS[$i]}" "$DIR/serve-$p.log"; i=$((i+1)); done
+BACKENDS="http://127.0.0.1:$P1,http://127.0.0.1:$P2,http://127.0.0.1:$P3"
+start_router() { # port logic [extra flags]
+  local port=$1 logic=$2; shift 2
+  "$KVSPILL_BIN" router --backends "$BACKENDS" --host 127.0.0.1 --port "$port" \
+    --routing-logic "$logic" --api-key sekret --health-interval-ms 300 "$@" \
+    >>"$DIR/router-$port.log" 2>&1 &
+  local pid=$!
+  PIDS+=($pid)
+  wait_up "http://127.0.0.1:$port" $pid "$DIR/router-$port.log"
+}
+RR=$(free_port); SE=$(free_port); PA=$(free_port)
+start_router $RR roundrobin
+start_router $SE session --session-key x-user
+start_router $PA prefixaware --prefix-block-chars 16 --prefix-blocks 2 --max-load-ratio 100
+"$KVSPILL_BIN" router --backends x 2>/dev/null && { echo "bad --backends accepted"; exit 1; }
+"$KVSPILL_BIN" router --backends http://a:1 --routing-logic session 2>"$DIR/err" && exit 1
+grep -q "session-key" "$DIR/err"
+
+RR=$RR SE=$SE PA=$PA P1=$P1 P2=$P2 P3=$P3 S1=$S1 MODEL="$MODEL" KVSPILL_BIN="$KVSPILL_BIN" \
+  DIR="$DIR" python3 - <<'PY'
+import json, os, re, signal, subprocess, time, urllib.request, urllib.error
+KEY = {"Authorization": "Bearer sekret"}
+def url(p): return "http://127.0.0.1:%s" % p
+def call(base, method, path, body=None, headers=KEY):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method, headers=dict(headers))
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+def ok(base, path, body=None, headers=KEY):
+    st, txt = call(base, "POST" if body is not None else "GET", path, body, headers)
+    assert st == 200, (base, path, st, txt)
+    return txt
+RR, SE, PA = url(os.environ["RR"]), url(os.environ["SE"]), url(os.environ["PA"])
+B = [url(os.environ[k]) for k in ("P1", "P2", "P3")]
+def counts(base):
+    m = ok(base, "/metrics")
+    return {b: int(re.search(r'kvspill_router_requests_total\{backend="%s"\} (\d+)' % re.escape(b), m).group(1)) for b in B}
+def sse_text(txt):
+    out = []
+    for line in txt.split("\n"):
+        if line.startswith("data: ") and line != "data: [DONE]":
+            ch = json.loads(line[6:])["choices"][0]
+            out.append(ch.get("text") or ch.get("delta", {}).get("content") or "")
+    assert txt.rstrip().endswith("data: [DONE]"), txt
+    return "".join(out)
+
+# API key: checked by the router; /health is open.
+assert call(RR, "GET", "/health", headers={})[0] == 200
+for path, body in (("/v1/models", None), ("/v1/completions", {"prompt": "x"}), ("/metrics", None)):
+    st, txt = call(RR, "POST" if body else "GET", path, body, headers={})
+    assert st == 401 and json.loads(txt)["error"]["code"] == "invalid_api_key", (path, st, txt)
+
+# /v1/models: the union, each model once.
+ids = sorted(m["id"] for m in json.loads(ok(RR, "/v1/models"))["data"])
+assert ids == ["tiny", "tiny-b"], ids
+
+# Answers through the router equal direct ones (greedy), whole and streamed.
+comp = {"prompt": "Hello world", "max_tokens": 6, "temperature": 0}
+chat = {"messages": [{"role": "user", "content": "Hi there"}], "max_tokens": 6, "temperature": 0}
+for path, body in (("/v1/completions", comp), ("/v1/chat/completions", chat)):
+    direct = json.loads(ok(B[0], path, body))
+    for _ in range(3):
+        got = json.loads(ok(RR, path, body))
+        assert got["choices"] == direct["choices"], (got, direct)  # cached_tokens may differ
+    sbody = dict(body, stream=True)
+    want = sse_text(ok(B[0], path, sbody))
+    for _ in range(3):
+        assert sse_text(ok(RR, path, sbody)) == want, path
+tok = json.loads(ok(RR, "/tokenize", {"prompt": "Hello"}))
+assert tok["tokens"], tok
+
+# Roundrobin spreads requests evenly.
+c0 = counts(RR)
+for _ in range(9):
+    ok(RR, "/v1/completions", {"prompt": "a", "max_tokens": 1})
+c1 = counts(RR)
+assert all(c1[b] - c0[b] == 3 for b in B), (c0, c1)
+
+# Session: one user sticks to one backend (header or body field); users spread.
+def which(base, path, body, headers=KEY):
+    c0 = counts(base)
+    ok(base, path, body, headers)
+    c1 = counts(base)
+    moved = [b for b in B if c1[b] != c0[b]]
+    assert len(moved) == 1, (c0, c1)
+    return moved[0]
+seen = set()
+for u in range(8):
+    h = dict(KEY, **{"x-user": "user-%d" % u})
+    first = which(SE, "/v1/completions", {"prompt": "a", "max_tokens": 1}, h)
+    for _ in range(2):
+        assert which(SE, "/v1/completions", {"prompt": "b", "max_tokens": 1}, h) == first
+    assert which(SE, "/v1/completions", {"prompt": "c", "max_tokens": 1, "x-user": "user-%d" % u}) == first
+    seen.add(first)
+assert len(seen) >= 2, seen
+
+# Prefixaware: the same prefix goes to the same backend, whatever follows it.
+seen = set()
+for p in range(8):
+    prefix = "system prompt number %d: be brief. " % p
+    first = which(PA, "/v1/completions", {"prompt": prefix + "q1", "max_tokens": 1})
+    assert which(PA, "/v1/completions", {"prompt": prefix + "another question", "max_tokens": 1}) == first
+    msgs = [{"role": "system", "content": prefix}, {"role": "user", "content": "x"}]
+    cf = which(PA, "/v1/chat/completions", {"messages": msgs, "max_tokens": 1})
+    msgs[1]["content"] = "something else"
+    assert which(PA, "/v1/chat/completions", {"messages": msgs, "max_tokens": 1}) == cf
+    seen.add(first)
+assert len(seen) >= 2, seen
+m = ok(PA, "/metrics")
+assert re.search(r'routing_decisions_total\{logic="prefixaware"\} [1-9]', m), m
+
+# SIGKILL a replica mid-run: requests still succeed, it leaves the set within 2 s.
+os.kill(int(os.environ["S1"]), signal.SIGKILL)
+t0 = time.time()
+for _ in range(6):
+    ok(RR, "/v1/completions", {"prompt": "a", "max_tokens": 1})
+def healthy(base, b):
+    return re.search(r'backend_healthy\{backend="%s"\} (\d)' % re.escape(b), ok(base, "/metrics")).group(1) == "1"
+while healthy(RR, B[0]):
+    assert time.time() - t0 < 2, "dead replica still in the set after 2 s"
+    time.sleep(0.05)
+# A replica restarted on the same port rejoins.
+log = open(os.path.join(os.environ["DIR"], "restart.log"), "w")
+p = subprocess.Popen([os.environ["KVSPILL_BIN"], "serve", "--model", os.environ["MODEL"], "--host",
+                      "127.0.0.1", "--port", os.environ["P1"], "--api-key", "sekret", "--max-model-len",
+                      "512", "--threads", "1", "--served-model-name", "tiny"], stderr=log)
+try:
+    t0 = time.time()
+    while not healthy(RR, B[0]):
+        assert time.time() - t0 < 30, "restarted replica did not rejoin"
+        time.sleep(0.1)
+    c0 = counts(RR)
+    for _ in range(6):
+        ok(RR, "/v1/completions", {"prompt": "a", "max_tokens": 1})
+    assert counts(RR)[B[0]] > c0[B[0]]
+finally:
+    p.kill()
+    p.wait()
+print("router: ok")
+PY
+
+# Every backend down: /health 503 with a JSON error, requests 503.
+for p in "${PIDS[@]:1:2}"; do kill -9 "$p"; done
+for _ in $(seq 50); do
+  code=$(curl -s -o "$DIR/h" -w '%{http_code}' "http://127.0.0.1:$RR/health")
+  [ "$code" = 503 ] && break
+  sleep 0.1
+done
+[ "$code" = 503 ] && grep -q '"error"' "$DIR/h" || { echo "health $code"; cat "$DIR/h"; exit 1; }
+code=$(curl -s -o "$DIR/c" -w '%{http_code}' -H 'Authorization: Bearer sekret' \
+  -d '{"prompt":"a"}' "http://127.0.0.1:$RR/v1/completions")
+[ "$code" = 503 ] || [ "$code" = 502 ] || { echo "completion $code"; cat "$DIR/c"; exit 1; }
+echo "test_router: ok"
