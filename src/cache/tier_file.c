@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/device_chunk.h"
 #include "cache/error.h"
 #include "cache/file_lease.h"
 #include "cache/file_path.h"
@@ -202,7 +203,7 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         note(t, &err);
         return false;
     }
-    if (c->device && !t->staging) {
+    if (c->external && !t->staging) {
         pc->status[i] = kvs_fail(&err, KVS_ERR_INVALID, "put %s: chunk %zu is in GPU memory and "
                                  "this tier has no GPUDirect path", t->root, i);
         note(t, &err);
@@ -238,7 +239,7 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         note(t, &err);
         return false;
     }
-    if (c->device) { /* the payload goes from GPU memory with cuFileWrite, here and now */
+    if (c->external) { /* the payload goes from GPU memory with cuFileWrite, here and now */
         put_publish(pc, i, fd, kvs_gds_write_object(fd, it->temp, c, &err), &err);
         return false;
     }
@@ -608,6 +609,21 @@ static void file_close(kvs_tier *tier)
     free(t);
 }
 
+/* The gds path's device payloads (tier.h). */
+static kvs_status file_device_payload(kvs_tier *tier, kvs_chunk *chunk, kvs_error *err)
+{
+    file_tier *t = (file_tier *)tier;
+    if (!t->staging)
+        return kvs_fail(err, KVS_ERR_UNSUPPORTED, "device chunk %u: the %s tier uses %s",
+                        chunk->info.chunk_index, t->base.name, t->gds_io_path);
+    return kvs_device_payload_new(t->staging, chunk, err);
+}
+
+static bool file_takes_device_chunks(const kvs_tier *tier)
+{
+    return ((const file_tier *)tier)->staging != NULL;
+}
+
 static const kvs_tier_methods file_methods = {
     .contains_prefix = file_contains_prefix,
     .get = file_get,
@@ -615,6 +631,12 @@ static const kvs_tier_methods file_methods = {
     .remove = file_remove,
     .stats = file_stats,
     .close = file_close,
+};
+
+/* A file tier opened with GPU operations (the gds tier) has device payloads. */
+static const kvs_tier_device_methods gds_device_methods = {
+    .new_payload = file_device_payload,
+    .takes_chunks = file_takes_device_chunks,
 };
 
 /* ---- open ------------------------------------------------------------------------------- */
@@ -734,6 +756,8 @@ kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
                                    t->gds_io_path, sizeof t->gds_io_path);
     pthread_mutex_init(&t->evict_lock, NULL);
     kvs_tier_base_init(&t->base, &file_methods, opts->name ? opts->name : "local_disk");
+    if (opts->gpu)
+        t->base.device = &gds_device_methods;
     *out = &t->base;
     return KVS_OK;
 }
