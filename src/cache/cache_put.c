@@ -1,11 +1,11 @@
 /* kvs_put_async: seal, store in memory at once, queue the slow tiers within the budget.
  *
- * A device chunk (its payload in a tier's device memory) goes as it is to the tiers that
- * take device chunks (tier.h, kvs_tier_device_methods: the gds tier when it writes with cuFile). Every other tier
- * keeps host bytes, so those get one host copy of the chunk, made here
+ * A device chunk (its payload in a tier's device memory) goes as it is to the tiers that take
+ * device chunks (tier.h, kvs_tier_device_methods: the gds tier when it writes with cuFile).
+ * Every other tier keeps host bytes, so those get one host copy of the chunk, made here
  * (kvs_object_host_copy, into page-locked memory) and only when such a tier is enabled; the
- * device chunk never sits in a tier, and its staging slot is free again once its write is
- * done and the caller has released it. */
+ * device chunk never sits in a tier, and its staging slot is free again once its write is done
+ * and the caller has released it. */
 #include <stdlib.h>
 
 #include "cache/batch.h"

@@ -1,4 +1,4 @@
-/* The chunk object: sizes, the header codec and chunk handles (DESIGN.md §3, object.h).
+/* The chunk object: sizes, the header codec and chunk handles (ARCHITECTURE.md §4, object.h).
  *
  * Header layout, every integer little-endian, offsets in bytes:
  *     0  magic "KVSPILL\0"          8  u32 version          12  u32 header size

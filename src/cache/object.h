@@ -1,4 +1,5 @@
-/* The chunk object (DESIGN.md §3): the bytes every tier stores, in memory exactly as on disk.
+/* The chunk object (ARCHITECTURE.md §4): the bytes every tier stores, in memory exactly as
+ * on disk.
  *
  *   [header, padded to a multiple of 4096][payload: per layer, K segment then V segment,
  *    each starting at a 4096-byte boundary]

@@ -1,4 +1,4 @@
-/* The tier interface (DESIGN.md §4): one struct of function pointers per kind of storage,
+/* The tier interface (ARCHITECTURE.md §5): one struct of function pointers per kind of storage,
  * in the manner of SQLite's sqlite3_io_methods. The cache engine (cache.c) owns policy —
  * which tiers to write and read, promotion, single-flight, the write budget — and calls
  * tiers from its I/O threads, so a tier's batch calls may block on I/O; inside a batch a

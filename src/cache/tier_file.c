@@ -1,11 +1,11 @@
-/* The file tier (DESIGN.md §4): one object per chunk under <root>/v1, published by rename
- * from a unique temp file, read whole and verified, evicted least-recently-used under a
- * lease. Data moves through io_uring (many chunks of a batch in flight) with O_DIRECT when
- * the file system accepts it (probed at open). Objects are whole 4096-byte blocks (the
- * object format pads the last segment), so O_DIRECT never meets a partial tail. Opened with
- * GPU operations (the gds tier) on a directory that passes the cuFile probe, it reads
- * payloads into device chunks and writes device chunks' payloads with cuFile (gds_io.h);
- * host chunks, and reads that find the GPU staging buffer full, stay on this path. */
+/* The file tier (ARCHITECTURE.md §2, §5): one object per chunk under <root>/v1, published by
+ * rename from a unique temp file, read whole and verified, evicted least-recently-used under a
+ * lease. Data moves through io_uring (many chunks of a batch in flight) with O_DIRECT when the
+ * file system accepts it (probed at open). Objects are whole 4096-byte blocks (the object
+ * format pads the last segment), so O_DIRECT never meets a partial tail. Opened with GPU
+ * operations (the gds tier) on a directory that passes the cuFile probe, it reads payloads into
+ * device chunks and writes device chunks' payloads with cuFile (gds_io.h); host chunks, and
+ * reads that find the GPU staging buffer full, stay on this path. */
 #include "cache/tier_file.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* The KV offload connector (DESIGN §5, LMCache's role for vLLM): at admission it looks up
- * the chunks of a prompt past what the in-memory prefix cache already holds, decides
+/* The KV offload connector (LMCache's role for vLLM; ARCHITECTURE.md §2, §5): at admission
+ * it looks up the chunks of a prompt past what the in-memory prefix cache already holds, decides
  * whether loading them beats recomputing, loads them asynchronously and scatters their K/V
  * into the sequence's blocks; as full chunks are computed it gathers and stores them
  * without ever blocking the scheduler. Scatter and gather are the backend's KV transfers

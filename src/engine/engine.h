@@ -1,4 +1,4 @@
-/* The serving engine (DESIGN.md §5–§6): a loaded model, a paged KV cache with automatic
+/* The serving engine (ARCHITECTURE.md §2, §5): a loaded model, a paged KV cache with automatic
  * prefix caching, a scheduler thread doing continuous batching, and the connector to the
  * KV offload library. The server submits requests as token ids and receives events.
  *
