@@ -337,10 +337,10 @@ static int run_round(gds_bench *b, int r, gds_round *out)
     return rc ? rc : remove_chain(b);
 }
 
-static int setup(gds_bench *b, model_error *merr)
+static int setup(gds_bench *b, engine_error *eerr)
 {
-    if (!(b->gpu = engine_gpu_ops_device(0, merr))) {
-        fprintf(stderr, "kvspill bench gds: %s\n", merr->msg);
+    if (!(b->gpu = engine_gpu_ops_device(0, eerr))) {
+        fprintf(stderr, "kvspill bench gds: %s\n", eerr->msg);
         return -1;
     }
     b->payload = kvs_payload_bytes(&tinyllama, TOKENS);
@@ -397,9 +397,9 @@ int cmd_bench_gds(int argc, char **argv)
     }
     if (!b.dir)
         return usage();
-    model_error merr;
+    engine_error eerr;
     gds_round rounds[ROUNDS];
-    int rc = setup(&b, &merr);
+    int rc = setup(&b, &eerr);
     for (int r = 0; r < ROUNDS && rc == 0; r++)
         rc = run_round(&b, r, &rounds[r]);
     if (rc == 0) {

@@ -46,7 +46,7 @@ typedef struct conn_seq {
 
 /* kv's blocks are in be's memory; both must outlive the connector. */
 int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
-                     const kvs_layout *layout, connector **out, model_error *err) MODEL_MUST_CHECK;
+                     const kvs_layout *layout, connector **out, engine_error *err) ENGINE_MUST_CHECK;
 /* Waits for the gathers in flight, hands their chunks to the cache, waits for queued
  * stores (bounded), frees everything. */
 void connector_destroy(connector *c);

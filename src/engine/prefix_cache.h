@@ -15,7 +15,7 @@
 typedef struct prefix_cache prefix_cache;
 
 /* Installs itself as the evict hook of kv. */
-int prefix_cache_create(kv_paged *kv, prefix_cache **out, model_error *err) MODEL_MUST_CHECK;
+int prefix_cache_create(kv_paged *kv, prefix_cache **out, engine_error *err) ENGINE_MUST_CHECK;
 void prefix_cache_destroy(prefix_cache *pc);
 
 /* Extends a chain of block hashes: hashes[0..n_have) are known; appends the hashes of the
