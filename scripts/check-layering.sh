@@ -16,10 +16,11 @@ allowed() {
     model)    echo "template" ;;
     template) echo "" ;;
     grammar)  echo "" ;;
+    tools)    echo "model" ;;
     engine)   echo "include model grammar" ;;
     server)   echo "include engine model" ;;
     router)   echo "include server" ;;
-    cli)      echo "include cache server engine model" ;; # cache: the declared internal API
+    cli)      echo "include cache server engine tools model" ;; # cache: declared internal API
     *)        echo "" ;;
     esac
 }
