@@ -11,12 +11,12 @@
  *   The library never prints.
  * - Handles are opaque. Objects returned with a reference (kvs_chunk) are released by the
  *   caller; borrowed pointers are valid as long as the object they came from.
- * - Thread safety: a kvs_cache may be used from any number of threads at once. A kvs_prompt
- *   and a kvs_batch belong to one thread at a time.
+ * - Thread safety: a kvs_cache may be used from any number of threads at once. A kvs_batch
+ *   belongs to one thread at a time.
  *
- * Keys (DESIGN.md §2): k_i = SHA-256(k_{i-1} || le32(tokens of chunk i)), k_{-1} = namespace id,
- * the SHA-256 of everything that makes KV bytes incompatible (model fingerprint, KV dtype,
- * layout, RoPE, tensor-parallel rank and size, cache_salt).
+ * Keys (docs/ARCHITECTURE.md §3): k_i = SHA-256(k_{i-1} || le32(tokens of chunk i)), k_{-1} =
+ * namespace id, the SHA-256 of everything that makes KV bytes incompatible (model fingerprint,
+ * KV dtype, layout, RoPE, tensor-parallel rank and size, cache_salt).
  */
 #ifndef KVSPILL_H
 #define KVSPILL_H

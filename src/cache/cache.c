@@ -69,7 +69,7 @@ static kvs_status open_tiers(kvs_cache *c, kvs_error *err)
         fo.cufile_buffer_size = cfg->cufile_buffer_size;
         if ((st = kvs_tier_file_open(&fo, &t, err)) != KVS_OK)
             return st;
-        c->gds = c->tiers[c->n_tiers++] = t;
+        c->tiers[c->n_tiers++] = t;
     }
     if (cfg->remote_url[0]) {
         kvs_redis_tier_options ro = {.url = cfg->remote_url, .pool_size = cfg->io_threads,

@@ -7,7 +7,6 @@
 
 #include "cache/batch.h"
 #include "cache/cache_internal.h"
-#include "cache/device_chunk.h"
 #include "cache/error.h"
 #include "cache/object.h"
 
@@ -101,7 +100,7 @@ static void land_device_hit(kvs_cache *cache, flight *f, uint32_t from_tier, kvs
     serve_early(cache, f, chunk, (int)from_tier);
     bool to_disk = cache->local_disk >= 0 && from_tier > (uint32_t)cache->local_disk;
     kvs_chunk *host;
-    if ((cache->mem || to_disk) && kvs_device_host_copy(chunk, &host, NULL) == KVS_OK) {
+    if ((cache->mem || to_disk) && kvs_object_host_copy(chunk, &host, NULL) == KVS_OK) {
         promote(cache, from_tier, host);
         kvs_chunk_release(host);
     }
@@ -138,7 +137,7 @@ static void load_job_run(kvs_job *job)
         /* Hits land; misses move to the front for the next tier. */
         size_t still = 0;
         for (size_t i = 0; i < left; i++) {
-            if (st[i] == KVS_OK && out[i] && out[i]->device) {
+            if (st[i] == KVS_OK && out[i] && out[i]->external) {
                 land_device_hit(cache, lj->flights[i], t, out[i]);
             } else if (st[i] == KVS_OK && out[i]) {
                 promote(cache, t, out[i]);

@@ -18,7 +18,6 @@ struct kvs_cache {
     kvs_tier *mem;                  /* tiers[0] when the mem tier is on, else NULL */
     uint32_t first_slow;            /* the first tier the I/O threads serve */
     int local_disk;                 /* index of the local disk tier, -1 when off */
-    kvs_tier *gds;                  /* the shared directory's tier, NULL when off */
     kvs_io_pool pool;
 
     /* The write queue: bytes of chunks waiting for slow tiers, and jobs not yet finished

@@ -1,18 +1,17 @@
 /* kvs_put_async: seal, store in memory at once, queue the slow tiers within the budget.
  *
- * A device chunk (payload in the gds tier's GPU staging buffer) goes as it is to the gds
- * tier when that tier writes with cuFile. Every other tier keeps host bytes, so those get
- * one host copy of the chunk, made here (gpu->copy_to_host into page-locked memory) and
- * only when such a tier is enabled; the device chunk never sits in a tier, and its staging
- * slot is free again once its write is done and the caller has released it. */
+ * A device chunk (its payload in a tier's device memory) goes as it is to the tiers that take
+ * device chunks (tier.h, kvs_tier_device_methods: the gds tier when it writes with cuFile).
+ * Every other tier keeps host bytes, so those get one host copy of the chunk, made here
+ * (kvs_object_host_copy, into page-locked memory) and only when such a tier is enabled; the
+ * device chunk never sits in a tier, and its staging slot is free again once its write is done
+ * and the caller has released it. */
 #include <stdlib.h>
 
 #include "cache/batch.h"
 #include "cache/cache_internal.h"
-#include "cache/device_chunk.h"
 #include "cache/error.h"
 #include "cache/object.h"
-#include "cache/tier_file.h"
 
 /* Items idx[0..k) failed with st in a tier (or before reaching one). */
 static void fail_items(kvs_batch *batch, const size_t *idx, size_t k, kvs_status st)
@@ -75,20 +74,23 @@ static void store_host(kvs_cache *cache, kvs_tier *const *tiers, size_t n,
     queue_slow(cache, tiers, n, chunks, idx, k, batch);
 }
 
-/* A batch with device chunks: the chunks as they are to a gds tier that writes with
- * cuFile, host versions (host chunks themselves, copies of device chunks) to memory and
- * the other slow tiers. */
+/* A batch with device chunks: the chunks as they are to the tiers that take device chunks
+ * (the gds tier writing with cuFile), host versions (host chunks themselves, copies of
+ * device chunks) to memory and the other slow tiers. */
 static void store_with_device(kvs_cache *cache, kvs_chunk *const *chunks, const size_t *idx,
                               size_t k, kvs_batch *batch, kvs_status *status)
 {
-    kvs_tier *gds = cache->gds && kvs_tier_file_staging(cache->gds) ? cache->gds : NULL;
-    kvs_tier *host_tiers[KVS_MAX_TIERS];
-    size_t n_host = 0;
-    for (uint32_t t = cache->first_slow; t < cache->n_tiers; t++)
-        if (cache->tiers[t] != gds)
-            host_tiers[n_host++] = cache->tiers[t];
-    if (gds)
-        queue_slow(cache, &gds, 1, chunks, idx, k, batch);
+    kvs_tier *device_tiers[KVS_MAX_TIERS], *host_tiers[KVS_MAX_TIERS];
+    size_t n_device = 0, n_host = 0;
+    for (uint32_t t = cache->first_slow; t < cache->n_tiers; t++) {
+        kvs_tier *tier = cache->tiers[t];
+        if (tier->device && tier->device->takes_chunks(tier))
+            device_tiers[n_device++] = tier;
+        else
+            host_tiers[n_host++] = tier;
+    }
+    if (n_device > 0)
+        queue_slow(cache, device_tiers, n_device, chunks, idx, k, batch);
     if (!cache->mem && n_host == 0)
         return;
     kvs_chunk **host;
@@ -98,8 +100,8 @@ static void store_with_device(kvs_cache *cache, kvs_chunk *const *chunks, const 
     size_t h = 0;
     for (size_t j = 0; j < k; j++) {
         kvs_status st = KVS_OK;
-        if (chunks[j]->device)
-            st = kvs_device_host_copy(chunks[j], &host[h], NULL);
+        if (chunks[j]->external)
+            st = kvs_object_host_copy(chunks[j], &host[h], NULL);
         else
             host[h] = kvs_chunk_ref(chunks[j]);
         if (st != KVS_OK)
@@ -148,7 +150,7 @@ kvs_status kvs_put_async(kvs_cache *cache, kvs_chunk *const *chunks, size_t n,
             kvs_batch_set_put_status(batch, i, st);
             continue;
         }
-        any_device |= chunks[i]->device != NULL;
+        any_device |= chunks[i]->external != NULL;
         valid[k] = chunks[i];
         idx[k++] = i;
     }

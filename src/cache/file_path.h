@@ -1,4 +1,4 @@
-/* Names in a file tier directory (DESIGN.md §4):
+/* Names in a file tier directory (ARCHITECTURE.md §3):
  *   <root>/v1/<namespace hex>/<k0k1>/<k2k3>/<key hex>.kvc     published objects
  *   <same directory>/<key hex>.<writer>.<pid>.<nonce>.tmp    objects being written
  *   <root>/v1/.evict.lease                                   the eviction lease

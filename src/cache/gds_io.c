@@ -246,7 +246,7 @@ kvs_status kvs_gds_read_object(kvs_gds_staging *staging, int fd, const char *pat
 kvs_status kvs_gds_write_object(int fd, const char *path, const kvs_chunk *chunk,
                                 kvs_error *err)
 {
-    kvs_gds_staging *s = chunk->device->staging;
+    kvs_gds_staging *s = kvs_device_of(chunk)->staging;
     kvs_status st = kvs_gpu_bind_thread(kvs_gds_staging_gpu(s), err);
     if (st != KVS_OK)
         return st;
@@ -256,6 +256,6 @@ kvs_status kvs_gds_write_object(int fd, const char *path, const kvs_chunk *chunk
     if ((size_t)w != chunk->header_size)
         return kvs_fail(err, KVS_ERR_IO, "write %s: short write (%zd of %zu header bytes)", path,
                         w, chunk->header_size);
-    return transfer(s, fd, path, true, chunk->header_size, chunk->device->slot.offset,
+    return transfer(s, fd, path, true, chunk->header_size, kvs_device_of(chunk)->slot.offset,
                     chunk->info.payload_size, err);
 }

@@ -1,4 +1,4 @@
-/* The gds tier's GPUDirect Storage I/O (DESIGN.md §4, gds): payloads move between the
+/* The gds tier's GPUDirect Storage I/O (ARCHITECTURE.md §5, gds): payloads move between the
  * object files and the registered GPU staging buffer with cuFileRead/cuFileWrite, headers
  * with pread/pwrite through host memory. The objects are byte for byte those of the POSIX
  * path, so nodes with and without GPUs share one directory. */

@@ -1,4 +1,4 @@
-/* Chunk keys (DESIGN.md §2): k_i = SHA-256(k_{i-1} || le32(tokens of chunk i)), k_{-1} = the
+/* Chunk keys (ARCHITECTURE.md §3): k_i = SHA-256(k_{i-1} || le32(tokens of chunk i)), k_{-1} = the
  * namespace id. SHA-256 so that no prompt can be crafted to collide with another tenant's
  * prefix, and so that every host and process computes the same key with no seed. */
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-/* The chunk object: sizes, the header codec and chunk handles (DESIGN.md §3, object.h).
+/* The chunk object: sizes, the header codec and chunk handles (ARCHITECTURE.md §4, object.h).
  *
  * Header layout, every integer little-endian, offsets in bytes:
  *     0  magic "KVSPILL\0"          8  u32 version          12  u32 header size
@@ -26,7 +26,6 @@
 #include <xxhash.h>
 
 #include "cache/buffer_pool.h"
-#include "cache/device_chunk.h"
 #include "cache/error.h"
 
 enum {
@@ -257,7 +256,7 @@ static uint64_t now_unix_ns(void)
 
 void kvs_object_seal(kvs_chunk *chunk)
 {
-    if (chunk->sealed || chunk->device)
+    if (chunk->sealed || chunk->external)
         return;
     kvs_object_seal_with_sum(chunk, XXH3_64bits(chunk->buf + chunk->header_size,
                                                 chunk->info.payload_size));
@@ -359,7 +358,8 @@ kvs_status kvs_object_parse_header(const uint8_t *buf, size_t len, kvs_chunk_inf
 
 static void chunk_free(kvs_chunk *chunk)
 {
-    kvs_device_detach(chunk);
+    if (chunk->external)
+        chunk->external->ops->release(chunk);
     kvs_object_free_buffer(chunk->buf);
     free(chunk->tokens);
     free(chunk);
@@ -550,10 +550,15 @@ const int32_t *kvs_chunk_tokens(const kvs_chunk *chunk)
     return chunk->tokens;
 }
 
-/* The payload: in host memory after the header, or in the GPU staging buffer. */
+/* The payload: in host memory after the header, or external. */
 static uint8_t *payload_of(const kvs_chunk *chunk)
 {
-    return chunk->device ? kvs_device_payload_ptr(chunk) : chunk->buf + chunk->header_size;
+    return chunk->external ? chunk->external->ops->data(chunk) : chunk->buf + chunk->header_size;
+}
+
+bool kvs_chunk_on_device(const kvs_chunk *chunk)
+{
+    return chunk && chunk->external != NULL;
 }
 
 const void *kvs_chunk_payload(const kvs_chunk *chunk)

@@ -1,4 +1,5 @@
-/* The chunk object (DESIGN.md §3): the bytes every tier stores, in memory exactly as on disk.
+/* The chunk object (ARCHITECTURE.md §4): the bytes every tier stores, in memory exactly as
+ * on disk.
  *
  *   [header, padded to a multiple of 4096][payload: per layer, K segment then V segment,
  *    each starting at a 4096-byte boundary]
@@ -24,6 +25,24 @@
 #define KVS_OBJECT_MAX_HEADS 4096u
 #define KVS_OBJECT_MAX_HEAD_DIM 16384u
 
+/* A payload kept outside the chunk's buffer (in device memory: device_chunk.h). The object
+ * format reaches its bytes only through these operations; an implementation embeds a
+ * kvs_external_payload as its first member. */
+typedef struct kvs_external_payload_ops {
+    /* The payload's address (it need not be readable by the host). */
+    uint8_t *(*data)(const kvs_chunk *chunk);
+    /* XXH3-64 (seed 0) of the payload's info.payload_size bytes. */
+    kvs_status (*checksum)(const kvs_chunk *chunk, uint64_t *sum, kvs_error *err);
+    /* Copies the payload's info.payload_size bytes to host memory at dst. */
+    kvs_status (*copy_to_host)(const kvs_chunk *chunk, uint8_t *dst, kvs_error *err);
+    /* Frees the payload, with the chunk. */
+    void (*release)(kvs_chunk *chunk);
+} kvs_external_payload_ops;
+
+typedef struct kvs_external_payload {
+    const kvs_external_payload_ops *ops;
+} kvs_external_payload;
+
 struct kvs_chunk {
     atomic_uint refs;
     kvs_chunk_info info;
@@ -32,23 +51,30 @@ struct kvs_chunk {
     uint8_t *buf;         /* KVS_OBJECT_ALIGN-aligned, total_size bytes: the object */
     int32_t *tokens;      /* info.n_tokens token ids (owned copy) */
     bool sealed;          /* header bytes in buf are written and checksummed */
-    /* NULL for a chunk in host memory. Set for a payload in the gds tier's GPU staging
-     * buffer (device_chunk.h): buf then holds the header only. */
-    struct kvs_device_payload *device;
+    /* NULL for a chunk whose payload follows the header in buf. Set for a payload kept
+     * elsewhere (in device memory): buf then holds the header only. */
+    kvs_external_payload *external;
 };
 
 /* Bytes of the header for a chunk of n_tokens, padded to KVS_OBJECT_ALIGN. */
 size_t kvs_object_header_size(uint32_t n_tokens);
 
 /* Writes the header into chunk->buf (payload checksum included). Called once, by put;
- * idempotent. After sealing, the payload must not change. A device chunk is left alone:
- * kvs_device_seal checksums its payload on the GPU. */
+ * idempotent. After sealing, the payload must not change. A chunk with an external
+ * payload is left alone: kvs_chunk_seal seals it. */
 void kvs_object_seal(kvs_chunk *chunk);
 /* The same with the payload's XXH3-64 computed by the caller. */
 void kvs_object_seal_with_sum(kvs_chunk *chunk, uint64_t payload_sum);
+/* Seals any chunk: kvs_object_seal, or for an external payload the header with the
+ * checksum its operations compute (object_external.c). */
+kvs_status kvs_chunk_seal(kvs_chunk *chunk, kvs_error *err);
 
-/* kvs_chunk_new, or with with_payload false a chunk whose buf holds the header only (a
- * device chunk's, before its staging slot is attached). */
+/* A sealed chunk with the payload in buf and the same object bytes as the sealed chunk
+ * with an external payload (copied with its copy_to_host). */
+kvs_status kvs_object_host_copy(const kvs_chunk *chunk, kvs_chunk **out, kvs_error *err);
+
+/* kvs_chunk_new, or with with_payload false a chunk whose buf holds the header only (for
+ * an external payload, before it is attached). */
 kvs_status kvs_object_new_chunk(const kvs_key *ns, const kvs_key *parent, const kvs_key *key,
                                 uint32_t chunk_index, const int32_t *tokens, uint32_t n_tokens,
                                 const kvs_layout *layout, bool with_payload, kvs_chunk **out,

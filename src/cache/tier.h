@@ -1,4 +1,4 @@
-/* The tier interface (DESIGN.md §4): one struct of function pointers per kind of storage,
+/* The tier interface (ARCHITECTURE.md §5): one struct of function pointers per kind of storage,
  * in the manner of SQLite's sqlite3_io_methods. The cache engine (cache.c) owns policy —
  * which tiers to write and read, promotion, single-flight, the write budget — and calls
  * tiers from its I/O threads, so a tier's batch calls may block on I/O; inside a batch a
@@ -38,9 +38,23 @@ typedef struct kvs_tier_methods {
     void (*close)(kvs_tier *tier);
 } kvs_tier_methods;
 
+/* A capability a tier may have: device-resident payloads, chunks whose payload lives in
+ * device memory that the tier reads and writes directly (the gds tier: a slot of its GPU
+ * staging buffer; device_chunk.h). */
+typedef struct kvs_tier_device_methods {
+    /* Gives a chunk whose buf holds the header only (kvs_object_new_chunk without payload)
+     * a payload in the tier's device memory, or fails: KVS_ERR_UNSUPPORTED with the reason
+     * when the tier cannot now, KVS_ERR_FULL when its device memory is taken. */
+    kvs_status (*new_payload)(kvs_tier *tier, kvs_chunk *chunk, kvs_error *err);
+    /* Whether put takes such chunks as they are (and get may return them) now; the cache
+     * engine gives every other tier a host copy. */
+    bool (*takes_chunks)(const kvs_tier *tier);
+} kvs_tier_device_methods;
+
 /* Every tier struct starts with this. */
 struct kvs_tier {
     const kvs_tier_methods *methods;
+    const kvs_tier_device_methods *device; /* NULL: the tier keeps host bytes only */
     char name[16];
     /* The last error a tier hit, for stats and logs (stats copy it out). */
     pthread_mutex_t error_lock;

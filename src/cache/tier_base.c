@@ -1,4 +1,4 @@
-/* The part every tier shares: its name and its last error. */
+/* The part every tier shares: its name, its last error, no capabilities until it sets them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +7,7 @@
 void kvs_tier_base_init(kvs_tier *tier, const kvs_tier_methods *methods, const char *name)
 {
     tier->methods = methods;
+    tier->device = NULL;
     snprintf(tier->name, sizeof tier->name, "%s", name);
     pthread_mutex_init(&tier->error_lock, NULL);
     tier->last_error[0] = '\0';

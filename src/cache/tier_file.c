@@ -1,11 +1,11 @@
-/* The file tier (DESIGN.md §4): one object per chunk under <root>/v1, published by rename
- * from a unique temp file, read whole and verified, evicted least-recently-used under a
- * lease. Data moves through io_uring (many chunks of a batch in flight) with O_DIRECT when
- * the file system accepts it (probed at open). Objects are whole 4096-byte blocks (the
- * object format pads the last segment), so O_DIRECT never meets a partial tail. Opened with
- * GPU operations (the gds tier) on a directory that passes the cuFile probe, it reads
- * payloads into device chunks and writes device chunks' payloads with cuFile (gds_io.h);
- * host chunks, and reads that find the GPU staging buffer full, stay on this path. */
+/* The file tier (ARCHITECTURE.md §2, §5): one object per chunk under <root>/v1, published by
+ * rename from a unique temp file, read whole and verified, evicted least-recently-used under a
+ * lease. Data moves through io_uring (many chunks of a batch in flight) with O_DIRECT when the
+ * file system accepts it (probed at open). Objects are whole 4096-byte blocks (the object
+ * format pads the last segment), so O_DIRECT never meets a partial tail. Opened with GPU
+ * operations (the gds tier) on a directory that passes the cuFile probe, it reads payloads into
+ * device chunks and writes device chunks' payloads with cuFile (gds_io.h); host chunks, and
+ * reads that find the GPU staging buffer full, stay on this path. */
 #include "cache/tier_file.h"
 
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/device_chunk.h"
 #include "cache/error.h"
 #include "cache/file_lease.h"
 #include "cache/file_mode.h"
@@ -212,7 +213,7 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         note(t, &err);
         return false;
     }
-    if (c->device && !t->staging) {
+    if (c->external && !t->staging) {
         pc->status[i] = kvs_fail(&err, KVS_ERR_INVALID, "put %s: chunk %zu is in GPU memory and "
                                  "this tier has no GPUDirect path", t->root, i);
         note(t, &err);
@@ -248,7 +249,7 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         note(t, &err);
         return false;
     }
-    if (c->device) { /* the payload goes from GPU memory with cuFileWrite, here and now */
+    if (c->external) { /* the payload goes from GPU memory with cuFileWrite, here and now */
         put_publish(pc, i, fd, kvs_gds_write_object(fd, it->temp, c, &err), &err);
         return false;
     }
@@ -618,6 +619,21 @@ static void file_close(kvs_tier *tier)
     free(t);
 }
 
+/* The gds path's device payloads (tier.h). */
+static kvs_status file_device_payload(kvs_tier *tier, kvs_chunk *chunk, kvs_error *err)
+{
+    file_tier *t = (file_tier *)tier;
+    if (!t->staging)
+        return kvs_fail(err, KVS_ERR_UNSUPPORTED, "device chunk %u: the %s tier uses %s",
+                        chunk->info.chunk_index, t->base.name, t->gds_io_path);
+    return kvs_device_payload_new(t->staging, chunk, err);
+}
+
+static bool file_takes_device_chunks(const kvs_tier *tier)
+{
+    return ((const file_tier *)tier)->staging != NULL;
+}
+
 static const kvs_tier_methods file_methods = {
     .contains_prefix = file_contains_prefix,
     .get = file_get,
@@ -625,6 +641,12 @@ static const kvs_tier_methods file_methods = {
     .remove = file_remove,
     .stats = file_stats,
     .close = file_close,
+};
+
+/* A file tier opened with GPU operations (the gds tier) has device payloads. */
+static const kvs_tier_device_methods gds_device_methods = {
+    .new_payload = file_device_payload,
+    .takes_chunks = file_takes_device_chunks,
 };
 
 /* ---- open ------------------------------------------------------------------------------- */
@@ -747,6 +769,8 @@ kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
                                    t->gds_io_path, sizeof t->gds_io_path);
     pthread_mutex_init(&t->evict_lock, NULL);
     kvs_tier_base_init(&t->base, &file_methods, opts->name ? opts->name : "local_disk");
+    if (opts->gpu)
+        t->base.device = &gds_device_methods;
     *out = &t->base;
     return KVS_OK;
 }

@@ -142,7 +142,7 @@ static void mem_put(kvs_tier *tier, kvs_chunk *const *chunks, size_t n, kvs_stat
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < n; i++) {
         kvs_chunk *c = chunks[i];
-        if (!c || !c->sealed || c->device) { /* a device chunk would hold its GPU slot */
+        if (!c || !c->sealed || c->external) { /* a device chunk would hold its GPU slot */
             status[i] = KVS_ERR_INVALID;
             t->put_errors++;
             continue;

@@ -1,4 +1,4 @@
-/* The redis tier (DESIGN.md §4): each chunk object, byte for byte as the file tier stores
+/* The redis tier (ARCHITECTURE.md §5): each chunk object, byte for byte as the file tier stores
  * it, is one Redis string under "kvspill:v1:<namespace hex>:<key hex>". Capacity is Redis's
  * business (maxmemory + an eviction policy); an evicted object is a miss.
  *

@@ -1,5 +1,5 @@
 /* Write-through to the slow tiers from the I/O threads, within a byte budget: a put never
- * waits for storage, and memory held by queued chunks stays bounded (DESIGN.md §5). */
+ * waits for storage, and memory held by queued chunks stays bounded (ARCHITECTURE.md §2). */
 #include <stdlib.h>
 
 #include "cache/batch.h"

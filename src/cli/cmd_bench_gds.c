@@ -1,5 +1,5 @@
 /* kvspill bench gds --dir DIR: the gds tier's write and read bandwidth between files and GPU
- * memory (DESIGN §4 "gds"), against the path without GPUDirect Storage measured in the same
+ * memory (docs/gds.md), against the path without GPUDirect Storage measured in the same
  * run on the same objects: pread into pinned host memory, then cudaMemcpy to the GPU (and
  * cudaMemcpy to pinned memory, then pwrite, for writes), O_DIRECT, one object at a time.
  *
@@ -314,7 +314,7 @@ static int run_round(gds_bench *b, int r, gds_round *out)
     double bytes = (double)b->n * (double)b->payload, raw_w, raw_r, raw_bytes;
     if (make_chain(b, r) || tier_write(b, &out->tier_write))
         return -1;
-    /* The round's namespace directory (DESIGN §4: <root>/v1/<ns>/...). */
+    /* The round's namespace directory (ARCHITECTURE.md §3: <root>/v1/<ns>/...). */
     char ns_hex[KVS_KEY_HEX_LEN + 1], ns_dir[KVS_PATH_MAX + 80];
     kvs_key_hex(&b->ns, ns_hex);
     snprintf(ns_dir, sizeof ns_dir, "%s/v1/%s", b->dir, ns_hex);
@@ -337,10 +337,10 @@ static int run_round(gds_bench *b, int r, gds_round *out)
     return rc ? rc : remove_chain(b);
 }
 
-static int setup(gds_bench *b, model_error *merr)
+static int setup(gds_bench *b, engine_error *eerr)
 {
-    if (!(b->gpu = engine_gpu_ops_device(0, merr))) {
-        fprintf(stderr, "kvspill bench gds: %s\n", merr->msg);
+    if (!(b->gpu = engine_gpu_ops_device(0, eerr))) {
+        fprintf(stderr, "kvspill bench gds: %s\n", eerr->msg);
         return -1;
     }
     b->payload = kvs_payload_bytes(&tinyllama, TOKENS);
@@ -397,9 +397,9 @@ int cmd_bench_gds(int argc, char **argv)
     }
     if (!b.dir)
         return usage();
-    model_error merr;
+    engine_error eerr;
     gds_round rounds[ROUNDS];
-    int rc = setup(&b, &merr);
+    int rc = setup(&b, &eerr);
     for (int r = 0; r < ROUNDS && rc == 0; r++)
         rc = run_round(&b, r, &rounds[r]);
     if (rc == 0) {

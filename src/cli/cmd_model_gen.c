@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "model/model_gen.h"
+#include "tools/model_gen.h"
 
 static void usage(FILE *f, const char *cmd)
 {

@@ -334,11 +334,12 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     engine *e = NULL;
-    model_error err;
-    if (engine_create(&ec, &e, &err)) {
-        fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
+    engine_error eerr;
+    if (engine_create(&ec, &e, &eerr)) {
+        fprintf(stderr, "kvspill %s: %s\n", cmd, eerr.msg);
         return 2;
     }
+    model_error err;
     print_devices(e, ec.kv_role != ENGINE_KV_NONE);
     int status = 2;
     server srv;

@@ -45,7 +45,7 @@ int ttft_engine_open(const ttft_setup *s, engine **out)
         ec.kv_role = ENGINE_KV_BOTH;
         ec.offload = &kc;
     }
-    model_error err;
+    engine_error err;
     if (engine_create(&ec, out, &err)) {
         fprintf(stderr, "kvspill bench ttft: %s\n", err.msg);
         return -1;
@@ -96,7 +96,7 @@ int ttft_run(engine *e, const int32_t *prompt, size_t n, uint32_t max_tokens, tt
     engine_request req = {.prompt = prompt, .n_prompt = n, .on_event = on_event, .user = &w};
     req.sampling = sampler_config_default();
     req.sampling.max_tokens = max_tokens;
-    model_error err;
+    engine_error err;
     uint64_t id;
     double t0 = ttft_now();
     int rc = engine_submit(e, &req, &id, &err);

@@ -24,16 +24,16 @@ double connector_now(void)
 }
 
 int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
-                     const kvs_layout *layout, connector **out, model_error *err)
+                     const kvs_layout *layout, connector **out, engine_error *err)
 {
     *out = NULL;
     connector *c = calloc(1, sizeof *c);
     if (!c)
-        return model_fail(err, "offload connector: out of memory");
+        return engine_fail(err, "offload connector: out of memory");
     kvs_error kerr;
     if (kvs_cache_open(cfg->offload, &c->cache, &kerr) != KVS_OK) {
         free(c);
-        return model_fail(err, "offload connector: %s", kerr.msg);
+        return engine_fail(err, "offload connector: %s", kerr.msg);
     }
     c->be = be;
     c->kv = kv;

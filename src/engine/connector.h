@@ -1,5 +1,5 @@
-/* The KV offload connector (DESIGN §5, LMCache's role for vLLM): at admission it looks up
- * the chunks of a prompt past what the in-memory prefix cache already holds, decides
+/* The KV offload connector (LMCache's role for vLLM; ARCHITECTURE.md §2, §5): at admission
+ * it looks up the chunks of a prompt past what the in-memory prefix cache already holds, decides
  * whether loading them beats recomputing, loads them asynchronously and scatters their K/V
  * into the sequence's blocks; as full chunks are computed it gathers and stores them
  * without ever blocking the scheduler. Scatter and gather are the backend's KV transfers
@@ -46,7 +46,7 @@ typedef struct conn_seq {
 
 /* kv's blocks are in be's memory; both must outlive the connector. */
 int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
-                     const kvs_layout *layout, connector **out, model_error *err) MODEL_MUST_CHECK;
+                     const kvs_layout *layout, connector **out, engine_error *err) ENGINE_MUST_CHECK;
 /* Waits for the gathers in flight, hands their chunks to the cache, waits for queued
  * stores (bounded), frees everything. */
 void connector_destroy(connector *c);

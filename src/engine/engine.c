@@ -55,7 +55,7 @@ static void set_name(engine *e)
     e->chat_template_tool_use = gguf_dup_str(e->gf, "tokenizer.chat_template.tool_use");
 }
 
-static int alloc_buffers(engine *e, model_error *err)
+static int alloc_buffers(engine *e, engine_error *err)
 {
     uint32_t nt = e->cfg.max_num_batched_tokens, ns = e->cfg.max_num_seqs;
     e->running = calloc(ns, sizeof *e->running);
@@ -69,27 +69,28 @@ static int alloc_buffers(engine *e, model_error *err)
     e->scratch = malloc(e->n_vocab * sizeof *e->scratch);
     if (!e->running || !e->free_slots || !e->b_tokens || !e->b_pos || !e->b_seq ||
         !e->b_rows || !e->b_out_seq || !e->logits || !e->scratch)
-        return model_fail(err, "engine: out of memory for the batch buffers");
+        return engine_fail(err, "engine: out of memory for the batch buffers");
     for (uint32_t i = 0; i < ns; i++)
         e->free_slots[i] = ns - 1 - i;
     e->n_free_slots = ns;
     return 0;
 }
 
-static int open_model(engine *e, model_error *err)
+static int open_model(engine *e, engine_error *err)
 {
     const engine_config *c = &e->cfg;
-    if (gguf_open(c->model_path, &e->gf, err) || model_load(e->gf, &e->m, err) ||
-        tokenizer_load(e->gf, &e->tk, err))
-        return -1;
+    model_error merr;
+    if (gguf_open(c->model_path, &e->gf, &merr) || model_load(e->gf, &e->m, &merr) ||
+        tokenizer_load(e->gf, &e->tk, &merr))
+        return engine_fail(err, "%s", merr.msg);
     int threads = c->n_threads > 0 ? c->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (backend_create(c->device, e->m, threads > 0 ? threads : 1, NULL, &e->be, err))
-        return -1;
+    if (backend_create(c->device, e->m, threads > 0 ? threads : 1, NULL, &e->be, &merr))
+        return engine_fail(err, "%s", merr.msg);
     const model_hparams *hp = &e->m->hp;
     e->n_vocab = hp->n_vocab;
     e->max_model_len = c->max_model_len ? c->max_model_len : hp->n_ctx_train;
     if (e->max_model_len > hp->n_ctx_train)
-        return model_fail(err, "engine: max_model_len %u exceeds the model's context %u (%s)",
+        return engine_fail(err, "engine: max_model_len %u exceeds the model's context %u (%s)",
                           e->max_model_len, hp->n_ctx_train, c->model_path);
     set_name(e);
     return 0;
@@ -97,7 +98,7 @@ static int open_model(engine *e, model_error *err)
 
 /* The KV pool's bytes: --kv-cache-memory, or a share of the device's memory. */
 static int size_kv_pool(engine *e, uint64_t *bytes, char *how, size_t how_cap,
-                        model_error *err)
+                        engine_error *err)
 {
     const engine_config *c = &e->cfg;
     const model_hparams *hp = &e->m->hp;
@@ -115,8 +116,10 @@ static int size_kv_pool(engine *e, uint64_t *bytes, char *how, size_t how_cap,
     uint64_t free_b, total_b;
     uint64_t per_token = 2ull * hp->n_layer * hp->n_head_kv * hp->head_dim *
                          (c->kv_dtype == KV_F32 ? 4 : 2);
-    if (e->be->ops->mem_info(e->be, &free_b, &total_b, err) ||
-        kv_sizing_from_utilization(c->gpu_memory_utilization, free_b, total_b,
+    model_error merr;
+    if (e->be->ops->mem_info(e->be, &free_b, &total_b, &merr))
+        return engine_fail(err, "%s", merr.msg);
+    if (kv_sizing_from_utilization(c->gpu_memory_utilization, free_b, total_b,
                                    per_token * e->max_model_len, bytes, err))
         return -1;
     snprintf(how, how_cap, "--gpu-memory-utilization %g of %.1f GiB", c->gpu_memory_utilization,
@@ -124,7 +127,7 @@ static int size_kv_pool(engine *e, uint64_t *bytes, char *how, size_t how_cap,
     return 0;
 }
 
-static int open_cache(engine *e, model_error *err)
+static int open_cache(engine *e, engine_error *err)
 {
     const engine_config *c = &e->cfg;
     const model_hparams *hp = &e->m->hp;
@@ -155,7 +158,7 @@ static int open_cache(engine *e, model_error *err)
     d->tp_size = 1;
     if (c->kv_role != ENGINE_KV_NONE) {
         if (!c->offload)
-            return model_fail(err, "engine: kv_role needs an offload configuration");
+            return engine_fail(err, "engine: kv_role needs an offload configuration");
         /* A KV cache on the GPU lends the cache library its device (pinned staging,
          * GPUDirect Storage). */
         e->offload = *c->offload;
@@ -168,14 +171,14 @@ static int open_cache(engine *e, model_error *err)
     return 0;
 }
 
-int engine_create(const engine_config *cfg, engine **out, model_error *err)
+int engine_create(const engine_config *cfg, engine **out, engine_error *err)
 {
     *out = NULL;
     if (!cfg->model_path)
-        return model_fail(err, "engine: no model path");
+        return engine_fail(err, "engine: no model path");
     engine *e = calloc(1, sizeof *e);
     if (!e)
-        return model_fail(err, "engine: out of memory");
+        return engine_fail(err, "engine: out of memory");
     e->cfg = *cfg;
     if (!e->cfg.max_num_seqs)
         e->cfg.max_num_seqs = 32;
@@ -236,11 +239,11 @@ uint32_t engine_max_model_len(const engine *e) { return e->max_model_len; }
 const char *engine_chat_template(const engine *e) { return e->chat_template; }
 const char *engine_chat_template_tool_use(const engine *e) { return e->chat_template_tool_use; }
 
-static int new_seq(engine *e, const engine_request *req, eng_seq **out, model_error *err)
+static int new_seq(engine *e, const engine_request *req, eng_seq **out, engine_error *err)
 {
     eng_seq *s = calloc(1, sizeof *s);
     if (!s)
-        return model_fail(err, "engine: out of memory");
+        return engine_fail(err, "engine: out of memory");
     s->slot = ENGINE_NO_SLOT;
     s->cap_tokens = e->max_model_len + 1;
     s->tokens = malloc(s->cap_tokens * sizeof *s->tokens);
@@ -248,19 +251,20 @@ static int new_seq(engine *e, const engine_request *req, eng_seq **out, model_er
     s->stops = malloc((req->sampling.n_stop + 1) * sizeof *s->stops);
     if (!s->tokens || !s->hashes || !s->stops) {
         eng_seq_free(s);
-        return model_fail(err, "engine: out of memory for a request of %zu tokens",
+        return engine_fail(err, "engine: out of memory for a request of %zu tokens",
                           req->n_prompt);
     }
-    if (sampler_create(&req->sampling, e->n_vocab, &s->smp, err)) {
+    model_error merr;
+    if (sampler_create(&req->sampling, e->n_vocab, &s->smp, &merr)) {
         eng_seq_free(s);
-        return -1;
+        return engine_fail(err, "%s", merr.msg);
     }
     kvs_namespace_desc d = e->ns_desc;
     d.cache_salt = req->cache_salt;
     kvs_error kerr;
     if (kvs_namespace_id(&d, &s->ns, &kerr) != KVS_OK) {
         eng_seq_free(s);
-        return model_fail(err, "engine: cache namespace: %s", kerr.msg);
+        return engine_fail(err, "engine: cache namespace: %s", kerr.msg);
     }
     memcpy(s->tokens, req->prompt, req->n_prompt * sizeof *s->tokens);
     s->n_tokens = s->n_prompt = (uint32_t)req->n_prompt;
@@ -276,18 +280,18 @@ static int new_seq(engine *e, const engine_request *req, eng_seq **out, model_er
     return 0;
 }
 
-int engine_submit(engine *e, const engine_request *req, uint64_t *request_id, model_error *err)
+int engine_submit(engine *e, const engine_request *req, uint64_t *request_id, engine_error *err)
 {
     if (!req->prompt || req->n_prompt == 0)
-        return model_fail(err, "request: empty prompt");
+        return engine_fail(err, "request: empty prompt");
     if (req->n_prompt > e->max_model_len)
-        return model_fail(err, "request: prompt of %zu tokens exceeds max_model_len %u",
+        return engine_fail(err, "request: prompt of %zu tokens exceeds max_model_len %u",
                           req->n_prompt, e->max_model_len);
     if (!req->on_event)
-        return model_fail(err, "request: no event callback");
+        return engine_fail(err, "request: no event callback");
     for (size_t i = 0; i < req->n_prompt; i++)
         if (req->prompt[i] < 0 || (uint32_t)req->prompt[i] >= e->n_vocab)
-            return model_fail(err, "request: token %d at %zu outside the vocabulary (%u)",
+            return engine_fail(err, "request: token %d at %zu outside the vocabulary (%u)",
                               req->prompt[i], i, e->n_vocab);
     eng_seq *s;
     if (new_seq(e, req, &s, err))
@@ -296,7 +300,7 @@ int engine_submit(engine *e, const engine_request *req, uint64_t *request_id, mo
     if (e->shutdown) {
         pthread_mutex_unlock(&e->mu);
         eng_seq_free(s);
-        return model_fail(err, "engine: shutting down");
+        return engine_fail(err, "engine: shutting down");
     }
     s->id = ++e->next_id;
     *request_id = s->id;

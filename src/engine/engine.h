@@ -1,4 +1,4 @@
-/* The serving engine (DESIGN.md §5–§6): a loaded model, a paged KV cache with automatic
+/* The serving engine (ARCHITECTURE.md §2, §5): a loaded model, a paged KV cache with automatic
  * prefix caching, a scheduler thread doing continuous batching, and the connector to the
  * KV offload library. The server submits requests as token ids and receives events.
  *
@@ -16,7 +16,7 @@
 #include "kvspill.h"
 #include "model/backend.h"
 #include "model/kv_cache.h"
-#include "model/model_error.h"
+#include "engine/engine_error.h"
 #include "model/sampler.h"
 
 typedef struct engine engine;
@@ -57,7 +57,7 @@ typedef struct engine_config {
 /* vLLM-like defaults; model_path still to be set. */
 void engine_config_init(engine_config *cfg);
 
-int engine_create(const engine_config *cfg, engine **out, model_error *err) MODEL_MUST_CHECK;
+int engine_create(const engine_config *cfg, engine **out, engine_error *err) ENGINE_MUST_CHECK;
 /* Cancels running requests (each gets its final event), flushes queued stores, frees. */
 void engine_destroy(engine *e);
 
@@ -110,7 +110,7 @@ typedef struct engine_request {
 /* Queues a request. Fails (no events follow) on invalid input: empty prompt, prompt longer
  * than max_model_len, tokens outside the vocabulary, engine shutting down. */
 int engine_submit(engine *e, const engine_request *req, uint64_t *request_id,
-                  model_error *err) MODEL_MUST_CHECK;
+                  engine_error *err) ENGINE_MUST_CHECK;
 /* Asks the scheduler to drop a request (client went away); its final event follows. */
 void engine_cancel(engine *e, uint64_t request_id);
 

@@ -79,7 +79,7 @@ struct engine {
     float *logits, *scratch;
 };
 
-int scheduler_start(engine *e, model_error *err) MODEL_MUST_CHECK;
+int scheduler_start(engine *e, engine_error *err) ENGINE_MUST_CHECK;
 /* Sets shutdown, wakes the thread and joins it: every request gets its final event. */
 void scheduler_stop(engine *e);
 void eng_seq_free(eng_seq *s);

@@ -7,9 +7,9 @@ const kvs_gpu_ops *engine_gpu_ops(backend *b)
     return NULL;
 }
 
-const kvs_gpu_ops *engine_gpu_ops_device(int device, model_error *err)
+const kvs_gpu_ops *engine_gpu_ops_device(int device, engine_error *err)
 {
-    model_fail(err, "GPU %d: this build has no CUDA backend (nvcc was not found when it was "
+    engine_fail(err, "GPU %d: this build has no CUDA backend (nvcc was not found when it was "
                     "configured)", device);
     return NULL;
 }
@@ -83,16 +83,16 @@ const kvs_gpu_ops *engine_gpu_ops(backend *b)
     return table_of(backend_cuda_device(b));
 }
 
-const kvs_gpu_ops *engine_gpu_ops_device(int device, model_error *err)
+const kvs_gpu_ops *engine_gpu_ops_device(int device, engine_error *err)
 {
     int rc = cuda_bind_thread(device);
     if (rc != 0) {
-        model_fail(err, "GPU %d: cudaSetDevice: %s", device, cuda_device_error_string(rc));
+        engine_fail(err, "GPU %d: cudaSetDevice: %s", device, cuda_device_error_string(rc));
         return NULL;
     }
     const kvs_gpu_ops *ops = table_of(device);
     if (!ops)
-        model_fail(err, "GPU %d: device numbers above %d are not supported", device,
+        engine_fail(err, "GPU %d: device numbers above %d are not supported", device,
                    GPU_OPS_MAX_DEVICES - 1);
     return ops;
 }

@@ -6,7 +6,7 @@
 
 #include "kvspill.h"
 #include "model/backend.h"
-#include "model/model_error.h"
+#include "engine/engine_error.h"
 
 /* The operations for backend b's device; NULL for a CPU backend (and in a build without
  * CUDA), in which case the cache keeps everything in ordinary host memory. Valid as long
@@ -16,6 +16,6 @@ const kvs_gpu_ops *engine_gpu_ops(backend *b);
 /* The operations for CUDA device `device` without a backend (tools that move bytes between
  * storage and the GPU but run no model: `kvspill bench gds`); NULL with a message when the
  * build has no CUDA or the device cannot be used. */
-const kvs_gpu_ops *engine_gpu_ops_device(int device, model_error *err);
+const kvs_gpu_ops *engine_gpu_ops_device(int device, engine_error *err);
 
 #endif

@@ -73,13 +73,13 @@ void kv_paged_unref(kv_paged *p, uint32_t block)
         list_push_tail(p, block);
 }
 
-int kv_paged_seq_append(kv_paged *p, uint32_t seq, uint32_t block, model_error *err)
+int kv_paged_seq_append(kv_paged *p, uint32_t seq, uint32_t block, engine_error *err)
 {
     if (seq >= p->n_seq)
-        return model_fail(err, "paged kv cache: sequence %u out of range (%u slots)", seq,
+        return engine_fail(err, "paged kv cache: sequence %u out of range (%u slots)", seq,
                           p->n_seq);
     if (p->lens[seq] >= p->max_blocks)
-        return model_fail(err, "paged kv cache: sequence %u: more than %u blocks", seq,
+        return engine_fail(err, "paged kv cache: sequence %u: more than %u blocks", seq,
                           p->max_blocks);
     p->tables[(size_t)seq * p->max_blocks + p->lens[seq]++] = block;
     return 0;
@@ -92,19 +92,19 @@ const uint32_t *kv_paged_seq_table(const kv_paged *p, uint32_t seq)
     return p->tables + (size_t)seq * p->max_blocks;
 }
 
-int kv_paged_seq_reserve(kv_paged *p, uint32_t seq, uint32_t n_pos, model_error *err)
+int kv_paged_seq_reserve(kv_paged *p, uint32_t seq, uint32_t n_pos, engine_error *err)
 {
     if (seq >= p->n_seq)
-        return model_fail(err, "paged kv cache: sequence %u out of range (%u slots)", seq,
+        return engine_fail(err, "paged kv cache: sequence %u out of range (%u slots)", seq,
                           p->n_seq);
     uint32_t need = (n_pos + KV_PAGED_BLOCK - 1) / KV_PAGED_BLOCK, had = p->lens[seq];
     if (need > p->max_blocks)
-        return model_fail(err, "paged kv cache: sequence %u: %u positions exceed %u blocks",
+        return engine_fail(err, "paged kv cache: sequence %u: %u positions exceed %u blocks",
                           seq, n_pos, p->max_blocks);
     if (need <= had)
         return 0;
     if (need - had > p->n_free)
-        return model_fail(err, "paged kv cache: sequence %u: %u more blocks needed, %u free",
+        return engine_fail(err, "paged kv cache: sequence %u: %u more blocks needed, %u free",
                           seq, need - had, p->n_free);
     while (p->lens[seq] < need)
         p->tables[(size_t)seq * p->max_blocks + p->lens[seq]++] = kv_paged_alloc(p);
@@ -121,9 +121,13 @@ void kv_paged_seq_free(kv_paged *p, uint32_t seq)
     p->lens[seq] = 0;
 }
 
+/* The kv_cache operation speaks the model's convention. */
 static int paged_reserve(kv_cache *kv, uint32_t seq, uint32_t n_pos, model_error *err)
 {
-    return kv_paged_seq_reserve((kv_paged *)kv, seq, n_pos, err);
+    engine_error eerr;
+    if (kv_paged_seq_reserve((kv_paged *)kv, seq, n_pos, &eerr) != 0)
+        return model_fail(err, "%s", eerr.msg);
+    return 0;
 }
 
 static const uint32_t *paged_table(kv_cache *kv, uint32_t seq)
@@ -169,14 +173,14 @@ static const kv_cache_ops paged_ops = {
 
 int kv_paged_create(backend *be, uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim,
                     kv_dtype dtype, uint64_t bytes, uint32_t n_seq, uint32_t max_blocks_per_seq,
-                    kv_paged **out, model_error *err)
+                    kv_paged **out, engine_error *err)
 {
     *out = NULL;
     if (!n_layer || !n_kv_heads || !head_dim || !n_seq || !max_blocks_per_seq)
-        return model_fail(err, "paged kv cache: zero-sized dimension");
+        return engine_fail(err, "paged kv cache: zero-sized dimension");
     kv_paged *p = calloc(1, sizeof *p);
     if (!p)
-        return model_fail(err, "paged kv cache: out of memory");
+        return engine_fail(err, "paged kv cache: out of memory");
     p->base = (kv_cache){&paged_ops, dtype, KV_PAGED_BLOCK, n_layer, n_kv_heads, head_dim};
     p->be = be;
     p->block_bytes = KV_PAGED_BLOCK * kv_row_elems(&p->base) * kv_dtype_size(dtype);
@@ -199,7 +203,7 @@ int kv_paged_create(backend *be, uint32_t n_layer, uint32_t n_kv_heads, uint32_t
     p->lens = calloc(n_seq, sizeof *p->lens);
     if (!p->k || !p->v || !p->refs || !p->prev || !p->next || !p->tables || !p->lens) {
         paged_destroy(&p->base);
-        return model_fail(err, "paged kv cache: cannot allocate %u blocks (2 × %zu bytes)",
+        return engine_fail(err, "paged kv cache: cannot allocate %u blocks (2 × %zu bytes)",
                           (uint32_t)n, total);
     }
     p->head = p->tail = KV_PAGED_NONE;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/engine_error.h"
 #include "model/kv_cache.h"
 
 #define KV_PAGED_BLOCK 16
@@ -24,7 +25,7 @@ typedef void (*kv_paged_evict_fn)(void *user, uint32_t block);
  * resident from creation (model/kv_pool_mem.h); be must outlive the cache. */
 int kv_paged_create(backend *be, uint32_t n_layer, uint32_t n_kv_heads, uint32_t head_dim,
                     kv_dtype dtype, uint64_t bytes, uint32_t n_seq, uint32_t max_blocks_per_seq,
-                    kv_paged **out, model_error *err) MODEL_MUST_CHECK;
+                    kv_paged **out, engine_error *err) ENGINE_MUST_CHECK;
 kv_cache *kv_paged_cache(kv_paged *p);
 void kv_paged_set_evict(kv_paged *p, kv_paged_evict_fn fn, void *user);
 
@@ -42,12 +43,12 @@ void kv_paged_ref(kv_paged *p, uint32_t block);
 void kv_paged_unref(kv_paged *p, uint32_t block);
 
 /* Sequence slots: appending moves the caller's reference into the table. */
-int kv_paged_seq_append(kv_paged *p, uint32_t seq, uint32_t block, model_error *err) MODEL_MUST_CHECK;
+int kv_paged_seq_append(kv_paged *p, uint32_t seq, uint32_t block, engine_error *err) ENGINE_MUST_CHECK;
 uint32_t kv_paged_seq_len(const kv_paged *p, uint32_t seq);
 const uint32_t *kv_paged_seq_table(const kv_paged *p, uint32_t seq);
 /* Allocates blocks until seq covers n_pos positions; -1 (nothing allocated kept) when
  * the pool runs out. */
-int kv_paged_seq_reserve(kv_paged *p, uint32_t seq, uint32_t n_pos, model_error *err) MODEL_MUST_CHECK;
+int kv_paged_seq_reserve(kv_paged *p, uint32_t seq, uint32_t n_pos, engine_error *err) ENGINE_MUST_CHECK;
 /* Drops every block of seq (unref) and empties its table. */
 void kv_paged_seq_free(kv_paged *p, uint32_t seq);
 

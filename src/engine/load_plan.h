@@ -1,4 +1,4 @@
-/* Load-or-compute (DESIGN §5): running estimates of each tier's read bandwidth and of the
+/* Load-or-compute (ARCHITECTURE.md §2): running estimates of each tier's read bandwidth and of the
  * engine's prefill speed, and the decision of how many hit chunks to load. Pure: no clock,
  * no I/O, so the connector feeds it measurements and its unit test feeds it hand-made ones.
  *

@@ -45,7 +45,7 @@ static uint32_t find(const prefix_cache *pc, const kvs_key *hash)
     return KV_PAGED_NONE;
 }
 
-int prefix_cache_create(kv_paged *kv, prefix_cache **out, model_error *err)
+int prefix_cache_create(kv_paged *kv, prefix_cache **out, engine_error *err)
 {
     *out = NULL;
     uint32_t n = kv_paged_n_blocks(kv), nb = 1;
@@ -62,7 +62,7 @@ int prefix_cache_create(kv_paged *kv, prefix_cache **out, model_error *err)
     }
     if (!pc || !pc->buckets || !pc->chain || !pc->hash || !pc->cached) {
         prefix_cache_destroy(pc);
-        return model_fail(err, "prefix cache: out of memory for %u blocks", n);
+        return engine_fail(err, "prefix cache: out of memory for %u blocks", n);
     }
     memset(pc->buckets, 0xff, nb * sizeof *pc->buckets);
     kv_paged_set_evict(kv, forget, pc);

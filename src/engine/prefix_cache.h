@@ -1,6 +1,6 @@
-/* Automatic prefix caching over full KV blocks (vLLM APC): a block's hash is the DESIGN §2
- * key chain at block granularity, rooted in the request's namespace id, so a hash names
- * the block's tokens and everything before them. The map hash → block holds blocks in use
+/* Automatic prefix caching over full KV blocks (vLLM APC): a block's hash is the key chain
+ * of ARCHITECTURE.md §3 at block granularity, rooted in the request's namespace id, so a
+ * hash names the block's tokens and everything before them. The map hash → block holds blocks in use
  * and freed blocks alike; a freed block stays findable until the paged cache hands it out
  * again (LRU), when the evict hook drops it. */
 #ifndef KVSPILL_ENGINE_PREFIX_CACHE_H
@@ -15,7 +15,7 @@
 typedef struct prefix_cache prefix_cache;
 
 /* Installs itself as the evict hook of kv. */
-int prefix_cache_create(kv_paged *kv, prefix_cache **out, model_error *err) MODEL_MUST_CHECK;
+int prefix_cache_create(kv_paged *kv, prefix_cache **out, engine_error *err) ENGINE_MUST_CHECK;
 void prefix_cache_destroy(prefix_cache *pc);
 
 /* Extends a chain of block hashes: hashes[0..n_have) are known; appends the hashes of the

@@ -123,7 +123,7 @@ static bool admit(engine *e, eng_seq *s)
     if (e->pc) {
         s->n_hashes = prefix_hash_extend(&s->ns, s->tokens, s->n_tokens, s->hashes, s->n_hashes);
         uint32_t max_hit = (s->n_tokens - 1) / KV_PAGED_BLOCK, i = 0;
-        model_error err;
+        engine_error err;
         for (; i < max_hit && i < s->n_hashes; i++) {
             uint32_t b = prefix_cache_get(e->pc, &s->hashes[i]);
             if (b == KV_PAGED_NONE)
@@ -153,7 +153,7 @@ static bool admit(engine *e, eng_seq *s)
     uint32_t load_end = have;
     if (e->conn)
         connector_admit(e->conn, &s->conn, &s->ns, s->tokens, s->n_tokens, have, &load_end);
-    model_error err;
+    engine_error err;
     /* The free blocks were counted above; should it fail all the same, the slot, its
      * blocks and the connector's state go back, and s waits with no slot. */
     if (kv_paged_seq_reserve(e->kv, slot, s->n_tokens, &err) != 0) {
@@ -238,7 +238,7 @@ static uint32_t build_batch(engine *e, uint32_t *n_out)
                 continue;
             uint32_t n = remaining < budget ? remaining : budget;
             bool self = false;
-            model_error err;
+            engine_error err;
             while (kv_paged_seq_reserve(e->kv, s->slot, s->n_computed + n, &err) != 0) {
                 eng_seq *v = victim_for(e, s);
                 preempt(e, v ? v : s);
@@ -468,10 +468,10 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-int scheduler_start(engine *e, model_error *err)
+int scheduler_start(engine *e, engine_error *err)
 {
     if (pthread_create(&e->thread, NULL, scheduler_main, e) != 0)
-        return model_fail(err, "engine: cannot start the scheduler thread");
+        return engine_fail(err, "engine: cannot start the scheduler thread");
     e->thread_started = true;
     return 0;
 }

@@ -1,4 +1,4 @@
-/* Where the forward pass runs and where the KV cache lives (DESIGN §6 "Backends"): one
+/* Where the forward pass runs and where the KV cache lives (ARCHITECTURE.md §5 "Backend"): one
  * struct of function pointers, as kv_cache_ops and the cache library's tiers are built, and
  * one implementation per device: backend_cpu.c (the thread pool and the CPU kernels of
  * forward.c) and cuda/backend_cuda.c (cuBLAS and our own kernels, built when nvcc is

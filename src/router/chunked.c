@@ -2,9 +2,8 @@
  * zero size ends the body, followed by trailer lines and an empty line. */
 #include "router/chunked.h"
 
+#include <ctype.h>
 #include <string.h>
-
-#include "cache/hex.h"
 
 enum { ST_SIZE, ST_EXT, ST_SIZE_LF, ST_DATA, ST_DATA_CR, ST_DATA_LF, ST_TRAILER,
        ST_TRAILER_LINE, ST_TRAILER_LF, ST_DONE };
@@ -36,11 +35,11 @@ int chunked_decode(chunked_decoder *d, const char *in, size_t in_len, char *out,
         char c = in[i];
         switch (d->state) {
         case ST_SIZE: {
-            int v = kvs_hex_digit_value(c);
-            if (v >= 0) {
+            if (isxdigit((unsigned char)c)) {
+                uint64_t v = (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
                 if (d->digits >= 15) /* a size past 2^60 is not a real chunk */
                     return -1;
-                d->remaining = d->remaining * 16 + (uint64_t)v;
+                d->remaining = d->remaining * 16 + v;
                 d->digits++;
             } else if (c == ';' || c == ' ' || c == '\t') {
                 d->state = ST_EXT;

@@ -167,17 +167,17 @@ int gen_start(engine *e, gen_registry *reg, const engine_request *req, size_t n_
         r.sampling.seed = req->sampling.seed + i;
         r.on_event = on_event;
         r.user = c;
-        model_error merr;
+        engine_error eerr;
         /* The reference is taken before submitting: the final event may come at once. */
         pthread_mutex_lock(&g->mu);
         g->refs++;
         pthread_mutex_unlock(&g->mu);
-        if (engine_submit(e, &r, &c->id, &merr) != 0) {
+        if (engine_submit(e, &r, &c->id, &eerr) != 0) {
             pthread_mutex_lock(&g->mu);
             g->refs--;
             pthread_mutex_unlock(&g->mu);
             api_fail(err, atomic_load(&reg->cancel_all) ? 503 : 400, NULL, NULL,
-                     "the engine refused the request: %s", merr.msg);
+                     "the engine refused the request: %s", eerr.msg);
             gen_release(g);
             return -1;
         }

@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "model/gguf.h"
+#include "tools/gguf_writer.h"
 #include "model/tokenizer.h"
-#include "model/vocab_gen.h"
+#include "tools/vocab_gen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

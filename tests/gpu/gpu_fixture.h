@@ -9,7 +9,7 @@
 #include "model/backend.h"
 #include "model/backend_cpu.h"
 #include "model/cuda/backend_cuda.h"
-#include "model/model_gen.h"
+#include "tools/model_gen.h"
 #include "model_fixture.h"
 
 /* Exits 77 (skipped) with a message when there is no CUDA device. */

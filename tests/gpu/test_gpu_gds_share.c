@@ -1,4 +1,4 @@
-/* A GPU node and a CPU node share one cache directory (DESIGN §4 "gds"): chunks a CPU node
+/* A GPU node and a CPU node share one cache directory (docs/gds.md): chunks a CPU node
  * wrote through the POSIX file tier load on the GPU node (through cuFile into the staging
  * buffer when libcufile works, else through pinned memory) and scatter into the CUDA
  * backend's KV blocks bit-exactly; chunks the GPU node gathers from its blocks and stores

@@ -81,7 +81,7 @@ static inline void fx_config(engine_config *cfg, char *path /* 4096 */, const ch
 static inline engine *fx_engine(const engine_config *cfg)
 {
     engine *e = NULL;
-    model_error err = {{0}};
+    engine_error err = {{0}};
     if (engine_create(cfg, &e, &err) != 0)
         fail_msg("engine_create: %s", err.msg);
     return e;
@@ -100,7 +100,7 @@ static inline void fx_submit(engine *e, fx_run *r, const int32_t *prompt, size_t
     req.cache_salt = salt;
     req.on_event = fx_on_event;
     req.user = r;
-    model_error err = {{0}};
+    engine_error err = {{0}};
     if (engine_submit(e, &req, &r->id, &err) != 0)
         fail_msg("engine_submit: %s", err.msg);
 }

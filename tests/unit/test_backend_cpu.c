@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "model/backend.h"
-#include "model/model_gen.h"
+#include "tools/model_gen.h"
 #include "model_fixture.h"
 
 static char dir[4096];

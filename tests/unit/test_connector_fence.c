@@ -144,7 +144,7 @@ static void fence_setup_open(fence_setup *f)
     fixture_load(&f->fm, "tiny-f16");
     const model_hparams *hp = &f->fm.m->hp;
     f->be = late_backend_new(f->fm.m);
-    model_error err = {{0}};
+    engine_error err = {{0}};
     assert_int_equal(kv_paged_create(&f->be->base, hp->n_layer, hp->n_head_kv, hp->head_dim,
                                      KV_F16, 1u << 20, 2, 8, &f->kv, &err), 0);
     kvs_config_init(&f->kc);
@@ -176,7 +176,7 @@ static void test_fenced_store_and_load(void **state)
     late_backend *be = f.be;
     kv_paged *kv = f.kv;
     connector *c = f.c;
-    model_error err = {{0}};
+    engine_error err = {{0}};
 
     kvs_key ns;
     memset(&ns, 7, sizeof ns);
@@ -240,7 +240,7 @@ static void test_gathered_blocks_held(void **state)
     (void)state;
     fence_setup f;
     fence_setup_open(&f);
-    model_error err = {{0}};
+    engine_error err = {{0}};
     kvs_key ns;
     memset(&ns, 9, sizeof ns);
     int32_t tokens[N_TOKENS];

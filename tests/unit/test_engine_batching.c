@@ -171,7 +171,7 @@ static void test_submit_rejects(void **state)
     req.sampling = sampler_config_default();
     req.on_event = fx_on_event;
     uint64_t id;
-    model_error err = {{0}};
+    engine_error err = {{0}};
     req.prompt = s->tok;
     assert_int_equal(engine_submit(e, &req, &id, &err), -1); /* empty */
     req.n_prompt = 65;

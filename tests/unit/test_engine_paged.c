@@ -9,7 +9,7 @@
 static kv_paged *pool(uint32_t n, uint32_t n_seq)
 {
     kv_paged *p;
-    model_error err = {{0}};
+    engine_error err = {{0}};
     uint64_t per_block = 2ull * KV_PAGED_BLOCK * 4 * sizeof(float);
     assert_int_equal(kv_paged_create(NULL, 1, 1, 4, KV_F32, n * per_block + per_block / 2,
                                      n_seq, 8, &p, &err), 0);
@@ -21,7 +21,7 @@ static void test_accounting(void **state)
 {
     (void)state;
     kv_paged *p = pool(8, 2);
-    model_error err = {{0}};
+    engine_error err = {{0}};
     assert_int_equal(kv_paged_n_free(p), 8);
     assert_int_equal(kv_paged_seq_reserve(p, 0, 40, &err), 0); /* 3 blocks */
     assert_int_equal(kv_paged_seq_len(p, 0), 3);
@@ -93,7 +93,7 @@ static void test_prefix_map(void **state)
     (void)state;
     kv_paged *p = pool(4, 1);
     prefix_cache *pc;
-    model_error err = {{0}};
+    engine_error err = {{0}};
     assert_int_equal(prefix_cache_create(p, &pc, &err), 0);
     int32_t toks[48];
     for (int i = 0; i < 48; i++)
@@ -162,6 +162,7 @@ static void test_forward_same_as_contiguous(void **state)
     const model_hparams *hp = &fm.m->hp;
     fwd_ctx *fc;
     model_error err = {{0}};
+    engine_error eerr = {{0}};
     assert_int_equal(fwd_create(fm.m, 2, NULL, &fc, &err), 0);
     for (int dt = 0; dt < 2; dt++) {
         kv_dtype dtype = dt ? KV_F32 : KV_F16;
@@ -170,7 +171,7 @@ static void test_forward_same_as_contiguous(void **state)
                                               2, n, dtype, &contig, &err), 0);
         kv_paged *p;
         assert_int_equal(kv_paged_create(NULL, hp->n_layer, hp->n_head_kv, hp->head_dim,
-                                         dtype, 64ull << 20, 2, 16, &p, &err), 0);
+                                         dtype, 64ull << 20, 2, 16, &p, &eerr), 0);
         /* Scramble the free list so block tables are not the identity. */
         uint32_t held[7];
         for (int i = 0; i < 7; i++)

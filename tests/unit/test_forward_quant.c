@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "model/kernels.h"
-#include "model/model_gen.h"
+#include "tools/model_gen.h"
 #include "model_fixture.h"
 
 typedef struct quant_case {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model/gguf.h"
+#include "tools/gguf_writer.h"
 #include "testutil.h"
 
 /* ---- a byte builder for hand-made (and hand-damaged) images ---- */

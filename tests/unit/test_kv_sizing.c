@@ -13,7 +13,7 @@ static void test_share_less_in_use(void **state)
 {
     (void)state;
     uint64_t bytes;
-    model_error err;
+    engine_error err;
     /* 80 GiB device, 30 GiB in use (weights): 0.85 x 80 = 68, 38 left for the KV cache. */
     assert_int_equal(kv_sizing_from_utilization(0.85, 50 * GIB, 80 * GIB, GIB, &bytes, &err), 0);
     assert_int_equal(bytes, (uint64_t)(0.85 * 80 * GIB) - 30 * GIB);
@@ -25,7 +25,7 @@ static void test_too_little_is_an_error(void **state)
 {
     (void)state;
     uint64_t bytes = 1;
-    model_error err;
+    engine_error err;
     /* 0.5 x 80 = 40 GiB share, 45 GiB in use. */
     assert_int_equal(kv_sizing_from_utilization(0.5, 35 * GIB, 80 * GIB, GIB, &bytes, &err), -1);
     assert_int_equal(bytes, 0);

@@ -8,6 +8,7 @@
 
 #include "model/forward.h"
 #include "model/gguf.h"
+#include "tools/gguf_writer.h"
 #include "model/model.h"
 
 /* n_embd 32, 2 heads of 16, 1 KV head, ff 64, vocab 16, 1 layer. */

@@ -7,7 +7,7 @@
 
 #include "model/gguf.h"
 #include "model/kernels.h"
-#include "model/quant_write.h"
+#include "tools/quant_write.h"
 #include "testutil.h"
 
 static void test_f16(void **state)

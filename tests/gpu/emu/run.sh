@@ -34,7 +34,7 @@ TESTS=("$@")
 
 # The rest of the project as a CPU-only build.
 cmake -S "$ROOT" -B "$OUT/cpu" -G Ninja -DKVSPILL_CUDA=OFF >/dev/null
-cmake --build "$OUT/cpu" -j "$(nproc)" --target kvspill_model kvspill kvspill_engine \
+cmake --build "$OUT/cpu" -j "$(nproc)" --target kvspill_model kvspill_tools kvspill kvspill_engine \
   kvspill_server >/dev/null
 
 SAN="-O1 -g -fsanitize=address -fno-omit-frame-pointer"
@@ -62,7 +62,8 @@ gcc $CF -c "$ROOT/tests/support/testutil.c" -o "$O/testutil.o"
 objs+=("$O/emu_sched.o" "$O/emu_rt.o" "$O/gpu_ops.o" "$O/testutil.o")
 B=$OUT/cpu
 LIBS=("$B/src/server/libkvspill_server.a" "$B/src/engine/libkvspill_engine.a"
-      "$B/src/cache/libkvspill.a" "$B/src/model/libkvspill_model.a" -lcmocka -lxxhash -luring
+      "$B/src/cache/libkvspill.a" "$B/src/tools/libkvspill_tools.a"
+      "$B/src/model/libkvspill_model.a" -lcmocka -lxxhash -luring
       -lyaml -lhiredis -ldl -lcrypto -lutf8proc -lm -lmicrohttpd -ljansson -lpthread)
 
 failed=()

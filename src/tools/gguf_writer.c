@@ -1,5 +1,5 @@
 /* GGUF v3 writer: metadata and tensor infos in memory, tensor data copied or streamed. */
-#include "model/gguf.h"
+#include "tools/gguf_writer.h"
 
 #include <errno.h>
 #include <stdio.h>

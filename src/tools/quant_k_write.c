@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "model/kernels.h"
-#include "model/quant_write.h"
+#include "tools/quant_write.h"
 
 static int clampi(long v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : (int)v; }
 

@@ -1,13 +1,13 @@
 /* Writes a Llama-shaped GGUF with seeded random weights (`kvspill model gen`): the same
  * parameters and seed give the same bytes. Tensor data is generated and streamed to the
  * file a chunk at a time, so memory use stays small whatever the model size. */
-#ifndef KVSPILL_MODEL_MODEL_GEN_H
-#define KVSPILL_MODEL_MODEL_GEN_H
+#ifndef KVSPILL_TOOLS_MODEL_GEN_H
+#define KVSPILL_TOOLS_MODEL_GEN_H
 
 #include <stdint.h>
 
-#include "model/gguf.h"
 #include "model/model_error.h"
+#include "tools/gguf_writer.h"
 
 /* How the 2-D weights get their types (norms are always F32). */
 typedef enum model_gen_mix {

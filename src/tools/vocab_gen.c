@@ -1,4 +1,4 @@
-#include "model/vocab_gen.h"
+#include "tools/vocab_gen.h"
 
 #include <stdlib.h>
 #include <string.h>

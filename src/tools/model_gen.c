@@ -1,12 +1,12 @@
-#include "model/model_gen.h"
+#include "tools/model_gen.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/quant_write.h"
-#include "model/vocab_gen.h"
+#include "tools/quant_write.h"
+#include "tools/vocab_gen.h"
 
 #define GEN_MERGES 700
 #define CHUNK_FLOATS (1u << 20)

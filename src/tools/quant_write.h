@@ -1,7 +1,7 @@
 /* Conversions from f32 to the stored weight types, for writing GGUF files (`model gen`).
  * Dequantization for inference lives with the kernels. */
-#ifndef KVSPILL_MODEL_QUANT_WRITE_H
-#define KVSPILL_MODEL_QUANT_WRITE_H
+#ifndef KVSPILL_TOOLS_QUANT_WRITE_H
+#define KVSPILL_TOOLS_QUANT_WRITE_H
 
 #include <stddef.h>
 #include <stdint.h>

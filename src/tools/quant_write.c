@@ -1,4 +1,4 @@
-#include "model/quant_write.h"
+#include "tools/quant_write.h"
 
 #include <math.h>
 #include <string.h>

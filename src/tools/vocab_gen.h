@@ -1,12 +1,12 @@
 /* A small byte-level BPE vocabulary for generated models: the 256 byte characters, merges
  * learned from a built-in English sample, and special tokens, with a ChatML template. */
-#ifndef KVSPILL_MODEL_VOCAB_GEN_H
-#define KVSPILL_MODEL_VOCAB_GEN_H
+#ifndef KVSPILL_TOOLS_VOCAB_GEN_H
+#define KVSPILL_TOOLS_VOCAB_GEN_H
 
 #include <stdint.h>
 
-#include "model/gguf.h"
 #include "model/model_error.h"
+#include "tools/gguf_writer.h"
 
 /* Special tokens, at the end of the vocabulary in this order. */
 #define VOCAB_GEN_BOS "<|begin_of_text|>"
