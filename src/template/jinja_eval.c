@@ -516,7 +516,7 @@ static jv *slice(jctx *c, const jnode *n)
         return undefined_use(c, n->line, obj);
     if (obj->k != JV_STR && (obj->k != JV_LIST || obj->u.list.gen))
         return undef_named(c, "'%s' object is not subscriptable", type_name(obj));
-    int64_t start, stop, step;
+    int64_t start = 0, stop = 0, step = 1;
     size_t len = obj->k == JV_STR ? utf8_len(obj->u.str.s, obj->u.str.n) : obj->u.list.n;
     if (slice_indices(c, n->line, parts, (int64_t)len, &start, &stop, &step))
         return NULL;
