@@ -68,7 +68,7 @@ soak: build
 TORTURE_SECONDS ?= 60
 torture: build
 	@bash scripts/torture.sh $(BUILD) $(TORTURE_SECONDS)
-	@bash scripts/crash-torture.sh $(BUILD) $(CRASH_TORTURE_SECONDS)
+	@bash scripts/crash-torture.sh $(BUILD) $(CRASH_TORTURE_SECONDS) 4 $(CRASH_TORTURE_KILLS)
 
 # Benchmarks print ratios against baselines measured in the same run; see bench/README.md.
 bench: build
@@ -83,10 +83,11 @@ bench-scale: build
 	  trap 'rm -rf "$$d"' EXIT && $(BUILD)/kvspill bench scale --dir "$$d" --objects $(BENCH_SCALE_OBJECTS)
 
 # Crash consistency of the file tier: writers SIGKILLed at random points, round after round
-# for CRASH_TORTURE_SECONDS (scripts/crash-torture.sh). Not in `make check`.
+# for CRASH_TORTURE_SECONDS and at least CRASH_TORTURE_KILLS kills (scripts/crash-torture.sh). Not in `make check`.
 CRASH_TORTURE_SECONDS ?= 120
+CRASH_TORTURE_KILLS ?= 1000
 crash-torture: build
-	@bash scripts/crash-torture.sh $(BUILD) $(CRASH_TORTURE_SECONDS)
+	@bash scripts/crash-torture.sh $(BUILD) $(CRASH_TORTURE_SECONDS) 4 $(CRASH_TORTURE_KILLS)
 
 # The GPU tests (tests/gpu) on a CPU emulation of the device, for machines without a GPU:
 # kernels, transfers, XXH3, mixed batches, every weight type (tests/gpu/emu/run.sh).

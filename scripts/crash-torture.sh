@@ -7,11 +7,14 @@
 # or partial fails) and that `kvspill cache verify` finds no damaged object. At the end
 # `kvspill cache gc --orphan-age 0` must remove every temporary file the killed writers
 # left, and verify must pass again. Prints rounds, kills, and temp files left and removed.
-# usage: scripts/crash-torture.sh BUILD SECONDS [WRITERS]
+# Runs for SECONDS and at least until MIN_KILLS writers were killed (default 1000, the
+# issue's "1000 SIGKILLs at random points").
+# usage: scripts/crash-torture.sh BUILD SECONDS [WRITERS] [MIN_KILLS]
 set -euo pipefail
 build=${1:?build dir}
 seconds=${2:-120}
 writers=${3:-4}
+min_kills=${4:-1000}
 kv="$build/kvspill"
 helper="$build/tests/helper_file_writer"
 for b in "$kv" "$helper"; do
@@ -28,7 +31,7 @@ temps() { find "$dir" -name '*.tmp' -type f | wc -l; }
 
 end=$((SECONDS + seconds))
 rounds=0 kills=0 max_temps=0
-while [ $SECONDS -lt $end ]; do
+while [ $SECONDS -lt $end ] || [ $kills -lt "$min_kills" ]; do
   pids=()
   for _ in $(seq "$writers"); do
     "$helper" loop "$dir" 16 &

@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
 """Soak of `kvspill serve` with KV offload (run by scripts/soak.sh; stdlib only).
 
-Two server processes share one small cache directory on 127.0.0.1, with host RAM and a
-Redis server (when redis-server is installed) as their other tiers. SOAK_CLIENTS (default
-64) clients send a mix
-of completions and chats, streaming or not, over shared prefixes with random cache_salts;
+Three server processes share one small cache directory on 127.0.0.1, with host RAM and a
+Redis server (when redis-server is installed) as their other tiers, behind a `kvspill
+router` (prefixaware). SOAK_CLIENTS (default 64) clients send half their requests through
+the router and half to two of the replicas directly: a mix of completions and chats, streaming or not, over shared prefixes with random cache_salts;
 some leave mid-stream, some send malformed bodies. Throughout it checks that every
 well-formed request gets 200 and a well-shaped answer, malformed ones an OpenAI-shaped 4xx,
-greedy answers to fixed probe prompts never change, each server's RSS stays within a bound
+greedy answers to fixed probe prompts never change (directly and through the router),
+each process's RSS stays within a bound
 of its size after warm-up (the slope is reported), and the directory stays under its
-capacity (plus the slack of the writers' rescan interval). At the end: each server holds
+capacity (plus the slack of the writers' rescan interval). At the end: each process holds
 as many descriptors as before the load, `kvspill cache verify` finds no damaged object and
-both servers exit 0 on SIGTERM. Prints "N passed, M failed"; exits 1 on any failure.
+every process exits 0 on SIGTERM. Prints "N passed, M failed"; exits 1 on any failure.
 """
 import http.client
 import json
@@ -39,9 +40,9 @@ MAX_MODEL_LEN = 2048
 # 32 MiB: the servers write ~5 MB/s, so the directory turns over every few seconds.
 DISK_GB = 0.03125
 # A writer refuses puts that would take its estimate of the directory past the capacity
-# while the other server evicts; the estimate misses only the other server's writes since
-# its last scan (at most 10% of the capacity each) and writes in flight.
-DISK_LIMIT = int(DISK_GB * (1 << 30) * 1.15)
+# while the others evict; the estimate misses only the other two servers' writes since
+# their last scan (at most 10% of the capacity each) and writes in flight.
+DISK_LIMIT = int(DISK_GB * (1 << 30) * 1.25)
 RSS_GROWTH_MB = int(os.environ.get("SOAK_RSS_GROWTH_MB", "96"))
 WARMUP = min(60, SECONDS // 4)
 KVT = '{"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"}'
@@ -73,6 +74,8 @@ def failed(msg):
 
 
 class Server:
+    """A `kvspill serve` replica with the three offload tiers."""
+
     def __init__(self, name, redis_port=None):
         self.name, self.port = name, free_port()
         env = dict(os.environ, LMCACHE_CHUNK_SIZE=str(CHUNK), LMCACHE_LOCAL_CPU="True",
@@ -80,12 +83,14 @@ class Server:
                    LMCACHE_MAX_LOCAL_DISK_SIZE=str(DISK_GB))
         if redis_port:
             env["LMCACHE_REMOTE_URL"] = "redis://127.0.0.1:%d" % redis_port
-        self.log = open(os.path.join(WORK, name + ".log"), "w+")
-        self.p = subprocess.Popen(
+        self.start(
             [BIN, "serve", "--model", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
              "--served-model-name", "soak", "--max-model-len", str(MAX_MODEL_LEN),
-             "--threads", "1", "--kv-cache-memory", "64M", "--kv-transfer-config", KVT],
-            env=env, stdout=self.log, stderr=self.log)
+             "--threads", "1", "--kv-cache-memory", "64M", "--kv-transfer-config", KVT], env)
+
+    def start(self, argv, env):
+        self.log = open(os.path.join(WORK, self.name + ".log"), "w+")
+        self.p = subprocess.Popen(argv, env=env, stdout=self.log, stderr=self.log)
         for _ in range(600):
             try:
                 if self.request("GET", "/health", timeout=5)[0] == 200:
@@ -93,9 +98,10 @@ class Server:
             except OSError:
                 pass
             if self.p.poll() is not None:
-                raise SystemExit("%s did not start:\n%s" % (name, self.tail()))
+                raise SystemExit("%s did not start:\n%s" % (self.name, self.tail()))
             time.sleep(0.1)
-        raise SystemExit("%s: no /health in 60 s" % name)
+        raise SystemExit("%s: no /health in 60 s" % self.name)
+
 
     def tail(self):
         self.log.flush()
@@ -118,6 +124,17 @@ class Server:
 
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.p.pid))
+
+
+class Router(Server):
+    """`kvspill router` in front of the replicas."""
+
+    def __init__(self, name, replicas):
+        self.name, self.port = name, free_port()
+        backends = ",".join("http://127.0.0.1:%d" % r.port for r in replicas)
+        self.start([BIN, "router", "--backends", backends, "--host", "127.0.0.1",
+                    "--port", str(self.port), "--routing-logic", "prefixaware"],
+                   dict(os.environ))
 
 
 # Shared prefixes: a few long "documents" of seeded words, and system prompts.
@@ -261,7 +278,10 @@ def client(idx, servers):
     for _ in range(100000):  # bounded; the deadline ends it first
         if time.monotonic() > stop_at:
             return
-        server = servers[0] if rng.random() < 0.7 else servers[1]
+        # servers: the router, then the replicas; the last replica is reached only through
+        # the router.
+        pick = rng.random()
+        server = servers[0] if pick < 0.5 else servers[1] if pick < 0.8 else servers[2]
         roll = rng.random()
         if roll < 0.05:
             path, body, want = rng.choice(MALFORMED)
@@ -302,7 +322,7 @@ def client(idx, servers):
 
 
 def probe(servers, answers):
-    """Greedy answers to the probes, on both servers, against the first ones seen."""
+    """Greedy answers to the probes, on every server, against the first ones seen."""
     for i, (path, body) in enumerate(PROBES):
         for s in servers:
             b = dict(body, max_tokens=12, temperature=0)
@@ -379,7 +399,9 @@ def watch(servers, answers, marks, series):
 def main():
     os.makedirs(CACHE, exist_ok=True)
     redis = Redis() if redis_available() else None
-    servers = [Server("a", redis and redis.port), Server("b", redis and redis.port)]
+    replicas = [Server(n, redis and redis.port) for n in ("a", "b", "c")]
+    router = Router("router", replicas)
+    servers = [router] + replicas
     answers, marks, series = {}, {}, {}
     fds0 = {s.name: s.fds() for s in servers}
     try:
@@ -390,7 +412,7 @@ def main():
         for t in threads:
             t.join()
         probe(servers, answers)
-        for s in servers:
+        for s in replicas:
             offload_metrics(s, marks)
         time.sleep(3)  # connections of the last requests close
         for s in servers:
@@ -401,7 +423,7 @@ def main():
             else:
                 failed("%s: %d descriptors before the load, %d after" % (s.name, fds0[s.name], fds))
             marks["rss_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(series.get(s.name, [])))
-        for s in servers:
+        for s in servers:  # the router first, so no request of its reaches a stopped replica
             s.p.send_signal(signal.SIGTERM)
             try:
                 rc = s.p.wait(timeout=60)
