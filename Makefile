@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja -DKVSPILL_WERROR=ON
 CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz soak torture crash-torture bench bench-scale gpu-emu clean format
+.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz fuzz-long soak torture crash-torture bench bench-scale gpu-emu clean format
 
 all: build
 
@@ -56,7 +56,13 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	@bash scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-# Two real servers with RAM, file and Redis tiers under SOAK_CLIENTS (64) clients for
+# Every harness to 10^7 executions or an hour, FUZZ_PARALLEL at once (issue's regime).
+FUZZ_PARALLEL ?= $(JOBS)
+fuzz-long: $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	@bash scripts/run-fuzzers.sh $(FUZZ_BUILD) 3600 10000000 $(FUZZ_PARALLEL)
+
+# Three replicas behind the router, with RAM, file and Redis tiers, under SOAK_CLIENTS (64) clients for
 # SOAK_SECONDS: scripts/soak.py.
 SOAK_SECONDS ?= 600
 soak: build
