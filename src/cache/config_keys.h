@@ -1,4 +1,6 @@
-/* The configuration keys kvs_config_set knows, shared by the environment and YAML readers. */
+/* The configuration keys kvs_config_set knows and the settings reader behind
+ * kvs_config_from_env and kvs_config_from_yaml_file, shared by the environment and YAML
+ * readers. */
 #ifndef KVSPILL_CACHE_CONFIG_KEYS_H
 #define KVSPILL_CACHE_CONFIG_KEYS_H
 
@@ -6,7 +8,9 @@
 
 /* NULL-terminated list of the LMCache-style key names (lower case). */
 extern const char *const kvs_config_keys[];
-bool kvs_config_key_known(const char *key);
+bool kvs_settings_key_known(const kvs_settings *settings, const char *key);
+/* The library's own settings: kvs_config_keys, set by kvs_config_set into cfg. */
+kvs_settings kvs_config_settings(kvs_config *cfg);
 
 /* kvs_config_from_yaml_file on len bytes of YAML in memory; errors name the text as name
  * (tests/fuzz/fuzz_config_yaml.c). */
