@@ -167,14 +167,6 @@ const char *const kvs_config_keys[] = {
     "max_write_queue_size", "io_threads", "io_depth", "writer_id", "file_mode", NULL,
 };
 
-bool kvs_settings_key_known(const kvs_settings *settings, const char *key)
-{
-    for (size_t i = 0; settings->keys[i]; i++)
-        if (!strcmp(settings->keys[i], key))
-            return true;
-    return false;
-}
-
 kvs_status kvs_settings_from_env(const kvs_settings *settings, kvs_error *err)
 {
     if (!settings || !settings->keys || !settings->set)
@@ -210,7 +202,8 @@ static kvs_status set_config(void *target, const char *key, const char *value, k
     return kvs_config_set(target, key, value, err);
 }
 
-kvs_settings kvs_config_settings(kvs_config *cfg)
+/* The library's own settings: kvs_config_keys, set by kvs_config_set into cfg. */
+static kvs_settings kvs_config_settings(kvs_config *cfg)
 {
     return (kvs_settings){.keys = kvs_config_keys, .set = set_config, .target = cfg};
 }
@@ -221,4 +214,21 @@ kvs_status kvs_config_from_env(kvs_config *cfg, kvs_error *err)
         return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
     kvs_settings settings = kvs_config_settings(cfg);
     return kvs_settings_from_env(&settings, err);
+}
+
+kvs_status kvs_config_from_yaml_file(kvs_config *cfg, const char *path, kvs_error *err)
+{
+    if (!cfg)
+        return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
+    kvs_settings settings = kvs_config_settings(cfg);
+    return kvs_settings_from_yaml_file(&settings, path, err);
+}
+
+kvs_status kvs_config_from_yaml_text(kvs_config *cfg, const char *name, const char *text,
+                                     size_t len, kvs_error *err)
+{
+    if (!cfg)
+        return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
+    kvs_settings settings = kvs_config_settings(cfg);
+    return kvs_settings_from_yaml_text(&settings, name, text, len, err);
 }

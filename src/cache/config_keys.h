@@ -8,10 +8,10 @@
 
 /* NULL-terminated list of the LMCache-style key names (lower case). */
 extern const char *const kvs_config_keys[];
-bool kvs_settings_key_known(const kvs_settings *settings, const char *key);
-/* The library's own settings: kvs_config_keys, set by kvs_config_set into cfg. */
-kvs_settings kvs_config_settings(kvs_config *cfg);
 
+/* kvs_settings_from_yaml_file on len bytes of YAML in memory, errors naming it as name. */
+kvs_status kvs_settings_from_yaml_text(const kvs_settings *settings, const char *name,
+                                       const char *text, size_t len, kvs_error *err);
 /* kvs_config_from_yaml_file on len bytes of YAML in memory; errors name the text as name
  * (tests/fuzz/fuzz_config_yaml.c). */
 kvs_status kvs_config_from_yaml_text(kvs_config *cfg, const char *name, const char *text,

@@ -21,6 +21,14 @@ static const char *scalar_text(const yaml_node_t *node)
     return text;
 }
 
+static bool key_known(const kvs_settings *settings, const char *key)
+{
+    for (size_t i = 0; settings->keys[i]; i++)
+        if (!strcmp(settings->keys[i], key))
+            return true;
+    return false;
+}
+
 static kvs_status apply_mapping(const kvs_settings *settings, const char *path, yaml_document_t *doc,
                                 yaml_node_t *root, kvs_error *err)
 {
@@ -33,7 +41,7 @@ static kvs_status apply_mapping(const kvs_settings *settings, const char *path, 
             return kvs_fail(err, KVS_ERR_INVALID, "%s:%lu: a key is not a plain name", path,
                             line);
         const char *key = (const char *)k->data.scalar.value;
-        if (!kvs_settings_key_known(settings, key))
+        if (!key_known(settings, key))
             continue;
         if (v->type != YAML_SCALAR_NODE)
             return kvs_fail(err, KVS_ERR_INVALID, "%s:%lu: %s: expected a single value", path,
@@ -88,23 +96,14 @@ kvs_status kvs_settings_from_yaml_file(const kvs_settings *settings, const char 
     return st;
 }
 
-kvs_status kvs_config_from_yaml_text(kvs_config *cfg, const char *name, const char *text,
-                                     size_t len, kvs_error *err)
+kvs_status kvs_settings_from_yaml_text(const kvs_settings *settings, const char *name,
+                                       const char *text, size_t len, kvs_error *err)
 {
-    if (!cfg || !name || (!text && len))
+    if (!settings || !settings->keys || !settings->set || !name || (!text && len))
         return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return kvs_fail(err, KVS_ERR_NOMEM, "%s: cannot start the YAML parser", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
-    kvs_settings settings = kvs_config_settings(cfg);
-    return load(&settings, name, &parser, err);
-}
-
-kvs_status kvs_config_from_yaml_file(kvs_config *cfg, const char *path, kvs_error *err)
-{
-    if (!cfg)
-        return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
-    kvs_settings settings = kvs_config_settings(cfg);
-    return kvs_settings_from_yaml_file(&settings, path, err);
+    return load(settings, name, &parser, err);
 }
