@@ -110,6 +110,9 @@ kvs_status kvs_namespace_id(const kvs_namespace_desc *desc, kvs_key *ns, kvs_err
 /* One step of the chain: key = SHA-256(parent || le32(tokens[0..n))). */
 void kvs_key_next(const kvs_key *parent, const int32_t *tokens, size_t n_tokens, kvs_key *key);
 
+/* A chunk holds at most this many tokens (the object format's bound on a header). */
+#define KVS_CHUNK_MAX_TOKENS (1u << 20)
+
 /* Keys of every chunk of tokens[0..n_tokens): full chunks of chunk_size, plus the trailing
  * partial chunk when include_partial. Writes at most max_keys keys; *n_keys gets the count
  * of chunks (which may exceed max_keys: KVS_ERR_INVALID then). */
@@ -129,13 +132,6 @@ typedef enum kvs_durability {
 
 /* Field names follow LMCache's keys (LMCACHE_<KEY> in the environment, <key> in YAML). */
 typedef struct kvs_config {
-    uint32_t chunk_size;            /* tokens per chunk (chunk_size, default 256) */
-    bool save_unfull_chunk;         /* for the engine's connector: also store a prompt's
-                                       trailing partial chunk once its prefill completes,
-                                       keyed as kvs_chunk_keys with include_partial, and
-                                       look it up (default false) */
-    bool save_decode_cache;         /* for the engine's connector: also store chunks produced
-                                       while decoding (default false) */
     bool local_cpu;                 /* host RAM tier on (default true) */
     uint64_t max_local_cpu_size;    /* bytes (LMCache gives GB; default 5 GB) */
     char local_disk[KVS_PATH_MAX];  /* local directory ("file:///path" or a path; "" = off) */
@@ -167,8 +163,28 @@ void kvs_config_init(kvs_config *cfg);
  * malformed values are errors naming the key. */
 kvs_status kvs_config_from_env(kvs_config *cfg, kvs_error *err);
 kvs_status kvs_config_from_yaml_file(kvs_config *cfg, const char *path, kvs_error *err);
-/* Sets one key by its LMCache name ("chunk_size", "max_local_cpu_size", ...) from text. */
+/* Sets one key by its LMCache name ("max_local_cpu_size", "local_disk", ...) from text. */
 kvs_status kvs_config_set(kvs_config *cfg, const char *key, const char *value, kvs_error *err);
+
+/* The same LMCache sources, read with the same rules, for settings that are not the
+ * library's: the engine's connector owns chunk_size, save_unfull_chunk and
+ * save_decode_cache. Each key of keys found in LMCACHE_CONFIG_FILE (or, without one, in
+ * LMCACHE_<KEY>) is handed to set; errors name the file and line or the variable. */
+typedef kvs_status (*kvs_setting_fn)(void *target, const char *key, const char *value,
+                                     kvs_error *err);
+typedef struct kvs_settings {
+    const char *const *keys; /* NULL-terminated LMCache key names (lower case) */
+    kvs_setting_fn set;
+    void *target;
+} kvs_settings;
+kvs_status kvs_settings_from_env(const kvs_settings *settings, kvs_error *err);
+kvs_status kvs_settings_from_yaml_file(const kvs_settings *settings, const char *path,
+                                       kvs_error *err);
+/* The value parsers behind kvs_config_set, for a kvs_setting_fn: booleans as Python and
+ * YAML write them (true/false/1/0, any case), unsigned integers within [min, max]. */
+kvs_status kvs_setting_bool(const char *key, const char *value, bool *out, kvs_error *err);
+kvs_status kvs_setting_uint(const char *key, const char *value, uint32_t min, uint32_t max,
+                            uint32_t *out, kvs_error *err);
 
 /* ---- The cache ---------------------------------------------------------------------- */
 

@@ -22,8 +22,6 @@ static const char *strip_file_url(const char *path)
 
 static kvs_status validate(const kvs_config *cfg, kvs_error *err)
 {
-    if (cfg->chunk_size == 0)
-        return kvs_fail(err, KVS_ERR_INVALID, "config: chunk_size must be > 0");
     if (cfg->io_threads == 0)
         return kvs_fail(err, KVS_ERR_INVALID, "config: io_threads must be > 0");
     if (cfg->io_depth == 0)

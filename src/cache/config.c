@@ -10,7 +10,6 @@
 
 #include "cache/config_keys.h"
 #include "cache/error.h"
-#include "cache/object.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define MIB (1024.0 * 1024.0)
@@ -20,8 +19,6 @@
 void kvs_config_init(kvs_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->chunk_size = 256;
-    cfg->save_unfull_chunk = false;
     cfg->local_cpu = true;
     cfg->max_local_cpu_size = (uint64_t)(5.0 * GIB);
     cfg->cufile_buffer_size = (uint64_t)(128 * MIB);
@@ -36,7 +33,7 @@ void kvs_config_init(kvs_config *cfg)
     snprintf(cfg->writer_id, sizeof cfg->writer_id, "%.40s:%ld", host, (long)getpid());
 }
 
-static kvs_status parse_bool(const char *key, const char *value, bool *out, kvs_error *err)
+kvs_status kvs_setting_bool(const char *key, const char *value, bool *out, kvs_error *err)
 {
     if (!strcasecmp(value, "true") || !strcmp(value, "1"))
         *out = true;
@@ -48,8 +45,8 @@ static kvs_status parse_bool(const char *key, const char *value, bool *out, kvs_
     return KVS_OK;
 }
 
-static kvs_status parse_uint(const char *key, const char *value, uint32_t min, uint32_t max,
-                             uint32_t *out, kvs_error *err)
+kvs_status kvs_setting_uint(const char *key, const char *value, uint32_t min, uint32_t max,
+                            uint32_t *out, kvs_error *err)
 {
     char *end = NULL;
     errno = 0;
@@ -133,14 +130,8 @@ kvs_status kvs_config_set(kvs_config *cfg, const char *key, const char *value, k
 {
     if (!cfg || !key || !value)
         return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
-    if (!strcmp(key, "chunk_size"))
-        return parse_uint(key, value, 1, KVS_OBJECT_MAX_TOKENS, &cfg->chunk_size, err);
-    if (!strcmp(key, "save_unfull_chunk"))
-        return parse_bool(key, value, &cfg->save_unfull_chunk, err);
-    if (!strcmp(key, "save_decode_cache"))
-        return parse_bool(key, value, &cfg->save_decode_cache, err);
     if (!strcmp(key, "local_cpu"))
-        return parse_bool(key, value, &cfg->local_cpu, err);
+        return kvs_setting_bool(key, value, &cfg->local_cpu, err);
     if (!strcmp(key, "max_local_cpu_size"))
         return parse_size(key, value, GIB, &cfg->max_local_cpu_size, err);
     if (!strcmp(key, "local_disk"))
@@ -160,9 +151,9 @@ kvs_status kvs_config_set(kvs_config *cfg, const char *key, const char *value, k
     if (!strcmp(key, "max_write_queue_size"))
         return parse_size(key, value, GIB, &cfg->max_write_queue_size, err);
     if (!strcmp(key, "io_threads"))
-        return parse_uint(key, value, 1, MAX_IO_THREADS, &cfg->io_threads, err);
+        return kvs_setting_uint(key, value, 1, MAX_IO_THREADS, &cfg->io_threads, err);
     if (!strcmp(key, "io_depth"))
-        return parse_uint(key, value, 1, MAX_IO_DEPTH, &cfg->io_depth, err);
+        return kvs_setting_uint(key, value, 1, MAX_IO_DEPTH, &cfg->io_depth, err);
     if (!strcmp(key, "writer_id"))
         return copy_string(key, value, cfg->writer_id, sizeof cfg->writer_id, err);
     if (!strcmp(key, "file_mode"))
@@ -171,38 +162,29 @@ kvs_status kvs_config_set(kvs_config *cfg, const char *key, const char *value, k
 }
 
 const char *const kvs_config_keys[] = {
-    "chunk_size", "save_unfull_chunk", "save_decode_cache", "local_cpu", "max_local_cpu_size", "local_disk",
-    "max_local_disk_size", "gds_path", "max_gds_size", "cufile_buffer_size", "gds_buffer_size",
-    "remote_url", "durability", "max_write_queue_size", "io_threads", "io_depth", "writer_id",
-    "file_mode", NULL,
+    "local_cpu", "max_local_cpu_size", "local_disk", "max_local_disk_size", "gds_path",
+    "max_gds_size", "cufile_buffer_size", "gds_buffer_size", "remote_url", "durability",
+    "max_write_queue_size", "io_threads", "io_depth", "writer_id", "file_mode", NULL,
 };
 
-bool kvs_config_key_known(const char *key)
+kvs_status kvs_settings_from_env(const kvs_settings *settings, kvs_error *err)
 {
-    for (size_t i = 0; kvs_config_keys[i]; i++)
-        if (!strcmp(kvs_config_keys[i], key))
-            return true;
-    return false;
-}
-
-kvs_status kvs_config_from_env(kvs_config *cfg, kvs_error *err)
-{
-    if (!cfg)
+    if (!settings || !settings->keys || !settings->set)
         return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
     /* As LMCache documents: with a configuration file the variables are ignored. */
     const char *file = getenv("LMCACHE_CONFIG_FILE");
     if (file && *file)
-        return kvs_config_from_yaml_file(cfg, file, err);
-    for (size_t i = 0; kvs_config_keys[i]; i++) {
+        return kvs_settings_from_yaml_file(settings, file, err);
+    for (size_t i = 0; settings->keys[i]; i++) {
         char name[64] = "LMCACHE_";
         size_t n = strlen(name);
-        for (const char *k = kvs_config_keys[i]; *k && n + 1 < sizeof name; k++)
+        for (const char *k = settings->keys[i]; *k && n + 1 < sizeof name; k++)
             name[n++] = (char)(*k >= 'a' && *k <= 'z' ? *k - 'a' + 'A' : *k);
         name[n] = '\0';
         const char *value = getenv(name);
         if (!value)
             continue;
-        kvs_status st = kvs_config_set(cfg, kvs_config_keys[i], value, err);
+        kvs_status st = settings->set(settings->target, settings->keys[i], value, err);
         if (st != KVS_OK) {
             if (err) {
                 char msg[KVS_ERROR_MSG_MAX];
@@ -213,4 +195,40 @@ kvs_status kvs_config_from_env(kvs_config *cfg, kvs_error *err)
         }
     }
     return KVS_OK;
+}
+
+static kvs_status set_config(void *target, const char *key, const char *value, kvs_error *err)
+{
+    return kvs_config_set(target, key, value, err);
+}
+
+/* The library's own settings: kvs_config_keys, set by kvs_config_set into cfg. */
+static kvs_settings kvs_config_settings(kvs_config *cfg)
+{
+    return (kvs_settings){.keys = kvs_config_keys, .set = set_config, .target = cfg};
+}
+
+kvs_status kvs_config_from_env(kvs_config *cfg, kvs_error *err)
+{
+    if (!cfg)
+        return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
+    kvs_settings settings = kvs_config_settings(cfg);
+    return kvs_settings_from_env(&settings, err);
+}
+
+kvs_status kvs_config_from_yaml_file(kvs_config *cfg, const char *path, kvs_error *err)
+{
+    if (!cfg)
+        return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
+    kvs_settings settings = kvs_config_settings(cfg);
+    return kvs_settings_from_yaml_file(&settings, path, err);
+}
+
+kvs_status kvs_config_from_yaml_text(kvs_config *cfg, const char *name, const char *text,
+                                     size_t len, kvs_error *err)
+{
+    if (!cfg)
+        return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
+    kvs_settings settings = kvs_config_settings(cfg);
+    return kvs_settings_from_yaml_text(&settings, name, text, len, err);
 }

@@ -21,7 +21,15 @@ static const char *scalar_text(const yaml_node_t *node)
     return text;
 }
 
-static kvs_status apply_mapping(kvs_config *cfg, const char *path, yaml_document_t *doc,
+static bool key_known(const kvs_settings *settings, const char *key)
+{
+    for (size_t i = 0; settings->keys[i]; i++)
+        if (!strcmp(settings->keys[i], key))
+            return true;
+    return false;
+}
+
+static kvs_status apply_mapping(const kvs_settings *settings, const char *path, yaml_document_t *doc,
                                 yaml_node_t *root, kvs_error *err)
 {
     for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
@@ -33,13 +41,13 @@ static kvs_status apply_mapping(kvs_config *cfg, const char *path, yaml_document
             return kvs_fail(err, KVS_ERR_INVALID, "%s:%lu: a key is not a plain name", path,
                             line);
         const char *key = (const char *)k->data.scalar.value;
-        if (!kvs_config_key_known(key))
+        if (!key_known(settings, key))
             continue;
         if (v->type != YAML_SCALAR_NODE)
             return kvs_fail(err, KVS_ERR_INVALID, "%s:%lu: %s: expected a single value", path,
                             line, key);
         kvs_error inner;
-        kvs_status st = kvs_config_set(cfg, key, scalar_text(v), &inner);
+        kvs_status st = settings->set(settings->target, key, scalar_text(v), &inner);
         if (st != KVS_OK)
             return kvs_fail(err, st, "%s:%lu: %s", path, line, inner.msg);
     }
@@ -47,8 +55,8 @@ static kvs_status apply_mapping(kvs_config *cfg, const char *path, yaml_document
 }
 
 /* Loads the one document of an initialized parser whose input is set, names errors after
- * name, applies it to cfg and deletes the parser. */
-static kvs_status load(kvs_config *cfg, const char *name, yaml_parser_t *parser, kvs_error *err)
+ * name, applies it to settings and deletes the parser. */
+static kvs_status load(const kvs_settings *settings, const char *name, yaml_parser_t *parser, kvs_error *err)
 {
     yaml_document_t doc;
     kvs_status st = KVS_OK;
@@ -59,7 +67,7 @@ static kvs_status load(kvs_config *cfg, const char *name, yaml_parser_t *parser,
     } else {
         yaml_node_t *root = yaml_document_get_root_node(&doc);
         if (root && root->type == YAML_MAPPING_NODE)
-            st = apply_mapping(cfg, name, &doc, root, err);
+            st = apply_mapping(settings, name, &doc, root, err);
         else if (root && !(root->type == YAML_SCALAR_NODE && !*scalar_text(root)))
             st = kvs_fail(err, KVS_ERR_INVALID, "%s:%lu: expected a mapping of keys to values",
                           name, (unsigned long)root->start_mark.line + 1);
@@ -69,9 +77,10 @@ static kvs_status load(kvs_config *cfg, const char *name, yaml_parser_t *parser,
     return st;
 }
 
-kvs_status kvs_config_from_yaml_file(kvs_config *cfg, const char *path, kvs_error *err)
+kvs_status kvs_settings_from_yaml_file(const kvs_settings *settings, const char *path,
+                                       kvs_error *err)
 {
-    if (!cfg || !path)
+    if (!settings || !settings->keys || !settings->set || !path)
         return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -82,19 +91,19 @@ kvs_status kvs_config_from_yaml_file(kvs_config *cfg, const char *path, kvs_erro
         return kvs_fail(err, KVS_ERR_NOMEM, "%s: cannot start the YAML parser", path);
     }
     yaml_parser_set_input_file(&parser, f);
-    kvs_status st = load(cfg, path, &parser, err);
+    kvs_status st = load(settings, path, &parser, err);
     fclose(f);
     return st;
 }
 
-kvs_status kvs_config_from_yaml_text(kvs_config *cfg, const char *name, const char *text,
-                                     size_t len, kvs_error *err)
+kvs_status kvs_settings_from_yaml_text(const kvs_settings *settings, const char *name,
+                                       const char *text, size_t len, kvs_error *err)
 {
-    if (!cfg || !name || (!text && len))
+    if (!settings || !settings->keys || !settings->set || !name || (!text && len))
         return kvs_fail(err, KVS_ERR_INVALID, "config: NULL argument");
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return kvs_fail(err, KVS_ERR_NOMEM, "%s: cannot start the YAML parser", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
-    return load(cfg, name, &parser, err);
+    return load(settings, name, &parser, err);
 }

@@ -19,7 +19,7 @@
 #define KVS_OBJECT_VERSION 1u
 #define KVS_OBJECT_ALIGN 4096u
 /* A chunk holds at most this many tokens; bounds the header a reader will accept. */
-#define KVS_OBJECT_MAX_TOKENS (1u << 20)
+#define KVS_OBJECT_MAX_TOKENS KVS_CHUNK_MAX_TOKENS
 /* Bounds a reader accepts for the layout before it allocates anything. */
 #define KVS_OBJECT_MAX_LAYERS 4096u
 #define KVS_OBJECT_MAX_HEADS 4096u

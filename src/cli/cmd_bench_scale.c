@@ -129,7 +129,6 @@ static int open_cache(const char *dir, uint64_t capacity, kvs_cache **out, kvs_e
 {
     kvs_config cfg;
     kvs_config_init(&cfg);
-    cfg.chunk_size = TOKENS;
     cfg.local_cpu = false;
     snprintf(cfg.local_disk, sizeof cfg.local_disk, "%s", dir);
     cfg.max_local_disk_size = capacity;

@@ -315,12 +315,16 @@ int cmd_serve(int argc, char **argv)
         kvs_error kerr;
         if (parse_kv_transfer(cmd, kv_transfer, &ec.kv_role))
             return 2;
+        engine_error serr;
         if (kvs_config_from_env(&offload, &kerr) != KVS_OK) {
             fprintf(stderr, "kvspill %s: LMCache configuration: %s\n", cmd, kerr.msg);
             return 2;
         }
+        if (engine_offload_settings_from_env(&ec, &serr)) {
+            fprintf(stderr, "kvspill %s: LMCache configuration: %s\n", cmd, serr.msg);
+            return 2;
+        }
         ec.offload = &offload;
-        ec.save_decode_cache = offload.save_decode_cache;
     } else {
         warn_unused_lmcache_env();
     }

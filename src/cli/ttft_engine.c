@@ -28,22 +28,21 @@ int ttft_engine_open(const ttft_setup *s, engine **out)
     kvs_config kc;
     kvs_config_init(&kc);
     if (s->dir) {
-        char url[4200], chunk[16];
+        char url[4200];
         snprintf(url, sizeof url, "file://%s", s->dir);
-        snprintf(chunk, sizeof chunk, "%u", s->chunk);
         kvs_error kerr;
         /* 1 GiB of GPU staging holds the chunks of a 32k-token TinyLlama-shaped prompt. */
         if (kvs_config_set(&kc, s->gds ? "gds_path" : "local_disk", url, &kerr) != KVS_OK ||
             kvs_config_set(&kc, s->gds ? "max_gds_size" : "max_local_disk_size", "16",
                            &kerr) != KVS_OK ||
             (s->gds && kvs_config_set(&kc, "cufile_buffer_size", "1024", &kerr) != KVS_OK) ||
-            kvs_config_set(&kc, "local_cpu", s->mem_tier ? "true" : "false", &kerr) != KVS_OK ||
-            kvs_config_set(&kc, "chunk_size", chunk, &kerr) != KVS_OK) {
+            kvs_config_set(&kc, "local_cpu", s->mem_tier ? "true" : "false", &kerr) != KVS_OK) {
             fprintf(stderr, "kvspill bench ttft: %s\n", kerr.msg);
             return -1;
         }
         ec.kv_role = ENGINE_KV_BOTH;
         ec.offload = &kc;
+        ec.chunk_size = s->chunk;
     }
     engine_error err;
     if (engine_create(&ec, out, &err)) {

@@ -27,6 +27,9 @@ int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
                      const kvs_layout *layout, connector **out, engine_error *err)
 {
     *out = NULL;
+    if (cfg->chunk_size == 0 || cfg->chunk_size > KVS_CHUNK_MAX_TOKENS)
+        return engine_fail(err, "offload connector: chunk_size %u is not in [1, %u]",
+                           cfg->chunk_size, KVS_CHUNK_MAX_TOKENS);
     connector *c = calloc(1, sizeof *c);
     if (!c)
         return engine_fail(err, "offload connector: out of memory");
@@ -38,11 +41,11 @@ int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
     c->be = be;
     c->kv = kv;
     c->layout = *layout;
-    c->chunk = kvs_cache_config(c->cache)->chunk_size;
+    c->chunk = cfg->chunk_size;
     c->role = cfg->kv_role;
     c->save_decode = cfg->save_decode_cache;
     c->always_load = cfg->offload_always_load;
-    c->save_unfull = kvs_cache_config(c->cache)->save_unfull_chunk;
+    c->save_unfull = cfg->save_unfull_chunk;
     kvs_stats tiers;
     kvs_cache_stats(c->cache, &tiers);
     load_est_init(&c->est, &tiers);

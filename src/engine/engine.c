@@ -25,6 +25,7 @@ void engine_config_init(engine_config *cfg)
     cfg->kv_dtype = KV_F16;
     cfg->enable_prefix_caching = true;
     cfg->kv_role = ENGINE_KV_NONE;
+    cfg->chunk_size = 256;
 }
 
 /* A copy of a string value of the GGUF (NULL when absent). */

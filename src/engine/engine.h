@@ -49,6 +49,11 @@ typedef struct engine_config {
     engine_kv_role kv_role;         /* offload connector; ENGINE_KV_NONE disables it */
     const kvs_config *offload;      /* tiers for the connector (NULL with ENGINE_KV_NONE);
                                        copied, with .gpu set on a CUDA backend */
+    /* The connector's settings, LMCache's keys (engine_offload_settings_from_env): */
+    uint32_t chunk_size;            /* tokens per chunk (chunk_size, default 256) */
+    bool save_unfull_chunk;         /* also store a prompt's trailing partial chunk once
+                                       its prefill completes, keyed as kvs_chunk_keys with
+                                       include_partial, and look it up (default false) */
     bool save_decode_cache;         /* also store chunks produced while decoding */
     bool offload_always_load;       /* load every offload hit, skipping the load-or-compute
                                        estimate (tests, tier benchmarks) */
@@ -56,6 +61,10 @@ typedef struct engine_config {
 
 /* vLLM-like defaults; model_path still to be set. */
 void engine_config_init(engine_config *cfg);
+/* Reads the connector's settings (chunk_size, save_unfull_chunk, save_decode_cache) from
+ * the LMCache sources the library reads its tiers' from: LMCACHE_CONFIG_FILE, else the
+ * LMCACHE_* variables, over what cfg holds. */
+int engine_offload_settings_from_env(engine_config *cfg, engine_error *err) ENGINE_MUST_CHECK;
 
 int engine_create(const engine_config *cfg, engine **out, engine_error *err) ENGINE_MUST_CHECK;
 /* Cancels running requests (each gets its final event), flushes queued stores, frees. */

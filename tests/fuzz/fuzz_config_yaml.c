@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_string(cfg.gds_path, sizeof cfg.gds_path);
         check_string(cfg.remote_url, sizeof cfg.remote_url);
         check_string(cfg.writer_id, sizeof cfg.writer_id);
-        if (cfg.chunk_size == 0 || cfg.io_threads == 0 || cfg.io_depth == 0)
+        if (cfg.io_threads == 0 || cfg.io_depth == 0)
             __builtin_trap();
     }
     free(text);

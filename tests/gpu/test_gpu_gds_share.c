@@ -44,7 +44,6 @@ static kvs_cache *open_node(const char *dir, const kvs_gpu_ops *gpu_ops)
 {
     kvs_config cfg;
     kvs_config_init(&cfg);
-    cfg.chunk_size = CHUNK;
     cfg.local_cpu = false;
     snprintf(cfg.gds_path, sizeof cfg.gds_path, "%s", dir);
     cfg.max_gds_size = 256ull << 20;

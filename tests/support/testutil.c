@@ -82,6 +82,20 @@ void test_rmtree(const char *path)
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+void test_unsetenv_all(const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        unsetenv(names[i]);
+}
+
 char *test_read_file(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");

@@ -30,6 +30,11 @@ void test_rmtree(const char *path);
 /* Reads a whole file into a malloc'd buffer (NUL-terminated); NULL on failure. */
 char *test_read_file(const char *path, size_t *size);
 
+/* Writes text to path (the test fails when it cannot). */
+void test_write_file(const char *path, const char *text);
+/* Unsets each of names[0..n) (the LMCACHE_* variables a configuration test sets). */
+void test_unsetenv_all(const char *const *names, size_t n);
+
 /* Deterministic pseudo-random bytes for payloads. */
 void test_fill_random(void *buf, size_t n, uint64_t seed);
 

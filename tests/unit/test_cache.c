@@ -689,9 +689,9 @@ static void test_open_errors(void **state)
     assert_null(c);
     assert_non_null(strstr(err.msg, file));
     kvs_config_init(&cfg);
-    cfg.chunk_size = 0;
+    cfg.io_threads = 0;
     assert_int_equal(kvs_cache_open(&cfg, &c, &err), KVS_ERR_INVALID);
-    assert_non_null(strstr(err.msg, "chunk_size"));
+    assert_non_null(strstr(err.msg, "io_threads"));
     test_rmtree(dir);
 }
 

@@ -15,23 +15,14 @@ static const char *const env_names[] = {
     "LMCACHE_MAX_LOCAL_CPU_SIZE", "LMCACHE_LOCAL_DISK", "LMCACHE_MAX_LOCAL_DISK_SIZE",
     "LMCACHE_GDS_PATH", "LMCACHE_CUFILE_BUFFER_SIZE", "LMCACHE_SAVE_UNFULL_CHUNK",
     "LMCACHE_SAVE_DECODE_CACHE",
-    "LMCACHE_REMOTE_URL", "LMCACHE_DURABILITY", "LMCACHE_IO_THREADS",
+    "LMCACHE_REMOTE_URL", "LMCACHE_DURABILITY", "LMCACHE_IO_THREADS", "LMCACHE_IO_DEPTH",
 };
 
 static int clear_env(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++)
-        unsetenv(env_names[i]);
+    test_unsetenv_all(env_names, sizeof env_names / sizeof env_names[0]);
     return 0;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static void test_defaults(void **state)
@@ -39,8 +30,6 @@ static void test_defaults(void **state)
     (void)state;
     kvs_config c;
     kvs_config_init(&c);
-    assert_int_equal(c.chunk_size, 256);
-    assert_false(c.save_unfull_chunk);
     assert_true(c.local_cpu);
     assert_int_equal(c.max_local_cpu_size, 5 * GIB);
     assert_string_equal(c.local_disk, "");
@@ -72,8 +61,6 @@ static void test_set_units(void **state)
     assert_int_equal(c.cufile_buffer_size, 64 * MIB);
     assert_int_equal(kvs_config_set(&c, "max_write_queue_size", "0.001", NULL), KVS_OK);
     assert_int_equal(c.max_write_queue_size, (uint64_t)(0.001 * (double)GIB));
-    assert_int_equal(kvs_config_set(&c, "chunk_size", "16", NULL), KVS_OK);
-    assert_int_equal(c.chunk_size, 16);
     assert_int_equal(kvs_config_set(&c, "durability", "data", NULL), KVS_OK);
     assert_int_equal(c.durability, KVS_DURABILITY_DATA);
     assert_int_equal(kvs_config_set(&c, "io_threads", "8", NULL), KVS_OK);
@@ -100,9 +87,9 @@ static void test_booleans(void **state)
     const char *truths[] = {"True", "true", "1", "TRUE"};
     const char *lies[] = {"False", "false", "0"};
     for (size_t i = 0; i < 4; i++) {
-        c.save_unfull_chunk = false;
-        assert_int_equal(kvs_config_set(&c, "save_unfull_chunk", truths[i], NULL), KVS_OK);
-        assert_true(c.save_unfull_chunk);
+        c.local_cpu = false;
+        assert_int_equal(kvs_config_set(&c, "local_cpu", truths[i], NULL), KVS_OK);
+        assert_true(c.local_cpu);
     }
     for (size_t i = 0; i < 3; i++) {
         c.local_cpu = true;
@@ -128,18 +115,18 @@ static void expect_error(const char *key, const char *value)
 static void test_malformed_values(void **state)
 {
     (void)state;
-    expect_error("chunk_size", "0");
-    expect_error("chunk_size", "-16");
-    expect_error("chunk_size", "abc");
-    expect_error("chunk_size", "16x");
-    expect_error("chunk_size", "");
+    expect_error("io_depth", "0");
+    expect_error("io_depth", "-16");
+    expect_error("io_depth", "abc");
+    expect_error("io_depth", "16x");
+    expect_error("io_depth", "");
     expect_error("max_local_cpu_size", "-1");
     expect_error("max_local_cpu_size", "lots");
     expect_error("max_local_cpu_size", "nan");
     expect_error("max_local_cpu_size", "1e30");
     expect_error("max_local_disk_size", "5GB");
     expect_error("cufile_buffer_size", "-3");
-    expect_error("save_unfull_chunk", "yes please");
+    expect_error("local_cpu", "yes please");
     expect_error("local_cpu", "2");
     expect_error("durability", "fsync");
     expect_error("file_mode", "0400"); /* the owner must be able to write */
@@ -160,19 +147,18 @@ static void test_malformed_values(void **state)
 static void test_env(void **state)
 {
     (void)state;
-    setenv("LMCACHE_CHUNK_SIZE", "64", 1);
+    setenv("LMCACHE_IO_DEPTH", "64", 1);
     setenv("LMCACHE_LOCAL_CPU", "False", 1);
     setenv("LMCACHE_MAX_LOCAL_CPU_SIZE", "2", 1);
     setenv("LMCACHE_LOCAL_DISK", "file:///tmp/kv", 1);
     setenv("LMCACHE_MAX_LOCAL_DISK_SIZE", "10.5", 1);
     setenv("LMCACHE_CUFILE_BUFFER_SIZE", "512", 1);
-    setenv("LMCACHE_SAVE_DECODE_CACHE", "True", 1);
+    setenv("LMCACHE_CHUNK_SIZE", "not the library's", 1); /* the engine's key */
     kvs_config c;
     kvs_config_init(&c);
     kvs_error err;
     assert_int_equal(kvs_config_from_env(&c, &err), KVS_OK);
-    assert_true(c.save_decode_cache);
-    assert_int_equal(c.chunk_size, 64);
+    assert_int_equal(c.io_depth, 64);
     assert_false(c.local_cpu);
     assert_int_equal(c.max_local_cpu_size, 2 * GIB);
     assert_string_equal(c.local_disk, "file:///tmp/kv");
@@ -180,9 +166,9 @@ static void test_env(void **state)
     assert_int_equal(c.cufile_buffer_size, 512 * MIB);
     assert_int_equal(c.io_threads, 4); /* untouched */
 
-    setenv("LMCACHE_CHUNK_SIZE", "sixty-four", 1);
+    setenv("LMCACHE_IO_DEPTH", "sixty-four", 1);
     assert_int_equal(kvs_config_from_env(&c, &err), KVS_ERR_INVALID);
-    assert_non_null(strstr(err.msg, "LMCACHE_CHUNK_SIZE"));
+    assert_non_null(strstr(err.msg, "LMCACHE_IO_DEPTH"));
     assert_non_null(strstr(err.msg, "sixty-four"));
 }
 
@@ -193,8 +179,9 @@ static void test_yaml_file(void **state)
     test_mkdtemp(dir, "config");
     test_path(path, dir, "lmcache.yaml");
     /* An LMCache-style file: their keys and units, plus options of theirs we ignore. */
-    write_file(path, "# LMCache configuration\n"
+    test_write_file(path, "# LMCache configuration\n"
                      "chunk_size: 128\n"
+                     "io_depth: 128\n"
                      "local_cpu: True\n"
                      "max_local_cpu_size: 20.0\n"
                      "local_disk: \"file:///mnt/nvme/lmcache/\"\n"
@@ -215,7 +202,7 @@ static void test_yaml_file(void **state)
     kvs_error err;
     if (kvs_config_from_yaml_file(&c, path, &err) != KVS_OK)
         fail_msg("%s", err.msg);
-    assert_int_equal(c.chunk_size, 128);
+    assert_int_equal(c.io_depth, 128);
     assert_true(c.local_cpu);
     assert_int_equal(c.max_local_cpu_size, 20 * GIB);
     assert_string_equal(c.local_disk, "file:///mnt/nvme/lmcache/");
@@ -226,9 +213,9 @@ static void test_yaml_file(void **state)
     assert_int_equal(c.durability, KVS_DURABILITY_DATA);
 
     /* An empty file changes nothing. */
-    write_file(path, "");
+    test_write_file(path, "");
     assert_int_equal(kvs_config_from_yaml_file(&c, path, &err), KVS_OK);
-    assert_int_equal(c.chunk_size, 128);
+    assert_int_equal(c.io_depth, 128);
     test_rmtree(dir);
 }
 
@@ -237,7 +224,7 @@ static void expect_yaml_error(const char *text, const char *want1, const char *w
     char dir[4096], path[4096];
     test_mkdtemp(dir, "config");
     test_path(path, dir, "bad.yaml");
-    write_file(path, text);
+    test_write_file(path, text);
     kvs_config c;
     kvs_config_init(&c);
     kvs_error err;
@@ -251,7 +238,7 @@ static void test_yaml_errors(void **state)
 {
     (void)state;
     expect_yaml_error("chunk_size: 256\nmax_local_cpu_size: five\n", ":2:", "max_local_cpu_size");
-    expect_yaml_error("local_cpu: true\n\nchunk_size: [1, 2]\n", ":3:", "chunk_size");
+    expect_yaml_error("local_cpu: true\n\nio_depth: [1, 2]\n", ":3:", "io_depth");
     expect_yaml_error("chunk_size: 256\n  bad indent: [\n", ":2", NULL);
     expect_yaml_error("- a list\n- not a mapping\n", ":1:", "mapping");
     kvs_config c;
@@ -268,15 +255,15 @@ static void test_config_file_overrides_env(void **state)
     char dir[4096], path[4096];
     test_mkdtemp(dir, "config");
     test_path(path, dir, "lmcache.yaml");
-    write_file(path, "chunk_size: 32\n");
+    test_write_file(path, "io_depth: 32\n");
     setenv("LMCACHE_CONFIG_FILE", path, 1);
-    setenv("LMCACHE_CHUNK_SIZE", "64", 1);
+    setenv("LMCACHE_IO_DEPTH", "64", 1);
     setenv("LMCACHE_IO_THREADS", "not a number", 1); /* ignored with a file */
     kvs_config c;
     kvs_config_init(&c);
     kvs_error err;
     assert_int_equal(kvs_config_from_env(&c, &err), KVS_OK);
-    assert_int_equal(c.chunk_size, 32);
+    assert_int_equal(c.io_depth, 32);
     assert_int_equal(c.io_threads, 4);
     test_rmtree(dir);
 }

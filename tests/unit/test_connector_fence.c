@@ -148,12 +148,12 @@ static void fence_setup_open(fence_setup *f)
     assert_int_equal(kv_paged_create(&f->be->base, hp->n_layer, hp->n_head_kv, hp->head_dim,
                                      KV_F16, 1u << 20, 2, 8, &f->kv, &err), 0);
     kvs_config_init(&f->kc);
-    f->kc.chunk_size = CHUNK;
     f->kc.max_local_cpu_size = 16ull << 20;
     engine_config cfg;
     engine_config_init(&cfg);
     cfg.kv_role = ENGINE_KV_BOTH;
     cfg.offload = &f->kc;
+    cfg.chunk_size = CHUNK;
     cfg.offload_always_load = true;
     kvs_layout layout = {hp->n_layer, hp->n_head_kv, hp->head_dim, KVS_DTYPE_F16};
     assert_int_equal(connector_create(&cfg, &f->be->base, f->kv, &layout, &f->c, &err), 0);

@@ -22,6 +22,7 @@ typedef struct setup {
     fx_run off[N_PROMPTS]; /* cache-off outputs of tiny-f16 */
     char dir[4096], path[4096];
     kvs_config kc;
+    bool save_unfull_chunk; /* the connector's setting for the engines a test makes */
 } setup;
 
 static int setup_fn(void **state)
@@ -66,7 +67,7 @@ static int per_test_setup(void **state)
     setup *s = *state;
     test_mkdtemp(s->dir, "engine-offload");
     kvs_config_init(&s->kc);
-    s->kc.chunk_size = CHUNK;
+    s->save_unfull_chunk = false;
     s->kc.max_local_cpu_size = 64ull << 20;
     snprintf(s->kc.local_disk, sizeof s->kc.local_disk, "%s", s->dir);
     s->kc.max_local_disk_size = 1ull << 30;
@@ -87,6 +88,8 @@ static engine *offload_engine(setup *s, const char *model_name, engine_kv_role r
     cfg.enable_prefix_caching = apc;
     cfg.kv_role = role;
     cfg.offload = &s->kc;
+    cfg.chunk_size = CHUNK;
+    cfg.save_unfull_chunk = s->save_unfull_chunk;
     cfg.offload_always_load = true;
     return fx_engine(&cfg);
 }
@@ -302,6 +305,8 @@ static void test_save_decode_cache(void **state)
     cfg.enable_prefix_caching = false;
     cfg.kv_role = ENGINE_KV_BOTH;
     cfg.offload = &s->kc;
+    cfg.chunk_size = CHUNK;
+    cfg.save_unfull_chunk = s->save_unfull_chunk;
     cfg.offload_always_load = true;
     cfg.save_decode_cache = true;
     engine *e = fx_engine(&cfg);
@@ -327,7 +332,7 @@ static void test_save_decode_cache(void **state)
 static void test_save_unfull_chunk(void **state)
 {
     setup *s = *state;
-    s->kc.save_unfull_chunk = true;
+    s->save_unfull_chunk = true;
     uint32_t full_only = (s->lens[0] - 1) / CHUNK * CHUNK;
     assert_true(s->lens[0] % CHUNK != 0 && full_only < s->lens[0] - 1);
     engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
@@ -340,7 +345,7 @@ static void test_save_unfull_chunk(void **state)
     assert_int_equal(run_check(s, e, 3, NULL), CHUNK);
     assert_int_equal(run_check(s, e, 3, NULL), s->lens[3] - 1);
     engine_destroy(e);
-    s->kc.save_unfull_chunk = false; /* a reader without it asks for full chunks only */
+    s->save_unfull_chunk = false; /* a reader without it asks for full chunks only */
     e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
     assert_int_equal(run_check(s, e, 0, NULL), full_only);
     engine_destroy(e);
