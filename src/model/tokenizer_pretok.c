@@ -105,6 +105,29 @@ static size_t match_gpt2(const ctx *c, size_t i, size_t e)
     return m ? m : 1;
 }
 
+/* The tail shared by Llama 3 and tekken: ' ?[^\s\p{L}\p{N}]+[\r\n]*' (tekken: [\r\n/]*),
+ * then \s*[\r\n]+, then \s+(?!\S)|\s+. */
+static size_t symbols_or_space(const ctx *c, size_t i, size_t e, bool slash)
+{
+    size_t j = i + (cp_at(c, i, e) == ' ');
+    if (is_other(c, j, e)) {
+        while (is_other(c, j, e))
+            j++;
+        while (is_crlf(c, j, e) || (slash && cp_at(c, j, e) == '/'))
+            j++;
+        return j - i;
+    }
+    /* \s*[\r\n]+ ends after the last CR/LF of the whitespace run */
+    size_t last_crlf = 0;
+    for (j = i; is_s(c, j, e); j++)
+        if (is_crlf(c, j, e))
+            last_crlf = j + 1;
+    if (last_crlf)
+        return last_crlf - i;
+    size_t m = whitespace_run(c, i, e);
+    return m ? m : 1;
+}
+
 static size_t match_llama3_digits(const ctx *c, size_t i, size_t e, size_t max_digits)
 {
     size_t m = contraction(c, i, e, true);
@@ -124,24 +147,7 @@ static size_t match_llama3_digits(const ctx *c, size_t i, size_t e, size_t max_d
             j++;
         return j - i;
     }
-    /* ' ?[^\s\p{L}\p{N}]+[\r\n]*' */
-    size_t j = i + (cp_at(c, i, e) == ' ');
-    if (is_other(c, j, e)) {
-        while (is_other(c, j, e))
-            j++;
-        while (is_crlf(c, j, e))
-            j++;
-        return j - i;
-    }
-    /* \s*[\r\n]+ ends after the last CR/LF of the whitespace run */
-    size_t last_crlf = 0;
-    for (j = i; is_s(c, j, e); j++)
-        if (is_crlf(c, j, e))
-            last_crlf = j + 1;
-    if (last_crlf)
-        return last_crlf - i;
-    m = whitespace_run(c, i, e);
-    return m ? m : 1;
+    return symbols_or_space(c, i, e, false);
 }
 
 static size_t match_llama3(const ctx *c, size_t i, size_t e) { return match_llama3_digits(c, i, e, 3); }
@@ -209,24 +215,7 @@ static size_t match_tekken(const ctx *c, size_t i, size_t e)
         return m;
     if (is_n(c, i, e))
         return 1;
-    /* ' ?[^\s\p{L}\p{N}]+[\r\n/]*' */
-    size_t j = i + (cp_at(c, i, e) == ' ');
-    if (is_other(c, j, e)) {
-        while (is_other(c, j, e))
-            j++;
-        while (is_crlf(c, j, e) || cp_at(c, j, e) == '/')
-            j++;
-        return j - i;
-    }
-    /* \s*[\r\n]+ ends after the last CR/LF of the whitespace run */
-    size_t last_crlf = 0;
-    for (j = i; is_s(c, j, e); j++)
-        if (is_crlf(c, j, e))
-            last_crlf = j + 1;
-    if (last_crlf)
-        return last_crlf - i;
-    m = whitespace_run(c, i, e);
-    return m ? m : 1;
+    return symbols_or_space(c, i, e, true);
 }
 
 static size_t match_one_number(const ctx *c, size_t i, size_t e) { return is_n(c, i, e); }
