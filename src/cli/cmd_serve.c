@@ -125,6 +125,23 @@ out:
 }
 
 /* Where the engine runs, its KV cache, and the offload tiers with how each moves its bytes. */
+/* vLLM's --tokenizer-mode: the tokenizer is always the GGUF's own. "mistral" (vLLM's
+ * mistral_common tokenizer) is honoured when that tokenizer is Mistral's: tekken, or the
+ * SentencePiece vocabulary of Mistral 7B; for any other a user asking for Mistral's
+ * tokenizer would get a different one, so it is refused. */
+static int check_tokenizer_mode(const char *cmd, const char *mode, const tokenizer *tk)
+{
+    const char *pre = tokenizer_pre_name(tk);
+    bool mistral = !strcmp(pre, "tekken") || tokenizer_get_kind(tk) == TOKENIZER_SPM;
+    if (!strcmp(mode, "mistral") && !mistral) {
+        fprintf(stderr, "kvspill %s: --tokenizer-mode mistral: the model's tokenizer is '%s', "
+                "not Mistral's (tekken or SentencePiece)\n", cmd, pre);
+        return -1;
+    }
+    fprintf(stderr, "kvspill: --tokenizer-mode %s: using the GGUF's tokenizer (%s)\n", mode, pre);
+    return 0;
+}
+
 static void print_devices(engine *e, bool offload)
 {
     fprintf(stderr, "kvspill: device %s\n", engine_device_name(e));
@@ -202,7 +219,7 @@ int cmd_serve(int argc, char **argv)
     engine_config_init(&ec);
     enum { O_HOST = 256, O_PORT, O_KEY, O_MML, O_THREADS, O_NAME, O_APC, O_NO_APC, O_KVT,
            O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE, O_GPU_UTIL, O_MAXREQ,
-           O_MAXCONN, O_MAXCONN_IP, O_CONN_TIMEOUT, O_CHAT };
+           O_MAXCONN, O_MAXCONN_IP, O_CONN_TIMEOUT, O_CHAT, O_TOKMODE };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"host", required_argument, 0, O_HOST},
@@ -227,6 +244,7 @@ int cmd_serve(int argc, char **argv)
         {"max-connections-per-ip", required_argument, 0, O_MAXCONN_IP},
         {"connection-timeout", required_argument, 0, O_CONN_TIMEOUT},
         {"chat-template", required_argument, 0, O_CHAT},
+        {"tokenizer-mode", required_argument, 0, O_TOKMODE},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     vllm_ignored ignored = {.n = 0};
@@ -242,7 +260,7 @@ int cmd_serve(int argc, char **argv)
     uint32_t max_conn_ip = SERVER_MAX_CONNECTIONS_PER_IP, conn_timeout = SERVER_CONNECTION_TIMEOUT_S;
     uint64_t max_request = SERVER_MAX_REQUEST_BYTES;
     bool kv_memory_given = false;
-    const char *bad = NULL;
+    const char *bad = NULL, *tokenizer_mode = NULL;
     while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': ec.model_path = optarg; break;
@@ -258,6 +276,11 @@ int cmd_serve(int argc, char **argv)
         case O_KVT: kv_transfer = optarg; break;
         case O_ALWAYS: ec.offload_always_load = true; break;
         case O_CHAT: chat_template_arg = optarg; break;
+        case O_TOKMODE:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "slow") && strcmp(optarg, "mistral"))
+                bad = "--tokenizer-mode";
+            tokenizer_mode = optarg;
+            break;
         case O_KVMEM:
             if (parse_size(optarg, &ec.kv_cache_bytes) || !ec.kv_cache_bytes)
                 bad = "--kv-cache-memory";
@@ -341,6 +364,10 @@ int cmd_serve(int argc, char **argv)
     engine_error eerr;
     if (engine_create(&ec, &e, &eerr)) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, eerr.msg);
+        return 2;
+    }
+    if (tokenizer_mode && check_tokenizer_mode(cmd, tokenizer_mode, engine_tokenizer(e))) {
+        engine_destroy(e);
         return 2;
     }
     model_error err;

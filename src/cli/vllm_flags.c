@@ -11,7 +11,7 @@ typedef enum arg_kind {
 } arg_kind;
 
 typedef struct vllm_flag {
-    const char *name;  /* "--tokenizer-mode", or a short alias such as "-tp" */
+    const char *name;  /* "--tokenizer", or a short alias such as "-tp" */
     arg_kind arg;
     bool quiet_if_one; /* "1" is what kvspill does anyway: nothing to say */
     const char *why;     /* why kvspill ignores it; NULL: refused, for the reason below */
@@ -27,7 +27,6 @@ typedef struct vllm_flag {
 /* Flags of `vllm serve` (engine and OpenAI server arguments, v0.5 to v0.10) that kvspill
  * accepts without acting on them. Those it honours are cmd_serve.c's getopt options. */
 static const vllm_flag flags[] = {
-    {"--tokenizer-mode", ARG_ONE, false, FROM_GGUF, NULL},
     {"--config-format", ARG_ONE, false, FROM_GGUF, NULL},
     {"--load-format", ARG_ONE, false, FROM_GGUF, NULL},
     {"--tokenizer", ARG_ONE, false, FROM_GGUF, NULL},

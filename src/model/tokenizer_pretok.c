@@ -105,6 +105,29 @@ static size_t match_gpt2(const ctx *c, size_t i, size_t e)
     return m ? m : 1;
 }
 
+/* The tail shared by Llama 3 and tekken: ' ?[^\s\p{L}\p{N}]+[\r\n]*' (tekken: [\r\n/]*),
+ * then \s*[\r\n]+, then \s+(?!\S)|\s+. */
+static size_t symbols_or_space(const ctx *c, size_t i, size_t e, bool slash)
+{
+    size_t j = i + (cp_at(c, i, e) == ' ');
+    if (is_other(c, j, e)) {
+        while (is_other(c, j, e))
+            j++;
+        while (is_crlf(c, j, e) || (slash && cp_at(c, j, e) == '/'))
+            j++;
+        return j - i;
+    }
+    /* \s*[\r\n]+ ends after the last CR/LF of the whitespace run */
+    size_t last_crlf = 0;
+    for (j = i; is_s(c, j, e); j++)
+        if (is_crlf(c, j, e))
+            last_crlf = j + 1;
+    if (last_crlf)
+        return last_crlf - i;
+    size_t m = whitespace_run(c, i, e);
+    return m ? m : 1;
+}
+
 static size_t match_llama3_digits(const ctx *c, size_t i, size_t e, size_t max_digits)
 {
     size_t m = contraction(c, i, e, true);
@@ -124,28 +147,76 @@ static size_t match_llama3_digits(const ctx *c, size_t i, size_t e, size_t max_d
             j++;
         return j - i;
     }
-    /* ' ?[^\s\p{L}\p{N}]+[\r\n]*' */
-    size_t j = i + (cp_at(c, i, e) == ' ');
-    if (is_other(c, j, e)) {
-        while (is_other(c, j, e))
-            j++;
-        while (is_crlf(c, j, e))
-            j++;
-        return j - i;
-    }
-    /* \s*[\r\n]+ ends after the last CR/LF of the whitespace run */
-    size_t last_crlf = 0;
-    for (j = i; is_s(c, j, e); j++)
-        if (is_crlf(c, j, e))
-            last_crlf = j + 1;
-    if (last_crlf)
-        return last_crlf - i;
-    m = whitespace_run(c, i, e);
-    return m ? m : 1;
+    return symbols_or_space(c, i, e, false);
 }
 
 static size_t match_llama3(const ctx *c, size_t i, size_t e) { return match_llama3_digits(c, i, e, 3); }
 static size_t match_qwen2(const ctx *c, size_t i, size_t e) { return match_llama3_digits(c, i, e, 1); }
+
+/* tekken's letter classes: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and [\p{Ll}\p{Lm}\p{Lo}\p{M}] */
+static bool is_upperish(const ctx *c, size_t i, size_t e)
+{
+    return i < e && ((c->cls[i] & UCLASS_MARK) ||
+                     ((c->cls[i] & UCLASS_LETTER) && !(c->cls[i] & UCLASS_LOWER)));
+}
+static bool is_lowerish(const ctx *c, size_t i, size_t e)
+{
+    return i < e && ((c->cls[i] & UCLASS_MARK) ||
+                     ((c->cls[i] & UCLASS_LETTER) && !(c->cls[i] & UCLASS_UPPER)));
+}
+
+/* Where [U]*[L]+ matching at j ends, 0 when it does not: the greedy U run gives back
+ * characters until an L can follow, as a backtracking regex does. */
+static size_t tekken_lower_word(const ctx *c, size_t j, size_t e)
+{
+    size_t u = j;
+    while (is_upperish(c, u, e))
+        u++;
+    if (!is_lowerish(c, u, e)) {
+        /* the last character of the run that is also an L ends the match */
+        while (u > j && !is_lowerish(c, u - 1, e))
+            u--;
+        return u > j ? u : 0;
+    }
+    while (is_lowerish(c, u, e))
+        u++;
+    return u;
+}
+
+/* Where [U]+[L]* matching at j ends, 0 when it does not. */
+static size_t tekken_upper_word(const ctx *c, size_t j, size_t e)
+{
+    size_t u = j;
+    while (is_upperish(c, u, e))
+        u++;
+    if (u == j)
+        return 0;
+    while (is_lowerish(c, u, e))
+        u++;
+    return u;
+}
+
+/* [^\r\n\p{L}\p{N}]? in front of a word: with it first, then without. */
+static size_t tekken_word(const ctx *c, size_t i, size_t e, size_t (*word)(const ctx *, size_t, size_t))
+{
+    size_t end;
+    if (i < e && !is_crlf(c, i, e) && !is_l(c, i, e) && !is_n(c, i, e) && (end = word(c, i + 1, e)))
+        return end - i;
+    end = word(c, i, e);
+    return end ? end - i : 0;
+}
+
+static size_t match_tekken(const ctx *c, size_t i, size_t e)
+{
+    size_t m = tekken_word(c, i, e, tekken_lower_word);
+    if (!m)
+        m = tekken_word(c, i, e, tekken_upper_word);
+    if (m)
+        return m;
+    if (is_n(c, i, e))
+        return 1;
+    return symbols_or_space(c, i, e, true);
+}
 
 static size_t match_one_number(const ctx *c, size_t i, size_t e) { return is_n(c, i, e); }
 
@@ -209,6 +280,7 @@ int pretok_kind_from_name(const char *name, size_t len, pretok_kind *kind)
         {"llama-v3", PRETOK_LLAMA3},     {"smaug-bpe", PRETOK_LLAMA3},
         {"qwen2", PRETOK_QWEN2},         {"deepseek-r1-qwen", PRETOK_QWEN2},
         {"stablelm2", PRETOK_QWEN2},
+        {"tekken", PRETOK_TEKKEN},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strlen(names[i].name) == len && memcmp(names[i].name, name, len) == 0) {
@@ -237,6 +309,9 @@ static size_t stages_of(pretok_kind kind, matcher st[4])
         return 1;
     case PRETOK_QWEN2:
         st[0] = match_qwen2;
+        return 1;
+    case PRETOK_TEKKEN:
+        st[0] = match_tekken;
         return 1;
     case PRETOK_GPT2:
     default:

@@ -18,6 +18,11 @@ typedef enum pretok_kind {
     PRETOK_LLAMA3,
     /* 'qwen2': as Llama 3 with \p{N} (single digits) instead of \p{N}{1,3} */
     PRETOK_QWEN2,
+    /* 'tekken' (Mistral Nemo, Small 3): [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*
+     * [\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+
+     * [\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+     * (the regex of its tokenizer.json, with the Unicode categories it names) */
+    PRETOK_TEKKEN,
 } pretok_kind;
 
 /* Maps a tokenizer.ggml.pre name (and aliases llama.cpp treats the same) to a kind. */

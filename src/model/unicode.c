@@ -27,9 +27,14 @@ unsigned unicode_class(uint32_t cp)
     if ((cp >= 0x09 && cp <= 0x0D) || cp == 0x85)
         return UCLASS_SPACE;
     switch (utf8proc_category((utf8proc_int32_t)cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LT:
+        return UCLASS_LETTER | UCLASS_UPPER;
+    case UTF8PROC_CATEGORY_LL:
+        return UCLASS_LETTER | UCLASS_LOWER;
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
         return UCLASS_LETTER;
+    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+        return UCLASS_MARK;
     case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
         return UCLASS_NUMBER;
     case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:

@@ -46,7 +46,7 @@ if LMCACHE_USE_EXPERIMENTAL=True LMCACHE_CHUNK_SIZE=256 LMCACHE_LOCAL_CPU=True \
      --kv-transfer-config '{"kv_connector":"LMCacheConnectorV1", "kv_role":"kv_both"}'; then
   pass "serve starts with the seed's extraArgs"
   has "ignored flags named" "$LOG" "kvspill: accepted and ignored: "
-  has "--tokenizer-mode named, with why" "$LOG" "--tokenizer-mode mistral (the model, its tokenizer and configuration come from the GGUF file)"
+  has "--tokenizer-mode mistral honoured" "$LOG" "kvspill: --tokenizer-mode mistral: using the GGUF's tokenizer (llama)"
   has "_ spelling normalised" "$LOG" "--config-format mistral ("
   has "--load_format named" "$LOG" "--load-format mistral ("
   has "--limit_mm_per_prompt named" "$LOG" "--limit-mm-per-prompt image=4 (kvspill serves text; no image inputs)"
@@ -104,5 +104,13 @@ has "TLS refusal says why" "$DIR/e2" "--ssl-keyfile: TLS is not built into kvspi
 has "bad fraction named" "$DIR/e3" "bad value for --gpu-memory-utilization: '1.5'"
 "$KVSPILL_BIN" serve --model "$MODEL" --tokenizer-mode 2>"$DIR/e4"; rc=$?
 [ $rc = 2 ] && pass "missing value exits 2" || fail "missing value exits 2 (got $rc)"
+# --tokenizer-mode mistral on a model whose tokenizer is not Mistral's (generated: gpt-2)
+"$KVSPILL_BIN" model gen --out "$DIR/gpt2.gguf" --layers 1 --dim 32 --heads 2 --kv-heads 1 --ff 64 \
+  --ctx 64 >/dev/null
+"$KVSPILL_BIN" serve --model "$DIR/gpt2.gguf" --tokenizer-mode mistral 2>"$DIR/e5"; rc=$?
+[ $rc = 2 ] && pass "mistral mode on gpt-2 exits 2" || fail "mistral mode on gpt-2 exits 2 (got $rc)"
+has "mistral mode refusal says why" "$DIR/e5" "the model's tokenizer is 'gpt-2', not Mistral's"
+"$KVSPILL_BIN" serve --model "$MODEL" --tokenizer-mode fast 2>"$DIR/e6"; rc=$?
+[ $rc = 2 ] && pass "unknown tokenizer mode exits 2" || fail "unknown tokenizer mode exits 2 (got $rc)"
 set -e
 [ $fails -eq 0 ] && echo "all passed" || { echo "$fails failed"; exit 1; }

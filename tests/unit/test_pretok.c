@@ -70,6 +70,29 @@ static void test_qwen2(void **state)
     expect_split(k, "🙂🙂 ok", "🙂🙂| ok");
 }
 
+/* Expected pieces worked out from the regex of pretok_kind's PRETOK_TEKKEN comment,
+ * alternative by alternative, with backtracking where the two letter classes overlap. */
+static void test_tekken(void **state)
+{
+    pretok_kind k;
+    assert_int_equal(pretok_kind_from_name("tekken", 6, &k), 0);
+    assert_int_equal(k, PRETOK_TEKKEN);
+    expect_split(k, "Hello World", "Hello| World");
+    /* a capitalised word keeps the upper-case run in front of its lower-case letters */
+    expect_split(k, "HTMLParser camelCase", "HTMLParser| camel|Case");
+    expect_split(k, "HELLO world", "HELLO| world");
+    expect_split(k, "2024 a1", "2|0|2|4| a|1");
+    /* punctuation takes trailing newlines and slashes; a non-letter leads a word */
+    expect_split(k, "end.\n\nNext", "end|.\n\n|Next");
+    expect_split(k, "x ://y a/b", "x| ://|y| a|/b");
+    expect_split(k, "a  b", "a| | b");
+    /* combining marks are in both letter classes: e + U+0301 + t is one word, and a lone
+     * mark before a capital ends at the mark (the upper-case run gives it back) */
+    expect_split(k, "e\xCC\x81t", "e\xCC\x81t");
+    expect_split(k, "\xCC\x81" "A", "\xCC\x81|A");
+    expect_split(k, "\xC3\x89" "COLE \xC7\x85" "ebra", "\xC3\x89" "COLE| \xC7\x85" "ebra"); /* Lt starts a word */
+}
+
 static void test_gpt2_family(void **state)
 {
     pretok_kind k;
@@ -90,6 +113,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama3),
         cmocka_unit_test(test_qwen2),
+        cmocka_unit_test(test_tekken),
         cmocka_unit_test(test_gpt2_family),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
