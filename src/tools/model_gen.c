@@ -189,9 +189,11 @@ static int set_metadata(gguf_writer *w, const model_gen_params *p, uint32_t *n_v
                 return model_fail(err, "model gen: out of memory");
         }
     }
-    /* A generated Qwen vocabulary splits words as Qwen's does and has a Qwen template. */
+    /* A generated Qwen vocabulary splits words as Qwen's does, adds no BOS (Qwen's GGUFs
+     * say add_bos_token false) and has a Qwen template. */
     if (!p->vocab_from && p->arch != MODEL_GEN_LLAMA &&
         (gguf_writer_set_str(w, "tokenizer.ggml.pre", "qwen2") ||
+         gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false) ||
          gguf_writer_set_str(w, "tokenizer.chat_template", qwen_template)))
         return model_fail(err, "model gen: out of memory");
     return set_arch_u32(w, p, "vocab_size", *n_vocab) ? model_fail(err, "model gen: out of memory") : 0;
