@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build pkg-config gcc clang make
   libcmocka-dev libssl-dev libxxhash-dev liburing-dev libmicrohttpd-dev libjansson-dev
   libhiredis-dev libyaml-dev libutf8proc-dev
-  redis-server curl python3 python3-jinja2
+  redis-server curl python3 python3-jinja2 python3-numpy
   libfaketime
 )
 

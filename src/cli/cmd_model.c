@@ -14,7 +14,7 @@
 
 typedef struct model_summary {
     char arch[64], name[128];
-    int64_t layers, dim, heads, kv_heads, ff, ctx, rope_dims, vocab;
+    int64_t layers, dim, heads, kv_heads, head_dim, ff, ctx, rope_dims, vocab;
     float rope_base;
     char tok_model[32], tok_pre[64], chat[16], chat_source[MODEL_ERROR_MAX + 16];
     int64_t bos, eos;
@@ -51,6 +51,10 @@ static void summarize(const gguf_file *gf, model_summary *s)
     s->kv_heads = arch_int(gf, s->arch, "attention.head_count_kv");
     if (s->kv_heads < 0)
         s->kv_heads = s->heads;
+    /* Qwen3's heads are wider than dim / heads: attention.key_length says so */
+    s->head_dim = arch_int(gf, s->arch, "attention.key_length");
+    if (s->head_dim < 0 && s->dim > 0 && s->heads > 0)
+        s->head_dim = s->dim / s->heads;
     s->ff = arch_int(gf, s->arch, "feed_forward_length");
     s->ctx = arch_int(gf, s->arch, "context_length");
     s->rope_dims = arch_int(gf, s->arch, "rope.dimension_count");
@@ -113,9 +117,9 @@ static void print_text(const gguf_file *gf, const model_summary *s)
     printf("architecture: %s\n", s->arch);
     if (s->name[0])
         printf("name: %s\n", s->name);
-    printf("layers: %lld\ndim: %lld\nheads: %lld\nkv_heads: %lld\nff: %lld\ncontext: %lld\n",
-           (long long)s->layers, (long long)s->dim, (long long)s->heads, (long long)s->kv_heads,
-           (long long)s->ff, (long long)s->ctx);
+    printf("layers: %lld\ndim: %lld\nheads: %lld\nkv_heads: %lld\nhead_dim: %lld\nff: %lld\n"
+           "context: %lld\n", (long long)s->layers, (long long)s->dim, (long long)s->heads,
+           (long long)s->kv_heads, (long long)s->head_dim, (long long)s->ff, (long long)s->ctx);
     printf("rope_base: %g\nrope_dims: %lld\n", s->rope_base, (long long)s->rope_dims);
     printf("vocab_size: %lld\ntokenizer: %s\ntokenizer_pre: %s\nbos: %lld\neos: %lld\n",
            (long long)s->vocab, s->tok_model, s->tok_pre[0] ? s->tok_pre : "none",
@@ -134,13 +138,14 @@ static int print_json(const gguf_file *gf, const model_summary *s)
     for (uint32_t t = 0; t < 64; t++)
         if (s->type_count[t])
             json_object_set_new(types, ggml_type_name(t), json_integer((json_int_t)s->type_count[t]));
-    json_t *o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I,"
+    json_t *o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I,"
                           " s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:o}",
                           "file", gguf_path(gf), "gguf_version", (int)gguf_version(gf),
                           "file_size", (json_int_t)gguf_file_size(gf), "fingerprint", s->fingerprint,
                           "architecture", s->arch, "name", s->name, "layers", (json_int_t)s->layers,
                           "dim", (json_int_t)s->dim, "heads", (json_int_t)s->heads,
-                          "kv_heads", (json_int_t)s->kv_heads, "ff", (json_int_t)s->ff,
+                          "kv_heads", (json_int_t)s->kv_heads, "head_dim", (json_int_t)s->head_dim,
+                          "ff", (json_int_t)s->ff,
                           "context", (json_int_t)s->ctx, "rope_base", (double)s->rope_base,
                           "rope_dims", (json_int_t)s->rope_dims, "vocab_size", (json_int_t)s->vocab,
                           "tokenizer", s->tok_model, "tokenizer_pre", s->tok_pre,

@@ -150,7 +150,7 @@ static int open_cache(engine *e, engine_error *err)
     memcpy(d->model_fingerprint, gguf_fingerprint(e->gf), sizeof d->model_fingerprint);
     d->layout = (kvs_layout){hp->n_layer, hp->n_head_kv, hp->head_dim,
                              c->kv_dtype == KV_F32 ? KVS_DTYPE_F32 : KVS_DTYPE_F16};
-    d->rope_type = 0; /* adjacent pairs ("normal"), the llama architecture's */
+    d->rope_type = (uint32_t)hp->rope_style; /* ggml's rope type: 0 adjacent pairs, 2 NeoX */
     d->rope_dim = hp->n_rot;
     d->rope_freq_base = hp->rope_base;
     d->rope_freq_scale = 1.0f;

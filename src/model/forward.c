@@ -1,5 +1,6 @@
-/* The batched Llama forward pass: embeddings, per layer RMSNorm → Q/K/V → RoPE → KV write
- * → causal GQA attention → output projection → RMSNorm → SwiGLU FFN, then the final norm
+/* The batched forward pass: embeddings, per layer RMSNorm → Q/K/V (+ bias for qwen2,
+ * per-head Q/K RMSNorm for qwen3) → RoPE (adjacent pairs or NeoX halves) → KV write →
+ * causal GQA attention → output projection → RMSNorm → SwiGLU FFN, then the final norm
  * and the output projection for the requested rows only. Matrix products are split into
  * row chunks across the thread pool; inside a chunk the kernels walk the batch's tokens
  * in blocks, so each chunk of weights is read from memory once per block of tokens. */
@@ -51,13 +52,15 @@ static int ensure_scratch(fwd_ctx *c, uint32_t n, model_error *err)
     free_scratch(c);
     const model_hparams *hp = &c->m->hp;
     size_t dim = hp->n_embd, kvd = (size_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff;
+    size_t qd = hp->q_dim;
     size_t widest = dim > ff ? dim : ff;
+    widest = widest > qd ? widest : qd;
     c->x = malloc(n * dim * sizeof(float));
     c->xn = malloc(n * dim * sizeof(float));
-    c->q = malloc(n * dim * sizeof(float));
+    c->q = malloc(n * qd * sizeof(float));
     c->k = malloc(n * kvd * sizeof(float));
     c->v = malloc(n * kvd * sizeof(float));
-    c->att = malloc(n * dim * sizeof(float));
+    c->att = malloc(n * qd * sizeof(float));
     c->gate = malloc(n * ff * sizeof(float));
     c->up = malloc(n * ff * sizeof(float));
     c->act[KA_F16] = malloc(n * kern_act_row_bytes(KA_F16, (int)widest));
@@ -242,7 +245,7 @@ static void attn_task(void *p, int task, int thread)
     uint32_t n_ctx = j->b->pos[t] + 1, bt = kv->block_tokens;
     size_t row = kv_row_elems(kv);
     const uint32_t *table = c->tables[t];
-    const float *qv = c->q + (size_t)t * hp->n_embd + (size_t)h * hd;
+    const float *qv = c->q + (size_t)t * hp->q_dim + (size_t)h * hd;
     float *sc = c->scores + (size_t)thread * c->scores_cap;
     float scale = 1.0f / sqrtf((float)hd);
 
@@ -255,7 +258,7 @@ static void attn_task(void *p, int task, int thread)
             ks->attn_scores_f16(qv, (const uint16_t *)kb + kvh_off, row, n, hd, scale, sc + s);
     }
     kern_softmax(sc, (int)n_ctx);
-    float *out = c->att + (size_t)t * hp->n_embd + (size_t)h * hd;
+    float *out = c->att + (size_t)t * hp->q_dim + (size_t)h * hd;
     memset(out, 0, (size_t)hd * sizeof *out);
     for (uint32_t s = 0; s < n_ctx; s += bt) {
         int n = (int)(n_ctx - s < bt ? n_ctx - s : bt);
@@ -333,6 +336,38 @@ static void add_rows(float *x, const float *y, size_t n)
         x[i] += y[i];
 }
 
+static void add_bias(float *x, const float *bias, size_t n)
+{
+    if (bias)
+        add_rows(x, bias, n);
+}
+
+/* RMSNorm of each of n_heads heads of x with the head_dim weights w. */
+static void norm_heads(float *x, const float *w, uint32_t n_heads, uint32_t head_dim, float eps)
+{
+    for (uint32_t h = 0; h < n_heads; h++)
+        kern_rmsnorm(x + (size_t)h * head_dim, w, x + (size_t)h * head_dim, (int)head_dim, eps);
+}
+
+/* One token's Q, K and V from the projections to what attention uses: the biases and
+ * per-head norms the architecture has, then RoPE at pos. */
+static void position_qk(fwd_ctx *c, const model_layer *L, float *q, float *k, float *v, int pos)
+{
+    const model_hparams *hp = &c->m->hp;
+    size_t kvd = (size_t)hp->n_head_kv * hp->head_dim;
+    add_bias(q, L->bq, hp->q_dim);
+    add_bias(k, L->bk, kvd);
+    add_bias(v, L->bv, kvd);
+    if (L->q_norm) {
+        norm_heads(q, L->q_norm, hp->n_head, hp->head_dim, hp->rms_eps);
+        norm_heads(k, L->k_norm, hp->n_head_kv, hp->head_dim, hp->rms_eps);
+    }
+    void (*rope)(float *, int, int, int, int, float) =
+        hp->rope_style == MODEL_ROPE_NEOX ? kern_rope_neox : kern_rope_norm;
+    rope(q, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos, hp->rope_base);
+    rope(k, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos, hp->rope_base);
+}
+
 static void eval_layer(fwd_ctx *c, kv_cache *kv, const fwd_batch *b, uint32_t il)
 {
     const model_hparams *hp = &c->m->hp;
@@ -346,18 +381,15 @@ static void eval_layer(fwd_ctx *c, kv_cache *kv, const fwd_batch *b, uint32_t il
                     op_of(c, &ac, &L->wv, c->v)};
     matmul(c, 3, qkv, n);
 
-    size_t kvd = (size_t)hp->n_head_kv * hp->head_dim;
-    for (int t = 0; t < n; t++) {
-        kern_rope_norm(c->q + (size_t)t * dim, (int)hp->n_head, (int)hp->head_dim,
-                       (int)hp->n_rot, (int)b->pos[t], hp->rope_base);
-        kern_rope_norm(c->k + (size_t)t * kvd, (int)hp->n_head_kv, (int)hp->head_dim,
-                       (int)hp->n_rot, (int)b->pos[t], hp->rope_base);
-    }
+    size_t kvd = (size_t)hp->n_head_kv * hp->head_dim, qd = hp->q_dim;
+    for (int t = 0; t < n; t++)
+        position_qk(c, L, c->q + (size_t)t * qd, c->k + (size_t)t * kvd, c->v + (size_t)t * kvd,
+                    (int)b->pos[t]);
     store_kv(c, kv, b, il);
     attn_job aj = {c, kv, b, il};
     tp_run(c->tp, n * (int)hp->n_head, attn_task, &aj);
 
-    ac = act_of(c->att, n, dim);
+    ac = act_of(c->att, n, (int)qd);
     mm_op o = op_of(c, &ac, &L->wo, c->xn);
     matmul(c, 1, &o, n);
     add_rows(c->x, c->xn, (size_t)n * dim);

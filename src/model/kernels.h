@@ -99,6 +99,8 @@ void kern_softmax(float *x, int n);
 /* Rotates adjacent pairs (x[2i], x[2i+1]), i < n_rot/2, of each of n_heads heads of
  * head_dim values by pos·base^(−2i/n_rot). */
 void kern_rope_norm(float *x, int n_heads, int head_dim, int n_rot, int pos, float base);
+/* The same angles on the pairs (x[i], x[i + n_rot/2]) (GPT-NeoX style: qwen2, qwen3). */
+void kern_rope_neox(float *x, int n_heads, int head_dim, int n_rot, int pos, float base);
 
 /* Q4_K: the 6-bit scale and min of sub-block j (0..7) from the 12 packed scale bytes. */
 void kern_q4k_scale_min(const uint8_t *scales, int j, int *sc, int *m);

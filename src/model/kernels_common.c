@@ -211,9 +211,9 @@ void kern_softmax(float *x, int n)
         x[i] *= inv;
 }
 
-void kern_rope_norm(float *x, int n_heads, int head_dim, int n_rot, int pos, float base)
+/* cos and sin of pos·base^(−2i/n_rot) for i < n_rot/2 (n_rot <= 512, checked at load). */
+static int rope_angles(int n_rot, int pos, float base, float cs[256], float sn[256])
 {
-    float cs[256], sn[256];
     int half = n_rot / 2;
     if (half > 256)
         half = 256;
@@ -222,12 +222,33 @@ void kern_rope_norm(float *x, int n_heads, int head_dim, int n_rot, int pos, flo
         cs[i] = (float)cos(theta);
         sn[i] = (float)sin(theta);
     }
+    return half;
+}
+
+/* Rotates the pairs (v[i·stride], v[i·stride + gap]) of each head by the angles. */
+static void rope_rotate(float *x, int n_heads, int head_dim, int half, int stride, int gap,
+                        const float *cs, const float *sn)
+{
     for (int h = 0; h < n_heads; h++) {
         float *v = x + (size_t)h * head_dim;
         for (int i = 0; i < half; i++) {
-            float a = v[2 * i], b = v[2 * i + 1];
-            v[2 * i] = a * cs[i] - b * sn[i];
-            v[2 * i + 1] = a * sn[i] + b * cs[i];
+            float a = v[i * stride], b = v[i * stride + gap];
+            v[i * stride] = a * cs[i] - b * sn[i];
+            v[i * stride + gap] = a * sn[i] + b * cs[i];
         }
     }
+}
+
+void kern_rope_norm(float *x, int n_heads, int head_dim, int n_rot, int pos, float base)
+{
+    float cs[256], sn[256];
+    int half = rope_angles(n_rot, pos, base, cs, sn);
+    rope_rotate(x, n_heads, head_dim, half, 2, 1, cs, sn);
+}
+
+void kern_rope_neox(float *x, int n_heads, int head_dim, int n_rot, int pos, float base)
+{
+    float cs[256], sn[256];
+    int half = rope_angles(n_rot, pos, base, cs, sn);
+    rope_rotate(x, n_heads, head_dim, half, 1, n_rot / 2, cs, sn);
 }

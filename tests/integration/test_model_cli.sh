@@ -67,6 +67,23 @@ for t in q4_0 q4_k q6_k; do
     check "types $t" "f32=5 $t=16" "$("$BIN" model info "$DIR/$t.gguf" | grep '^types: ' | cut -d' ' -f2-)"
 done
 
+# Qwen: the architecture, its head size, the qwen2 pre-tokenizer and the GGUF's own template
+# (tests/integration/test_numpy_reference.sh checks their logits)
+"$BIN" model gen --out "$DIR/q2.gguf" --arch qwen2 --tie-output; check "gen qwen2" 0 $?
+"$BIN" model info "$DIR/q2.gguf" > "$DIR/info_q2"
+check "qwen2 architecture" qwen2 "$(field architecture "$DIR/info_q2")"
+check "qwen2 tokenizer" gpt2 "$(field tokenizer "$DIR/info_q2")"
+check "qwen2 pre-tokenizer" qwen2 "$(field tokenizer_pre "$DIR/info_q2")"
+check "qwen2 template source" "gguf (jinja)" "$(field chat_template_source "$DIR/info_q2")"
+check "qwen2 tensors (biases, tied output)" 26 "$(field tensors "$DIR/info_q2")"
+"$BIN" model gen --out "$DIR/q3.gguf" --arch qwen3 --head-dim 32; check "gen qwen3" 0 $?
+"$BIN" model info --json "$DIR/q3.gguf" > "$DIR/q3.json"
+check "qwen3 json" "qwen3 32 32 25" "$(python3 -c 'import json,sys; j = json.load(open(sys.argv[1]))
+print(j["architecture"], j["head_dim"], j["rope_dims"], j["tensors"])' "$DIR/q3.json")"
+"$BIN" generate --model "$DIR/q3.gguf" --prompt-file "$DIR/prompt" -n 4 --greedy > /dev/null
+check "generate qwen3" 0 $?
+"$BIN" model gen --out "$DIR/x.gguf" --arch gemma2 2> /dev/null; check "gen bad arch" 2 $?
+
 # bad arguments are usage errors; a non-GGUF is refused with a message
 "$BIN" model gen --out "$DIR/x.gguf" --dim 65 --heads 4 2> "$DIR/err"; check "gen bad dim" 1 $?
 [ ! -e "$DIR/x.gguf" ]; check "no file left behind" 0 $?

@@ -4,7 +4,9 @@
 # the file tier serves it; outputs equal a cache-off server token for token (prompts ending
 # inside a chunk, on a chunk boundary, sharing part of a prefix); cache_salt and the model
 # isolate chunks; a cache directory that fills up, turns read-only or vanishes degrades to
-# recomputation; /metrics counts the file tier's hits and bytes.
+# recomputation; /metrics counts the file tier's hits and bytes. A generated qwen2 model
+# (QKV bias, NeoX RoPE, tied output) gives the same tokens loaded from cache as computed, and
+# its chats are rendered with its own template.
 set -euo pipefail
 S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
 [ -f "$S/models/tiny-f32.gguf" ] && [ -f "$S/models/tiny-f16.gguf" ] ||
@@ -23,7 +25,8 @@ CHUNK = 64
 def Server(name, model="tiny-f32", cache_dir=None, apc=True, cpu=False):
     """cache_dir None = no connector and no prefix caching."""
     # On the CPU: outputs are compared exactly (tests/gpu/test_gpu_offload.sh is the GPU's).
-    args = ["--model", "%s/%s.gguf" % (MODELS, model), "--device", "cpu", "--threads", "2",
+    path = model if model.endswith(".gguf") else "%s/%s.gguf" % (MODELS, model)
+    args = ["--model", path, "--device", "cpu", "--threads", "2",
             "--max-model-len", "2048",
             "--kv-cache-memory", "64M"]  # the pool is resident from the start: keep it small
     env = {}
@@ -152,6 +155,33 @@ try:
     assert d.p.poll() is None, d.dump()
     d.stop()
     ref.stop()
+
+    # qwen2: cache on equals cache off, computed and loaded from the file tier.
+    qm = TMP + "/qwen2.gguf"
+    subprocess.run([os.environ["KVSPILL_BIN"], "model", "gen", "--arch", "qwen2", "--tie-output",
+                    "--seed", "9", "--out", qm], check=True)
+    qref, qa = Server("qref", model=qm), Server("qa", model=qm, cache_dir=cache, apc=False)
+    X = [rng.randrange(3, 600) for _ in range(5 * CHUNK + 9)]  # the vocabulary has 635
+    want, _ = qref.complete(X)
+    out, c = qa.complete(X)
+    assert c == 0, c
+    same(out, want, "qwen2, cold")
+    qa.settle()
+    qb = Server("qb", model=qm, cache_dir=cache, apc=False)
+    out, c = qb.complete(X)
+    assert c == 5 * CHUNK, c
+    same(out, want, "qwen2, loaded")
+    qa.stop()
+    qb.stop()
+    # Its chats go through the GGUF's Qwen template (the default system prompt), not the
+    # ChatML fallback.
+    msgs = [{"role": "user", "content": "Where do the blocks go?"}]
+    r = qref.post("/v1/chat/completions", {"messages": msgs, "max_tokens": 4, "temperature": 0})
+    tk = qref.post("/tokenize", {"messages": msgs, "add_generation_prompt": True})
+    assert tk["count"] == r["usage"]["prompt_tokens"], (tk, r["usage"])
+    text = qref.post("/detokenize", {"tokens": tk["tokens"]})["prompt"]
+    assert "You are Qwen, created by Alibaba Cloud." in text and "Where do the blocks go?" in text, text
+    qref.stop()
     print("offload serving checks passed")
 finally:
     Serve.kill_all()

@@ -51,7 +51,7 @@ static const char *build(enum damage d)
     snprintf(path, sizeof path, "%s/m%d.gguf", dir, (int)d);
     gguf_writer *w = gguf_writer_new();
     assert_non_null(w);
-    gguf_writer_set_str(w, "general.architecture", d == BAD_ARCH ? "qwen2" : "llama");
+    gguf_writer_set_str(w, "general.architecture", d == BAD_ARCH ? "gemma2" : "llama");
     gguf_writer_set_u32(w, "llama.block_count", 1);
     gguf_writer_set_u32(w, "llama.embedding_length", 32);
     gguf_writer_set_u32(w, "llama.feed_forward_length", 64);
@@ -105,7 +105,7 @@ static void test_damaged_models_are_refused(void **state)
     expect_refused(BAD_K_SHAPE, "tensor blk.0.attn_k.weight: shape [32, 32, 1, 1], expected [32, 16]");
     expect_refused(BAD_TYPE, "tensor blk.0.attn_q.weight: type q5_0 (6) not supported");
     expect_refused(BAD_HEADS, "head_count 3 does not divide embedding_length 32");
-    expect_refused(BAD_ARCH, "architecture 'qwen2' not supported");
+    expect_refused(BAD_ARCH, "architecture 'gemma2' not supported (llama, qwen2, qwen3)");
     expect_refused(BAD_VOCAB, "llama.vocab_size 17 but token_embd.weight has 16 rows");
     expect_refused(BAD_NORM, "tensor blk.0.ffn_norm.weight: shape [31, 1], expected [32]");
     expect_refused(MISSING_KEY, "metadata llama.context_length: missing");

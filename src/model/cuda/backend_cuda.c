@@ -138,6 +138,15 @@ static int check_device(int device, struct cudaDeviceProp *prop, model_error *er
 static int check_model(const model *m, model_error *err)
 {
     const model_hparams *hp = &m->hp;
+    /* The CUDA kernels are the llama architecture's: no QKV bias, no Q/K norm, adjacent-pair
+     * RoPE and Q as wide as the embedding. Anything else is refused, never miscomputed. */
+    const model_layer *L = &m->layers[0];
+    if (L->bq || L->q_norm || hp->rope_style != MODEL_ROPE_NORM || hp->q_dim != hp->n_embd)
+        return model_fail(err, "backend cuda: architecture %s (%s%s%s%s) is not implemented on "
+                               "CUDA; run it with --device cpu", m->arch,
+                          L->bq ? "QKV bias, " : "", L->q_norm ? "Q/K norm, " : "",
+                          hp->rope_style == MODEL_ROPE_NEOX ? "NeoX RoPE" : "RoPE",
+                          hp->q_dim != hp->n_embd ? ", heads wider than n_embd / n_head" : "");
     if (hp->head_dim > CUDA_ATTN_MAX_HEAD_DIM)
         return model_fail(err, "backend cuda: head dimension %u is above the %d the attention "
                                "kernel handles", hp->head_dim, CUDA_ATTN_MAX_HEAD_DIM);

@@ -1,10 +1,34 @@
-/* Loading architecture `llama` (Llama 2/3, Mistral, TinyLlama) from GGUF metadata and
- * tensors, with every shape and type checked before the forward pass may trust it. */
+/* Loading architectures `llama` (Llama 2/3, Mistral, TinyLlama), `qwen2` (Qwen2, Qwen2.5)
+ * and `qwen3` from GGUF metadata and tensors, with every shape and type checked before the
+ * forward pass may trust it. */
 #include "model/model.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* What sets an architecture apart from llama. */
+typedef struct arch_desc {
+    const char *name;
+    model_rope_style rope;
+    bool qkv_bias; /* blk.N.attn_{q,k,v}.bias */
+    bool qk_norm;  /* blk.N.attn_{q,k}_norm.weight, RMSNorm of each head before RoPE */
+} arch_desc;
+
+static const arch_desc archs[] = {
+    {"llama", MODEL_ROPE_NORM, false, false},
+    {"qwen2", MODEL_ROPE_NEOX, true, false},
+    {"qwen3", MODEL_ROPE_NEOX, false, true},
+};
+
+static const arch_desc *arch_find(const gguf_string *name)
+{
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
+        if (strlen(archs[i].name) == name->len && !memcmp(archs[i].name, name->ptr, name->len))
+            return &archs[i];
+    return NULL;
+}
 
 static const char *src_name(const gguf_file *gf)
 {
@@ -70,7 +94,16 @@ static int load_hparams(const gguf_file *gf, const char *arch, model_hparams *hp
     if (hp->n_head_kv == 0 || hp->n_head % hp->n_head_kv != 0)
         return model_fail(err, "%s: %s.attention.head_count_kv %u does not divide head_count %u",
                           f, arch, hp->n_head_kv, hp->n_head);
+    /* Qwen3 heads are wider than n_embd / n_head: attention.key_length says so. */
     hp->head_dim = hp->n_embd / hp->n_head;
+    uint32_t v_len = 0;
+    if (get_u32(gf, arch, "attention.key_length", &hp->head_dim, 0, err) ||
+        get_u32(gf, arch, "attention.value_length", &v_len, 0, err))
+        return -1;
+    if (hp->head_dim == 0 || hp->head_dim > 1024 || (v_len && v_len != hp->head_dim))
+        return model_fail(err, "%s: %s.attention.key_length %u / value_length %u: must be equal "
+                               "and in [1, 1024]", f, arch, hp->head_dim, v_len);
+    hp->q_dim = hp->n_head * hp->head_dim;
     hp->n_rot = hp->head_dim;
     if (get_u32(gf, arch, "rope.dimension_count", &hp->n_rot, 0, err))
         return -1;
@@ -127,8 +160,8 @@ static int load_weight(const gguf_file *gf, const char *name, uint32_t n_cols, u
     return 0;
 }
 
-/* Norm weights are vectors of n values, converted to F32. */
-static float *load_norm(const gguf_file *gf, const char *name, uint32_t n, model_error *err)
+/* Norm weights and biases are vectors of n values, converted to F32. */
+static float *load_vector(const gguf_file *gf, const char *name, uint32_t n, model_error *err)
 {
     const gguf_tensor *t = find(gf, name, err);
     if (!t)
@@ -140,7 +173,7 @@ static float *load_norm(const gguf_file *gf, const char *name, uint32_t n, model
     }
     int kt = kern_wtype_from_ggml(t->type);
     if (kt != KW_F32 && kt != KW_F16 && kt != KW_BF16) {
-        model_fail(err, "%s: tensor %s: type %s not supported for a norm (F32, F16, BF16)",
+        model_fail(err, "%s: tensor %s: type %s not supported for a vector (F32, F16, BF16)",
                    src_name(gf), name, ggml_type_name(t->type));
         return NULL;
     }
@@ -157,19 +190,27 @@ static float *load_norm(const gguf_file *gf, const char *name, uint32_t n, model
     return v;
 }
 
-static int load_layer(const gguf_file *gf, const model_hparams *hp, uint32_t i, model_layer *l,
-                      model_error *err)
+static int load_layer(const gguf_file *gf, const arch_desc *ad, const model_hparams *hp,
+                      uint32_t i, model_layer *l, model_error *err)
 {
     char name[96];
     uint32_t kv_dim = hp->n_head_kv * hp->head_dim;
 #define NAME(s) (snprintf(name, sizeof name, "blk.%u." s, i), name)
-    if (!(l->attn_norm = load_norm(gf, NAME("attn_norm.weight"), hp->n_embd, err)) ||
-        !(l->ffn_norm = load_norm(gf, NAME("ffn_norm.weight"), hp->n_embd, err)))
+    if (!(l->attn_norm = load_vector(gf, NAME("attn_norm.weight"), hp->n_embd, err)) ||
+        !(l->ffn_norm = load_vector(gf, NAME("ffn_norm.weight"), hp->n_embd, err)))
         return -1;
-    if (load_weight(gf, NAME("attn_q.weight"), hp->n_embd, hp->n_embd, &l->wq, err) ||
+    if (ad->qkv_bias && (!(l->bq = load_vector(gf, NAME("attn_q.bias"), hp->q_dim, err)) ||
+                         !(l->bk = load_vector(gf, NAME("attn_k.bias"), kv_dim, err)) ||
+                         !(l->bv = load_vector(gf, NAME("attn_v.bias"), kv_dim, err))))
+        return -1;
+    if (ad->qk_norm &&
+        (!(l->q_norm = load_vector(gf, NAME("attn_q_norm.weight"), hp->head_dim, err)) ||
+         !(l->k_norm = load_vector(gf, NAME("attn_k_norm.weight"), hp->head_dim, err))))
+        return -1;
+    if (load_weight(gf, NAME("attn_q.weight"), hp->n_embd, hp->q_dim, &l->wq, err) ||
         load_weight(gf, NAME("attn_k.weight"), hp->n_embd, kv_dim, &l->wk, err) ||
         load_weight(gf, NAME("attn_v.weight"), hp->n_embd, kv_dim, &l->wv, err) ||
-        load_weight(gf, NAME("attn_output.weight"), hp->n_embd, hp->n_embd, &l->wo, err) ||
+        load_weight(gf, NAME("attn_output.weight"), hp->q_dim, hp->n_embd, &l->wo, err) ||
         load_weight(gf, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, &l->w_gate, err) ||
         load_weight(gf, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, &l->w_up, err) ||
         load_weight(gf, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, &l->w_down, err))
@@ -184,24 +225,26 @@ int model_load(const gguf_file *gf, model **out, model_error *err)
     gguf_string arch;
     if (gguf_get_str(gf, "general.architecture", &arch) != 0)
         return model_fail(err, "%s: metadata general.architecture: missing", src_name(gf));
-    if (arch.len != 5 || memcmp(arch.ptr, "llama", 5) != 0)
-        return model_fail(err, "%s: architecture '%.*s' not supported (llama)", src_name(gf),
-                          (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+    const arch_desc *ad = arch_find(&arch);
+    if (!ad)
+        return model_fail(err, "%s: architecture '%.*s' not supported (llama, qwen2, qwen3)",
+                          src_name(gf), (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
     model *m = calloc(1, sizeof *m);
     if (!m)
         return model_fail(err, "%s: out of memory", src_name(gf));
     m->gf = gf;
-    snprintf(m->arch, sizeof m->arch, "llama");
+    snprintf(m->arch, sizeof m->arch, "%s", ad->name);
     if (load_hparams(gf, m->arch, &m->hp, err) ||
         load_weight(gf, "token_embd.weight", m->hp.n_embd, 0, &m->tok_embd, err))
         goto fail;
+    m->hp.rope_style = ad->rope;
     m->hp.n_vocab = m->tok_embd.n_rows;
     uint32_t vocab_key = m->hp.n_vocab;
     if (get_u32(gf, m->arch, "vocab_size", &vocab_key, 0, err))
         goto fail;
     if (vocab_key != m->hp.n_vocab) {
-        model_fail(err, "%s: llama.vocab_size %u but token_embd.weight has %u rows",
-                   src_name(gf), vocab_key, m->hp.n_vocab);
+        model_fail(err, "%s: %s.vocab_size %u but token_embd.weight has %u rows",
+                   src_name(gf), m->arch, vocab_key, m->hp.n_vocab);
         goto fail;
     }
     if (gguf_find_tensor(gf, "output.weight")) {
@@ -211,7 +254,7 @@ int model_load(const gguf_file *gf, model **out, model_error *err)
         m->output = m->tok_embd;
         m->output_tied = 1;
     }
-    if (!(m->output_norm = load_norm(gf, "output_norm.weight", m->hp.n_embd, err)))
+    if (!(m->output_norm = load_vector(gf, "output_norm.weight", m->hp.n_embd, err)))
         goto fail;
     m->layers = calloc(m->hp.n_layer, sizeof *m->layers);
     if (!m->layers) {
@@ -219,7 +262,7 @@ int model_load(const gguf_file *gf, model **out, model_error *err)
         goto fail;
     }
     for (uint32_t i = 0; i < m->hp.n_layer; i++)
-        if (load_layer(gf, &m->hp, i, &m->layers[i], err))
+        if (load_layer(gf, ad, &m->hp, i, &m->layers[i], err))
             goto fail;
     *out = m;
     return 0;
@@ -234,8 +277,11 @@ void model_free(model *m)
         return;
     if (m->layers)
         for (uint32_t i = 0; i < m->hp.n_layer; i++) {
-            free(m->layers[i].attn_norm);
-            free(m->layers[i].ffn_norm);
+            model_layer *l = &m->layers[i];
+            float *vecs[] = {l->attn_norm, l->ffn_norm, l->bq, l->bk, l->bv, l->q_norm,
+                             l->k_norm};
+            for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++)
+                free(vecs[v]);
         }
     free(m->layers);
     free(m->output_norm);
