@@ -132,7 +132,7 @@ def check_seed(objs, notes):
                  f"{RELEASE}-secrets")
     for needle in ("tensorParallelSize 2 is not honoured", "vllmConfig.v1", "--tokenizer-mode mistral",
                    "lmcache/vllm-openai:latest is a vLLM image", "--limit-mm-per-prompt",
-                   "without a GGUF file", "services vllm-router-service"):
+                   "is not a path", "services vllm-router-service"):
         check(needle in notes, f"NOTES has no {needle!r}:\n{notes}")
 
 
@@ -145,7 +145,9 @@ def check_cpu(objs, notes):
     check("HF_TOKEN" not in env, "HF_TOKEN set without hf_token")
     check(env["LMCACHE_LOCAL_DISK"]["value"] == "file:///mnt/kv/cache", "LMCACHE env")
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
-    check(mounts.get("kv-cache") == "/mnt/kv", f"mounts {mounts}")
+    check(mounts == {"kv-cache": "/mnt/kv", "models": "/models", "tiny-storage": "/data"},
+          f"mounts {mounts}")
+    check(arg_after(c["args"], "--model") == "/models/tinyllama-1.1b-chat.Q4_K_M.gguf", "model")
     check_secret(objs, {"vllmApiKey": "change-me"})
     r = check_router(objs, "ClusterIP", ["vllm-tiny-engine-service.vllm-stack.svc.cluster.local:8000"],
                      f"{RELEASE}-secrets")
