@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build pkg-config gcc clang make
   libcmocka-dev libssl-dev libxxhash-dev liburing-dev libmicrohttpd-dev libjansson-dev
-  libhiredis-dev libyaml-dev libutf8proc-dev
+  libhiredis-dev libyaml-dev libutf8proc-dev libcurl4-openssl-dev
   redis-server curl python3 python3-jinja2
   libfaketime python3-yaml
 )

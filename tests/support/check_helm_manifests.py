@@ -107,6 +107,7 @@ def check_seed(objs, notes):
                  "LMCACHE_GDS_PATH": "/mnt/gds/cache", "LMCACHE_CUFILE_BUFFER_SIZE": "4096",
                  "LMCACHE_LOCAL_CPU": "False"}.items():
         check(env.get(k, {}).get("value") == v, f"env {k} not passed through as {v}")
+    check(env.get("KVSPILL_MODEL_CACHE", {}).get("value") == "/data/models", "model cache env")
     args = c["args"]
     check(arg_after(args, "--model") == "mistralai/Mistral-Small-3.2-24B-Instruct-2506", "model")
     check(arg_after(args, "--max-model-len") == "16384", "maxModelLen")
@@ -132,7 +133,7 @@ def check_seed(objs, notes):
                  f"{RELEASE}-secrets")
     for needle in ("tensorParallelSize 2 is not honoured", "vllmConfig.v1", "--tokenizer-mode mistral",
                    "lmcache/vllm-openai:latest is a vLLM image", "--limit-mm-per-prompt",
-                   "is not a path", "services vllm-router-service"):
+                   "names a Hugging Face repository but no file", "services vllm-router-service"):
         check(needle in notes, f"NOTES has no {needle!r}:\n{notes}")
 
 
