@@ -153,8 +153,8 @@ static int resolve(const char *ref, char *url, size_t cap, char sha[65], int *hf
     }
     const char *colon = memchr(ref, ':', n);
     if (!colon) {
-        fprintf(stderr, "kvspill: model %s: a Hugging Face reference must name its GGUF file, "
-                        "as %s:FILE.gguf\n", ref, ref);
+        fprintf(stderr, "kvspill: model %s: no such file, and a Hugging Face reference must name "
+                        "its GGUF file, as %s:FILE.gguf\n", ref, ref);
         return -1;
     }
     const char *base = getenv("HF_ENDPOINT");
