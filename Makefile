@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja -DKVSPILL_WERROR=ON
 CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz fuzz-long soak torture crash-torture bench bench-scale gpu-emu clean format
+.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz fuzz-long soak torture crash-torture bench bench-scale gpu-emu image clean format
 
 all: build
 
@@ -99,6 +99,11 @@ crash-torture: build
 # kernels, transfers, XXH3, mixed batches, every weight type (tests/gpu/emu/run.sh).
 gpu-emu: | deps
 	@bash tests/gpu/emu/run.sh
+
+# The container image of deploy/Containerfile (IMAGE=name:tag), with podman or docker.
+IMAGE ?= kvspill:latest
+image:
+	@engine=$$(bash scripts/container-engine.sh) && $$engine build -f deploy/Containerfile -t $(IMAGE) .
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

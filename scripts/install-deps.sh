@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
   cmake ninja-build pkg-config gcc clang make
   libcmocka-dev libssl-dev libxxhash-dev liburing-dev libmicrohttpd-dev libjansson-dev
-  libhiredis-dev libyaml-dev libutf8proc-dev
-  redis-server curl python3 python3-jinja2 python3-numpy
+  libhiredis-dev libyaml-dev libutf8proc-dev libcurl4-openssl-dev
+  redis-server curl python3 python3-jinja2 python3-numpy python3-yaml
   libfaketime
 )
 
@@ -17,7 +17,9 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  exec "$(dirname "$0")/install-helm.sh"
+fi
 
 echo "kvspill: installing missing Debian packages: ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
@@ -27,3 +29,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"$(dirname "$0")/install-helm.sh"

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/model_fetch.h"
 #include "cli/vllm_flags.h"
 #include "engine/engine.h"
 #include "server/http.h"
@@ -49,6 +50,9 @@ static void usage(FILE *f, const char *cmd)
             "device memory this server may use); --kv-cache-memory, when given, wins.\n"
             "Flags are spelled with '-' or '_', as vLLM takes them; the other `vllm serve` flags\n"
             "are accepted, and the startup line names each one ignored and why.\n"
+            "--model also takes an http(s):// URL (a #sha256=HEX fragment is checked) or a Hugging\n"
+            "Face org/repo:FILE.gguf (HF_TOKEN sent), fetched once into $KVSPILL_MODEL_CACHE\n"
+            "(~/.cache/kvspill/models), resumed after a broken transfer, size and sha256 checked.\n"
             "--chat-template replaces the model's chat template (tokenizer.chat_template, rendered\n"
             "as Jinja) with a Jinja file or a built-in format; a model without one uses chatml.\n",
             cmd);
@@ -321,6 +325,12 @@ int cmd_serve(int argc, char **argv)
     if (!ec.model_path || optind != argc) {
         usage(stderr, cmd);
         return 2;
+    }
+    char fetched[4096];
+    if (model_ref_is_remote(ec.model_path)) {
+        if (model_fetch(ec.model_path, fetched, sizeof fetched))
+            return 1;
+        ec.model_path = fetched;
     }
     if (kv_memory_given && ec.gpu_memory_utilization > 0) {
         char value[32];
