@@ -86,7 +86,9 @@ class Server:
         self.start(
             [BIN, "serve", "--model", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
              "--served-model-name", "soak", "--max-model-len", str(MAX_MODEL_LEN),
-             "--threads", "1", "--kv-cache-memory", "64M", "--kv-transfer-config", KVT], env)
+             "--threads", "1", "--kv-cache-memory", "64M", "--kv-transfer-config", KVT,
+             # every client and the router connect from 127.0.0.1: no per-address cap
+             "--max-connections-per-ip", "0"], env)
 
     def start(self, argv, env):
         self.log = open(os.path.join(WORK, self.name + ".log"), "w+")

@@ -113,6 +113,8 @@ def check_seed(objs, notes):
     check(arg_after(args, "--max-model-len") == "16384", "maxModelLen")
     check(arg_after(args, "--device") == "cuda", "GPU replica not on cuda")
     check("--enable-prefix-caching" in args, "enablePrefixCaching not mapped")
+    check(arg_after(args, "--max-connections-per-ip") == "0",
+          "replicas behind the router keep a per-address connection cap")
     check("--tensor-parallel-size" not in args, "tensorParallelSize passed though not honoured")
     kvt = arg_after(args, "--kv-transfer-config")
     check("LMCacheConnectorV1" in kvt, f"kv-transfer-config not passed: {kvt}")
