@@ -1,9 +1,11 @@
 /* Vocabulary loading, special-token handling, encoding entry point and decoding. */
 #include "model/tokenizer.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "model/tokenizer_internal.h"
 #include "model/unicode.h"
@@ -62,6 +64,7 @@ void tokenizer_free(tokenizer *tk)
     free(tk->text_len);
     free(tk->scores);
     free(tk->types);
+    free(tk->strip);
     strmap_free(tk->vocab);
     strmap_free(tk->merges);
     free(tk->specials);
@@ -208,6 +211,46 @@ static int index_specials(tokenizer *tk)
     return 0;
 }
 
+static bool contains_nocase(gguf_string s, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= s.len; i++)
+        if (!strncasecmp(s.ptr + i, needle, n))
+            return true;
+    return false;
+}
+
+/* Phi-3's special tokens swallow the white space after them (its tokenizer.json marks them
+ * rstrip), except the SentencePiece ones it shares with Llama 2; the GGUF does not carry the
+ * attribute, so it is recognised by name as llama.cpp does. */
+static int set_strip_attributes(tokenizer *tk, const gguf_file *gf)
+{
+    gguf_string name = {"", 0}, arch = {"", 0};
+    (void)gguf_get_str(gf, "general.name", &name);
+    (void)gguf_get_str(gf, "general.architecture", &arch);
+    bool phi3 = contains_nocase(name, "phi-3") || contains_nocase(name, "phi3") ||
+                gs_eq(arch, "phi3");
+    if (!phi3)
+        return 0;
+    tk->strip = calloc(tk->n_vocab, 1);
+    if (!tk->strip)
+        return -1;
+    static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
+    for (size_t s = 0; s < tk->n_specials; s++) {
+        int32_t id = tk->specials[s];
+        bool kept = false;
+        for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
+            kept = kept || (tk->text_len[id] == strlen(keep[k]) &&
+                            !memcmp(tk_text(tk, id), keep[k], tk->text_len[id]));
+        if (!kept)
+            tk->strip[id] = TOKEN_STRIP_RIGHT;
+    }
+    int32_t eos_text = strmap_get(tk->vocab, "</s>", 4);
+    if (eos_text >= 0)
+        tk->strip[eos_text] = TOKEN_STRIP_RIGHT;
+    return 0;
+}
+
 int tokenizer_load(const gguf_file *gf, tokenizer **out, model_error *err)
 {
     const char *path = gguf_path(gf);
@@ -251,6 +294,12 @@ int tokenizer_load(const gguf_file *gf, tokenizer **out, model_error *err)
     tk->add_eos = flag(gf, KEY_PREFIX "add_eos_token", false);
     tk->add_space_prefix = flag(gf, KEY_PREFIX "add_space_prefix", spm);
     tk->ignore_merges = llama3;
+    /* as llama.cpp sets it per pre-tokenizer (the models' clean_up_tokenization_spaces) */
+    static const char *const keep_spaces[] = {"qwen2", "deepseek-r1-qwen", "tekken", "smollm",
+                                              "command-r"};
+    tk->clean_spaces = !spm;
+    for (size_t k = 0; k < sizeof keep_spaces / sizeof keep_spaces[0]; k++)
+        tk->clean_spaces = tk->clean_spaces && strcmp(tk->pre_name, keep_spaces[k]);
     for (int b = 0; b < 256; b++) {
         char s[8];
         size_t len;
@@ -260,7 +309,7 @@ int tokenizer_load(const gguf_file *gf, tokenizer **out, model_error *err)
             len = utf8_encode(bpe_byte_to_cp((uint8_t)b), s);
         tk->byte_token[b] = strmap_get(tk->vocab, s, len);
     }
-    if (index_specials(tk)) {
+    if (index_specials(tk) || set_strip_attributes(tk, gf)) {
         model_fail(err, "%s: out of memory", path);
         goto fail;
     }
@@ -358,6 +407,14 @@ static int partition(const tokenizer *tk, const char *text, size_t len, bool par
                 continue;
             size_t pre = (size_t)(hit - base);
             fragment rest = {-1, f->v[i].off + pre + sl, f->v[i].len - pre - sl};
+            uint8_t strip = tk->strip ? tk->strip[id] : 0;
+            while ((strip & TOKEN_STRIP_LEFT) && pre && isspace((unsigned char)base[pre - 1]))
+                pre--;
+            while ((strip & TOKEN_STRIP_RIGHT) && rest.len &&
+                   isspace((unsigned char)text[rest.off])) {
+                rest.off++;
+                rest.len--;
+            }
             size_t at = i;
             if (pre) {
                 f->v[at].len = pre;
@@ -500,6 +557,73 @@ int tokenizer_decode(const tokenizer *tk, const int32_t *ids, size_t n, bool ren
             out->n--;
             out->p[out->n] = '\0';
         }
+    }
+    return 0;
+}
+
+/* llama.cpp's clean-up of detokenized text, three passes over the bytes: no space before
+ * "?!.,"; " ' " becomes "'"; no space before the contractions 's 'm 're 've. */
+static size_t remove_space_before_punct(char *t, size_t n)
+{
+    size_t w = n ? 1 : 0;
+    for (size_t i = 1; i < n; i++) {
+        char x = t[i];
+        if (t[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ','))
+            w--;
+        t[w++] = x;
+    }
+    return w;
+}
+
+static size_t join_lone_apostrophes(char *t, size_t n)
+{
+    size_t w = n ? 1 : 0;
+    char prev = n ? t[0] : 0;
+    for (size_t i = 1; i < n; i++) {
+        char x = t[i];
+        if (x == '\'' && i + 1 < n && prev == ' ' && t[i + 1] == ' ') {
+            w--;      /* the space before */
+            i++;      /* and the one after */
+            t[w++] = x;
+            prev = 0; /* the removed space is no longer before the next character */
+            continue;
+        }
+        t[w++] = x;
+        prev = x;
+    }
+    return w;
+}
+
+static size_t join_contractions(char *t, size_t n)
+{
+    size_t w = n ? 1 : 0;
+    for (size_t i = 1; i < n; i++) {
+        char x = t[i];
+        if (t[i - 1] == ' ' && x == '\'' && i + 1 < n) {
+            char x1 = t[i + 1];
+            if (x1 == 's' || x1 == 'm')
+                w--;
+            else if (x1 != 't' && x1 != 'd' && i + 2 < n &&
+                     ((x1 == 'r' && t[i + 2] == 'e') || (x1 == 'v' && t[i + 2] == 'e')))
+                w--;
+        }
+        t[w++] = x;
+    }
+    return w;
+}
+
+int tokenizer_detokenize(const tokenizer *tk, const int32_t *ids, size_t n, bool render_special,
+                         tok_bytes *out, model_error *err)
+{
+    size_t start = out->n;
+    if (tokenizer_decode(tk, ids, n, render_special, out, err))
+        return -1;
+    if (tk->clean_spaces && out->n > start) {
+        char *t = out->p + start;
+        size_t len = remove_space_before_punct(t, out->n - start);
+        len = join_lone_apostrophes(t, len);
+        out->n = start + join_contractions(t, len);
+        out->p[out->n] = '\0';
     }
     return 0;
 }

@@ -79,5 +79,12 @@ int tokenizer_append_piece(const tokenizer *tk, int32_t id, bool render_special,
  * front of the first text (after a leading BOS) is removed, so decode(encode(t)) == t. */
 int tokenizer_decode(const tokenizer *tk, const int32_t *ids, size_t n, bool render_special,
                      tok_bytes *out, model_error *err) MODEL_MUST_CHECK;
+/* tokenizer_decode, then, for vocabularies that clean up tokenization spaces (byte-level
+ * BPE except qwen2, tekken, smollm and command-r, as llama.cpp's llama_detokenize and the
+ * models' clean_up_tokenization_spaces have it): no space before "?!.," nor before the
+ * contractions 's 'm 're 've, and " ' " becomes "'". What /detokenize answers; not an exact
+ * inverse of encode, so streamed text (as in vLLM) uses the pieces as they are. */
+int tokenizer_detokenize(const tokenizer *tk, const int32_t *ids, size_t n, bool render_special,
+                         tok_bytes *out, model_error *err) MODEL_MUST_CHECK;
 
 #endif

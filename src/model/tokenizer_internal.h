@@ -19,16 +19,24 @@ struct tokenizer {
     uint32_t *text_len;
     float *scores;        /* SPM merge priorities */
     uint8_t *types;       /* token_type */
+    uint8_t *strip;       /* TOKEN_STRIP_* of each token; NULL: no token strips */
     strmap *vocab;        /* text -> id */
     strmap *merges;       /* BPE: "left right" -> rank */
     int32_t byte_token[256]; /* SPM: <0xXX>; BPE: the byte's GPT-2 character; -1 none */
     int32_t bos, eos, unk, eot, eom;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
+    bool clean_spaces;    /* detokenize removes the spaces of " ," " 's" ...
+                           * (clean_up_tokenization_spaces) */
     int32_t *specials;    /* matched in text, longest first */
     size_t n_specials;
     int32_t eog[TOKENIZER_MAX_EOG];
     size_t n_eog;
 };
+
+/* White space a special token swallows when matched in text (llama.cpp's LSTRIP/RSTRIP
+ * token attributes, Hugging Face's added-token lstrip/rstrip): the white space before it
+ * (LEFT) or after it (RIGHT) is not encoded. */
+enum { TOKEN_STRIP_LEFT = 1, TOKEN_STRIP_RIGHT = 2 };
 
 static inline const char *tk_text(const tokenizer *tk, int32_t id) { return tk->arena + tk->text_off[id]; }
 

@@ -150,7 +150,7 @@ void ep_detokenize(server *s, const http_request *req, http_response *resp)
     json_decref(root);
     tok_bytes text = {0};
     model_error merr;
-    if (!rc && tokenizer_decode(tk, ids, n, false, &text, &merr))
+    if (!rc && tokenizer_detokenize(tk, ids, n, false, &text, &merr))
         rc = api_fail(&err, 400, "tokens", NULL, "cannot detokenize: %s", merr.msg);
     free(ids);
     if (rc) {
