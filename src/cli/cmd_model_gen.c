@@ -12,7 +12,7 @@ static void usage(FILE *f, const char *cmd)
 {
     fprintf(f, "usage: kvspill %s --out FILE [--arch llama|qwen2|qwen3] [--layers N] [--dim N]\n"
                "         [--heads N] [--kv-heads N] [--head-dim N] [--tie-output] [--ff N]\n"
-               "         [--ctx N] [--rope-base F] [--seed N] [--vocab-from GGUF]\n"
+               "         [--ctx N] [--rope-base F] [--seed N] [--vocab-from GGUF] [--vocab-style chatml|tekken]\n"
                "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_k_m]\n"
                "defaults: llama, 2 layers, dim 64, 4 heads, 2 kv heads, head size dim / heads, ff 128,\n"
                "ctx 2048, rope base 10000, f32, seed 1, an output.weight of its own, a generated\n"
@@ -20,7 +20,10 @@ static void usage(FILE *f, const char *cmd)
                "pre-tokenizer, no BOS, Qwen's template with its default system prompt). qwen2 adds\n"
                "Q/K/V biases, qwen3 per-head Q/K norms; both use NeoX RoPE. --head-dim writes\n"
                "attention.key_length (Qwen3's heads are wider than dim / heads). --tie-output\n"
-               "leaves out output.weight, as small Qwen models do.\n"
+               "leaves out output.weight, as small Qwen models do. --vocab-style tekken makes the\n"
+               "vocabulary Mistral Small 3's way: the tekken pre-tokenizer, <unk> <s> </s> and\n"
+               "Mistral's control tokens ([INST], [SYSTEM_PROMPT], [TOOL_CALLS], ...) as ids 0-19,\n"
+               "the v7 chat template (llama only).\n"
                "q4_k, q6_k and q4_k_m need dim and ff to be multiples of 256. q4_k_m is Q4_K with\n"
                "Q6_K for output.weight and for attn_v/ffn_down of the first and last eighth of the\n"
                "layers and every third layer between; norms are always f32.\n", cmd);
@@ -77,6 +80,7 @@ int cmd_model_gen(int argc, char **argv)
         {"type", required_argument, 0, 't'},     {"seed", required_argument, 0, 's'},
         {"vocab-from", required_argument, 0, 'v'}, {"arch", required_argument, 0, 'a'},
         {"head-dim", required_argument, 0, 'D'}, {"tie-output", no_argument, 0, 'T'},
+        {"vocab-style", required_argument, 0, 'V'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c, bad = 0;
     char *end;
@@ -119,6 +123,12 @@ int cmd_model_gen(int argc, char **argv)
             break;
         case 'D': bad |= parse_u32(cmd, "head-dim", optarg, &p.head_dim); break;
         case 'T': p.tie_output = true; break;
+        case 'V':
+            if (vocab_gen_style_parse(optarg, &p.vocab_style)) {
+                fprintf(stderr, "kvspill %s: --vocab-style: '%s' (chatml or tekken)\n", cmd, optarg);
+                bad = 1;
+            }
+            break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;
         }

@@ -128,7 +128,6 @@ out:
     return rc;
 }
 
-/* Where the engine runs, its KV cache, and the offload tiers with how each moves its bytes. */
 /* vLLM's --tokenizer-mode: the tokenizer is always the GGUF's own. "mistral" (vLLM's
  * mistral_common tokenizer) is honoured when that tokenizer is Mistral's: tekken, or the
  * SentencePiece vocabulary of Mistral 7B; for any other a user asking for Mistral's
@@ -146,6 +145,7 @@ static int check_tokenizer_mode(const char *cmd, const char *mode, const tokeniz
     return 0;
 }
 
+/* Where the engine runs, its KV cache, and the offload tiers with how each moves its bytes. */
 static void print_devices(engine *e, bool offload)
 {
     fprintf(stderr, "kvspill: device %s\n", engine_device_name(e));

@@ -172,8 +172,10 @@ static int set_metadata(gguf_writer *w, const model_gen_params *p, uint32_t *n_v
         rc = gguf_writer_set_u32(w, "general.quantization_version", 2);
     if (rc)
         return model_fail(err, "model gen: out of memory");
+    if (p->vocab_style != VOCAB_GEN_CHATML && (p->vocab_from || p->arch != MODEL_GEN_LLAMA))
+        return model_fail(err, "--vocab-style applies to a generated llama vocabulary only (not to qwen or --vocab-from)");
     if (!p->vocab_from) {
-        if (vocab_gen_bpe(w, GEN_MERGES, n_vocab, err))
+        if (vocab_gen_bpe(w, p->vocab_style, GEN_MERGES, n_vocab, err))
             return -1;
     } else {
         gguf_value_type et;

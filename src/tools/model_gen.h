@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "model/model_error.h"
+#include "tools/vocab_gen.h"
 #include "tools/gguf_writer.h"
 
 /* How the 2-D weights get their types (norms are always F32). */
@@ -39,6 +40,7 @@ typedef struct model_gen_params {
     uint32_t type;
     uint64_t seed;
     const gguf_file *vocab_from; /* copy its tokenizer.* keys; NULL: a generated BPE vocabulary */
+    vocab_gen_style vocab_style; /* of the generated vocabulary (llama only; qwen: Qwen's) */
     model_gen_mix mix;
 } model_gen_params;
 

@@ -74,11 +74,11 @@ static bool same_word(const word *w, const char *s, size_t len)
 }
 
 /* The sample's distinct words as byte-symbol sequences, with their counts. */
-static int collect_words(word **out, size_t *n_out)
+static int collect_words(pretok_kind pre, word **out, size_t *n_out)
 {
     pretok_piece *pieces;
     size_t n;
-    if (pretok_split(PRETOK_GPT2, sample_text, sizeof sample_text - 1, &pieces, &n))
+    if (pretok_split(pre, sample_text, sizeof sample_text - 1, &pieces, &n))
         return -1;
     word *words = calloc(n ? n : 1, sizeof *words);
     size_t nw = 0;
@@ -152,7 +152,7 @@ static void apply_merge(word *words, size_t nw, int32_t a, int32_t b, int32_t id
     }
 }
 
-static int learn(vocab *toks, vocab *merges, uint32_t max_merges)
+static int learn(pretok_kind pre, vocab *toks, vocab *merges, uint32_t max_merges)
 {
     for (int b = 0; b < 256; b++) {
         char s[4];
@@ -161,7 +161,7 @@ static int learn(vocab *toks, vocab *merges, uint32_t max_merges)
     }
     word *words = NULL;
     size_t nw = 0;
-    int rc = collect_words(&words, &nw);
+    int rc = collect_words(pre, &words, &nw);
     for (uint32_t m = 0; rc == 0 && m < max_merges; m++) {
         pair_count best;
         if ((rc = best_pair(words, nw, &best)) || best.count == 0)
@@ -196,35 +196,96 @@ static void vocab_free(vocab *v)
     free(v->text);
 }
 
-int vocab_gen_bpe(gguf_writer *w, uint32_t max_merges, uint32_t *n_vocab, model_error *err)
+/* Mistral's v7 template as Mistral Small 3.x renders a chat without tools: the system
+ * prompt in [SYSTEM_PROMPT], user turns in [INST], assistant turns closed by </s>. */
+static const char mistral_v7_template[] =
+    "{%- if messages[0]['role'] == 'system' %}{%- set system_message = messages[0]['content'] %}"
+    "{%- set loop_messages = messages[1:] %}{%- else %}{%- set loop_messages = messages %}"
+    "{%- endif %}{{- bos_token }}"
+    "{%- if system_message is defined %}{{- '[SYSTEM_PROMPT]' + system_message + "
+    "'[/SYSTEM_PROMPT]' }}{%- endif %}"
+    "{%- for message in loop_messages %}{%- if message['role'] == 'user' %}"
+    "{{- '[INST]' + message['content'] + '[/INST]' }}"
+    "{%- elif message['role'] == 'assistant' %}{{- message['content'] + eos_token }}"
+    "{%- else %}{{- raise_exception('Only user, system and assistant roles are supported') }}"
+    "{%- endif %}{%- endfor %}";
+
+static const char chatml_template[] =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/* Mistral's first token ids, in Tekken's order; <unk> is 0, <s> 1, </s> 2. */
+static const char *const tekken_controls[] = {
+    "<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]",
+    "[TOOL_RESULTS]", "[/TOOL_RESULTS]", "[TOOL_CALLS]", "[IMG]", "<pad>", "[IMG_BREAK]",
+    "[IMG_END]", "[PREFIX]", "[MIDDLE]", "[SUFFIX]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]",
+    "[TOOL_CONTENT]",
+};
+#define N_TEKKEN_CONTROLS (sizeof tekken_controls / sizeof tekken_controls[0])
+
+int vocab_gen_style_parse(const char *s, vocab_gen_style *out)
+{
+    if (!strcmp(s, "chatml"))
+        *out = VOCAB_GEN_CHATML;
+    else if (!strcmp(s, "tekken"))
+        *out = VOCAB_GEN_TEKKEN;
+    else
+        return -1;
+    return 0;
+}
+
+/* Prepends Tekken's control tokens: the learned tokens' ids move up, their texts (and so
+ * the merges, which name texts) stay. */
+static int prepend_controls(vocab *toks)
+{
+    vocab all = {0};
+    int rc = 0;
+    for (size_t i = 0; i < N_TEKKEN_CONTROLS && rc == 0; i++)
+        rc = vocab_add(&all, tekken_controls[i], strlen(tekken_controls[i]));
+    for (size_t i = 0; i < toks->n && rc == 0; i++)
+        rc = vocab_add(&all, toks->text[i], strlen(toks->text[i]));
+    vocab_free(toks);
+    *toks = all;
+    return rc;
+}
+
+int vocab_gen_bpe(gguf_writer *w, vocab_gen_style style, uint32_t max_merges, uint32_t *n_vocab,
+                  model_error *err)
 {
     static const char *const specials[] = {VOCAB_GEN_BOS, VOCAB_GEN_EOS, VOCAB_GEN_IM_START,
                                            VOCAB_GEN_IM_END};
+    bool tekken = style == VOCAB_GEN_TEKKEN;
     vocab toks = {0}, merges = {0};
     int32_t *types = NULL;
-    int rc = learn(&toks, &merges, max_merges);
-    size_t first_special = toks.n;
-    for (size_t i = 0; i < 4 && rc == 0; i++)
+    int rc = learn(tekken ? PRETOK_TEKKEN : PRETOK_GPT2, &toks, &merges, max_merges);
+    /* controls: [first_control, end_control) */
+    size_t first_control = tekken ? 0 : toks.n, end_control = tekken ? N_TEKKEN_CONTROLS : toks.n + 4;
+    if (rc == 0)
+        rc = tekken ? prepend_controls(&toks) : 0;
+    for (size_t i = 0; !tekken && i < 4 && rc == 0; i++)
         rc = vocab_add(&toks, specials[i], strlen(specials[i]));
     if (rc == 0 && !(types = malloc(toks.n * sizeof *types)))
         rc = -1;
     for (size_t i = 0; rc == 0 && i < toks.n; i++)
-        types[i] = i < first_special ? TOKEN_NORMAL : TOKEN_CONTROL;
+        types[i] = i < first_control || i >= end_control ? TOKEN_NORMAL : TOKEN_CONTROL;
+    if (rc == 0 && tekken)
+        types[0] = TOKEN_UNKNOWN;
+    uint32_t bos = (uint32_t)(tekken ? 1 : first_control), eos = bos + 1;
     if (rc == 0)
         rc = gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2") ||
-             gguf_writer_set_str(w, "tokenizer.ggml.pre", "gpt-2") ||
+             gguf_writer_set_str(w, "tokenizer.ggml.pre", tekken ? "tekken" : "gpt-2") ||
              gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks.text, toks.n) ||
              gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_INT32, types, toks.n) ||
              gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)merges.text, merges.n) ||
-             gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special) ||
-             gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 1) ||
-             gguf_writer_set_u32(w, "tokenizer.ggml.eot_token_id", (uint32_t)first_special + 3) ||
+             gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", bos) ||
+             gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", eos) ||
+             (tekken ? gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0)
+                     : gguf_writer_set_u32(w, "tokenizer.ggml.eot_token_id", (uint32_t)first_control + 3)) ||
              gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true) ||
              gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", false) ||
              gguf_writer_set_str(w, "tokenizer.chat_template",
-                                 "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-                                 "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
-                                 "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
+                                 tekken ? mistral_v7_template : chatml_template);
     *n_vocab = (uint32_t)toks.n;
     free(types);
     vocab_free(&toks);

@@ -41,7 +41,7 @@ static tokenizer *make_bpe(void)
     gguf_writer *w = gguf_writer_new();
     model_error err;
     uint32_t n;
-    if (!w || vocab_gen_bpe(w, 300, &n, &err))
+    if (!w || vocab_gen_bpe(w, VOCAB_GEN_CHATML, 300, &n, &err))
         abort();
     tokenizer *tk = load_from_writer(w);
     gguf_writer_free(w);

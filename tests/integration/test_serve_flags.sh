@@ -91,6 +91,45 @@ else
   fail "serve with _ flags did not start:"; cat "$LOG"
 fi
 
+# 2b. A Mistral-style model (tekken pre-tokenizer, Mistral's control tokens first, the v7
+# template) under --tokenizer-mode mistral: the system prompt and the user turn reach the
+# model inside their control tokens, and the answer with the cache on equals it off.
+"$KVSPILL_BIN" model gen --out "$DIR/tekken.gguf" --vocab-style tekken --layers 2 --dim 64 \
+  --heads 4 --kv-heads 2 --ff 128 --ctx 512 >/dev/null
+LOG=$DIR/tekken.log
+if LMCACHE_CHUNK_SIZE=16 LMCACHE_LOCAL_CPU=True LMCACHE_MAX_LOCAL_CPU_SIZE=0.05 \
+   start tekken "$LOG" --model "$DIR/tekken.gguf" --tokenizer-mode mistral \
+     --kv-transfer-config '{"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"}'; then
+  has "tekken model under --tokenizer-mode mistral" "$LOG" "using the GGUF's tokenizer (tekken)"
+  MSGS='[{"role":"system","content":"You answer in one line."},{"role":"user","content":"Name the three primary colours, please."}]'
+  curl -sf "http://127.0.0.1:$P/tokenize" -H 'Content-Type: application/json' \
+    -d "{\"messages\":$MSGS}" >"$DIR/tok.json" || fail "tokenize messages"
+  python3 - "$DIR/tok.json" <<'PY' && pass "v7 prompt: <s>[SYSTEM_PROMPT]...[/SYSTEM_PROMPT][INST]...[/INST]" || fail "v7 prompt tokens: $(cat "$DIR/tok.json")"
+import json, sys
+t = json.load(open(sys.argv[1]))["tokens"]
+# <s>=1 [SYSTEM_PROMPT]=17 [/SYSTEM_PROMPT]=18 [INST]=3 [/INST]=4, in that order, each once
+assert t[0] == 1 and t[1] == 17 and t[-1] == 4, t
+assert [x for x in t if x < 20] == [1, 17, 18, 3, 4], t
+PY
+  BODY="{\"messages\":$MSGS,\"max_tokens\":12,\"temperature\":0}"
+  a=$(curl -sf "http://127.0.0.1:$P/v1/chat/completions" -H 'Content-Type: application/json' -d "$BODY" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["message"]["content"])') &&
+    pass "chat on the tekken model" || fail "chat on the tekken model"
+  b=$(curl -sf "http://127.0.0.1:$P/v1/chat/completions" -H 'Content-Type: application/json' -d "$BODY" |
+      python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["choices"][0]["message"]["content"]); print(d["usage"].get("prompt_tokens_details",{}).get("cached_tokens",0), file=sys.stderr)' 2>"$DIR/cached")
+  [ "$(cat "$DIR/cached")" -gt 0 ] && pass "second turn reuses the cached prefix" ||
+    fail "second turn reuses the cached prefix (cached $(cat "$DIR/cached"))"
+  stop
+  start tekken-off "$LOG.off" --model "$DIR/tekken.gguf" --tokenizer-mode mistral || fail "tekken, cache off"
+  c=$(curl -sf "http://127.0.0.1:$P/v1/chat/completions" -H 'Content-Type: application/json' -d "$BODY" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["message"]["content"])')
+  stop
+  [ "$a" = "$c" ] && [ "$b" = "$c" ] && pass "tekken: cache on equals cache off" ||
+    fail "tekken: cache on equals cache off ('$a' / '$b' / '$c')"
+else
+  fail "serve of the tekken model did not start:"; cat "$LOG"
+fi
+
 # 3. Errors: a flag no vLLM has, TLS, a bad value of an honoured flag.
 set +e
 "$KVSPILL_BIN" serve --model "$MODEL" --no-such-flag 1 2>"$DIR/e1"; rc=$?
