@@ -8,6 +8,7 @@
 #include "cache/error.h"
 #include "cache/file_lease.h"
 #include "cache/file_scan.h"
+#include "cache/file_usage.h"
 
 typedef struct victim {
     char *path;
@@ -106,6 +107,11 @@ kvs_status kvs_file_evict(const char *root, const kvs_evict_params *params,
     for (size_t i = 0; i < p.n; i++)
         free(p.v[i].path);
     free(p.v);
+    if (st == KVS_OK && !report->lease_lost) {
+        kvs_usage_record rec = {report->used_after, report->objects_after, kvs_lease_now_ns()};
+        st = kvs_file_usage_write(root, &rec, err);
+        report->metadata_ops += 2;
+    }
     if (!report->lease_lost)
         kvs_lease_release(&lease);
     return st;

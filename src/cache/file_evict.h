@@ -1,7 +1,8 @@
 /* One eviction pass over a file tier directory: under the lease, scan, remove orphan temp
  * files older than a timeout, then remove least recently used objects (oldest mtime first;
- * a hit touches mtime) until the directory holds at most target_bytes. Used by the tier
- * when it finds itself over capacity and by `kvspill cache gc`. */
+ * a hit touches mtime) until the directory holds at most target_bytes, and leave the
+ * directory's size in its usage record (file_usage.h). Used by the tier when it finds
+ * itself over capacity and by `kvspill cache gc`. */
 #ifndef KVSPILL_CACHE_FILE_EVICT_H
 #define KVSPILL_CACHE_FILE_EVICT_H
 

@@ -25,6 +25,7 @@
 #include "cache/file_mode.h"
 #include "cache/file_path.h"
 #include "cache/file_presence.h"
+#include "cache/file_usage.h"
 #include "cache/gds_io.h"
 #include "cache/io_streams.h"
 #include "cache/object.h"
@@ -51,7 +52,9 @@ typedef struct file_tier {
     char gds_io_path[sizeof ((kvs_tier_stats *)0)->io_path];
     atomic_uint_fast64_t hits, misses, bytes_read, bytes_written, puts, put_errors, get_errors,
         corrupt, evictions, read_ns, write_ns, metadata_ops, objects;
-    atomic_uint_fast64_t used_at_scan, written_since_scan;
+    /* The directory's size at the last scan (ours, or another process's usage record
+     * taken at scan_at_ns, realtime) and what this process wrote since. */
+    atomic_uint_fast64_t used_at_scan, written_since_scan, scan_at_ns;
 } file_tier;
 
 static uint64_t mono_ns(void)
@@ -272,6 +275,21 @@ static void put_finish(void *ctx, size_t i, kvs_io_job *job)
     put_publish(pc, i, job->fd, st, &err);
 }
 
+/* Takes another process's usage record when it is newer than our own figure. Our writes
+ * since are in it, or were made after it and go uncounted until our next scan: the
+ * overshoot scan_every_pct bounds for every writer. */
+static void adopt_usage(file_tier *t)
+{
+    kvs_usage_record rec;
+    count_ops(t, 1);
+    if (!kvs_file_usage_read(t->root, &rec) || rec.at_ns <= atomic_load(&t->scan_at_ns))
+        return;
+    atomic_store(&t->used_at_scan, rec.used_bytes);
+    atomic_store(&t->objects, rec.objects);
+    atomic_store(&t->written_since_scan, 0);
+    atomic_store(&t->scan_at_ns, rec.at_ns);
+}
+
 /* Caller holds evict_lock. Evicts when the directory holds more than capacity - headroom
  * (the bytes a waiting batch needs), down to the low watermark. */
 static kvs_status evict_pass(file_tier *t, uint64_t headroom, kvs_evict_report *report,
@@ -290,11 +308,14 @@ static kvs_status evict_pass(file_tier *t, uint64_t headroom, kvs_evict_report *
     if (st == KVS_OK && !report->lease_busy) {
         atomic_store(&t->used_at_scan, report->used_after);
         atomic_store(&t->objects, report->objects_after);
+        atomic_store(&t->scan_at_ns, kvs_lease_now_ns());
         atomic_fetch_add(&t->evictions, report->evicted_objects);
     } else {
         /* No scan of ours (an error, or another process is evicting and may have scanned
          * before these writes): keep counting them, so the next put tries again. */
         atomic_fetch_add(&t->written_since_scan, pending);
+        if (report->lease_busy)
+            adopt_usage(t);
     }
     return st;
 }
@@ -319,18 +340,25 @@ static void maybe_evict(file_tier *t)
 
 /* Before a batch of `need` bytes: when it would take the directory past its capacity,
  * evict first (waiting for a thread of ours that is already at it), so that writers never
- * outrun eviction. Another process holding the lease means no room is made here: claim_room
- * then refuses what does not fit until that process is done. */
+ * outrun eviction. While another process holds the lease, wait up to lease_wait_ns for the
+ * usage record its pass leaves (or for the lease to come free); past that, claim_room
+ * refuses what does not fit. */
 static void make_room(file_tier *t, uint64_t need)
 {
     if (estimated_use(t) + need <= t->capacity)
         return;
     pthread_mutex_lock(&t->evict_lock);
-    if (estimated_use(t) + need > t->capacity) {
+    uint64_t deadline = mono_ns() + t->tune.lease_wait_ns;
+    while (estimated_use(t) + need > t->capacity) {
         kvs_evict_report report;
         kvs_error err;
-        if (evict_pass(t, need, &report, &err) != KVS_OK)
+        if (evict_pass(t, need, &report, &err) != KVS_OK) {
             note(t, &err);
+            break;
+        }
+        if (!report.lease_busy || mono_ns() >= deadline)
+            break;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
     pthread_mutex_unlock(&t->evict_lock);
 }
@@ -697,6 +725,7 @@ void kvs_file_tier_default_tuning(kvs_file_tier_tuning *tuning)
         .index_slots = 65536,
         .low_watermark_pct = 90,
         .scan_every_pct = 10,
+        .lease_wait_ns = 200ull * 1000000ull,
         .streams = 1,
     };
 }

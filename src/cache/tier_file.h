@@ -16,6 +16,9 @@ typedef struct kvs_file_tier_tuning {
     uint32_t low_watermark_pct; /* eviction goes down to this % of capacity (90) */
     uint32_t scan_every_pct;    /* a process rescans usage after writing this % of capacity
                                    (10): bounds the overshoot of several writers */
+    uint64_t lease_wait_ns;     /* a put that finds the directory full while another
+                                   process evicts waits this long for that pass's usage
+                                   record before refusing (200 ms) */
     uint32_t streams;           /* threads a put or get batch is split over, so that file
                                    system metadata calls overlap (1 = the caller only, the
                                    default: more did not pay on a loaded 2-core VM, see

@@ -1,7 +1,8 @@
 /* A process that cannot evict because another one holds the lease never takes the
  * directory over its capacity: it refuses what does not fit, and once the lease is free its
  * next put rescans and evicts. (Writes made during a busy lease used to be forgotten, so a
- * directory shared by two servers stayed over capacity until another 10% was written.) */
+ * directory shared by two servers stayed over capacity until another 10% was written.)
+ * Another process's usage record, newer than its own scan, gives it the room back. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "cache/file_lease.h"
 #include "cache/file_scan.h"
+#include "cache/file_usage.h"
 #include "cache/object.h"
 #include "cache/tier_file.h"
 
@@ -52,6 +54,38 @@ static kvs_status put_one(kvs_tier *t, uint32_t i)
     return st;
 }
 
+static uint64_t object_size(void)
+{
+    kvs_chunk *probe = make_chunk(0);
+    uint64_t size = probe->total_size;
+    kvs_chunk_release(probe);
+    return size;
+}
+
+/* Another live process holds the eviction lease (for a minute). */
+static void hold_lease(const char *root, char *lease, size_t size)
+{
+    snprintf(lease, size, "%s/v1/.evict.lease", root);
+    FILE *f = fopen(lease, "w");
+    assert_non_null(f);
+    fprintf(f, "other:1:1:1 %llu\n", (unsigned long long)(kvs_lease_now_ns() + 60000000000ull));
+    fclose(f);
+}
+
+/* The other process never finishes its pass in these tests: wait only 1 ms for it. */
+static kvs_tier *open_tier(const char *root, uint64_t cap)
+{
+    kvs_file_tier_options o = {.name = "local_disk", .root = root, .capacity_bytes = cap,
+                               .io_depth = 8, .writer_id = "test"};
+    kvs_file_tier_tuning tune;
+    kvs_file_tier_default_tuning(&tune);
+    tune.lease_wait_ns = 1000000;
+    kvs_tier *t;
+    kvs_error err;
+    assert_int_equal(kvs_tier_file_open_tuned(&o, &tune, &t, &err), KVS_OK);
+    return t;
+}
+
 /* While another process holds the eviction lease, this one cannot make room: what fits
  * under the capacity is written, the rest is refused as full — the directory never goes
  * over. Once the lease is free, the next put evicts and is written. */
@@ -60,25 +94,13 @@ static void test_writes_during_a_busy_lease_stay_within_capacity(void **state)
     (void)state;
     char root[4096], lease[4200];
     test_mkdtemp(root, "tier-lease-busy");
-    kvs_chunk *probe = make_chunk(0);
-    uint64_t obj = probe->total_size;
-    kvs_chunk_release(probe);
+    uint64_t obj = object_size();
     uint64_t cap = 40 * obj;
-    kvs_file_tier_options o = {.name = "local_disk", .root = root, .capacity_bytes = cap,
-                               .io_depth = 8, .writer_id = "test"};
-    kvs_file_tier_tuning tune;
-    kvs_file_tier_default_tuning(&tune);
-    kvs_tier *t;
-    kvs_error err;
-    assert_int_equal(kvs_tier_file_open_tuned(&o, &tune, &t, &err), KVS_OK);
+    kvs_tier *t = open_tier(root, cap);
 
     assert_int_equal(put_one(t, 0), KVS_OK); /* creates v1/ */
     /* Another live process is evicting (it scanned before the writes below). */
-    snprintf(lease, sizeof lease, "%s/v1/.evict.lease", root);
-    FILE *f = fopen(lease, "w");
-    assert_non_null(f);
-    fprintf(f, "other:1:1:1 %llu\n", (unsigned long long)(kvs_lease_now_ns() + 60000000000ull));
-    fclose(f);
+    hold_lease(root, lease, sizeof lease);
     uint32_t written = 1, refused = 0;
     for (uint32_t i = 1; i < 60; i++) {
         kvs_status st = put_one(t, i);
@@ -100,10 +122,51 @@ static void test_writes_during_a_busy_lease_stay_within_capacity(void **state)
     test_rmtree(root);
 }
 
+/* The other process's pass ends and leaves its usage record while it still holds the
+ * lease: this process takes the record's figure and writes again, without a scan of its
+ * own; a record older than its own scan is not taken. */
+static void test_a_newer_usage_record_makes_room(void **state)
+{
+    (void)state;
+    char root[4096], lease[4200];
+    test_mkdtemp(root, "tier-usage");
+    uint64_t obj = object_size();
+    uint64_t cap = 10 * obj;
+    kvs_tier *t = open_tier(root, cap);
+    kvs_error err;
+    assert_int_equal(put_one(t, 0), KVS_OK);
+    kvs_evict_report rep;
+    assert_int_equal(kvs_tier_file_evict_now(t, &rep, &err), KVS_OK); /* our own scan */
+    kvs_usage_record old_rec;
+    assert_true(kvs_file_usage_read(root, &old_rec));
+    assert_int_equal(old_rec.used_bytes, obj);
+    assert_int_equal(old_rec.objects, 1);
+
+    hold_lease(root, lease, sizeof lease);
+    uint32_t i = 1;
+    while (put_one(t, i) == KVS_OK)
+        i++;
+    assert_int_equal(i, 10); /* full by its own count */
+    /* A record older than our scan says nothing new. */
+    kvs_usage_record stale = {0, 0, old_rec.at_ns - 1};
+    assert_int_equal(kvs_file_usage_write(root, &stale, &err), KVS_OK);
+    assert_int_equal(put_one(t, 100), KVS_ERR_FULL);
+    /* The other process evicted down to 4 objects' worth and says so. */
+    kvs_usage_record rec = {4 * obj, 4, kvs_lease_now_ns()};
+    assert_int_equal(kvs_file_usage_write(root, &rec, &err), KVS_OK);
+    for (uint32_t k = 0; k < 6; k++)
+        assert_int_equal(put_one(t, 200 + k), KVS_OK);
+    assert_int_equal(put_one(t, 300), KVS_ERR_FULL);
+    assert_int_equal(unlink(lease), 0);
+    t->methods->close(t);
+    test_rmtree(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_writes_during_a_busy_lease_stay_within_capacity),
+        cmocka_unit_test(test_a_newer_usage_record_makes_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
