@@ -4,9 +4,9 @@
 # the file tier serves it; outputs equal a cache-off server token for token (prompts ending
 # inside a chunk, on a chunk boundary, sharing part of a prefix); cache_salt and the model
 # isolate chunks; a cache directory that fills up, turns read-only or vanishes degrades to
-# recomputation; /metrics counts the file tier's hits and bytes. A generated qwen2 model
-# (QKV bias, NeoX RoPE, tied output) gives the same tokens loaded from cache as computed, and
-# its chats are rendered with its own template.
+# recomputation; /metrics counts the file tier's hits and bytes. Generated qwen2 (QKV bias,
+# NeoX RoPE, tied output) and qwen3 (per-head Q/K norms, wide heads) models give the same
+# tokens loaded from cache as computed, and their chats are rendered with their template.
 set -euo pipefail
 S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
 [ -f "$S/models/tiny-f32.gguf" ] && [ -f "$S/models/tiny-f16.gguf" ] ||
@@ -156,32 +156,35 @@ try:
     d.stop()
     ref.stop()
 
-    # qwen2: cache on equals cache off, computed and loaded from the file tier.
-    qm = TMP + "/qwen2.gguf"
-    subprocess.run([os.environ["KVSPILL_BIN"], "model", "gen", "--arch", "qwen2", "--tie-output",
-                    "--seed", "9", "--out", qm], check=True)
-    qref, qa = Server("qref", model=qm), Server("qa", model=qm, cache_dir=cache, apc=False)
-    X = [rng.randrange(3, 600) for _ in range(5 * CHUNK + 9)]  # the vocabulary has 635
-    want, _ = qref.complete(X)
-    out, c = qa.complete(X)
-    assert c == 0, c
-    same(out, want, "qwen2, cold")
-    qa.settle()
-    qb = Server("qb", model=qm, cache_dir=cache, apc=False)
-    out, c = qb.complete(X)
-    assert c == 5 * CHUNK, c
-    same(out, want, "qwen2, loaded")
-    qa.stop()
-    qb.stop()
-    # Its chats go through the GGUF's Qwen template (the default system prompt), not the
-    # ChatML fallback.
-    msgs = [{"role": "user", "content": "Where do the blocks go?"}]
-    r = qref.post("/v1/chat/completions", {"messages": msgs, "max_tokens": 4, "temperature": 0})
-    tk = qref.post("/tokenize", {"messages": msgs, "add_generation_prompt": True})
-    assert tk["count"] == r["usage"]["prompt_tokens"], (tk, r["usage"])
-    text = qref.post("/detokenize", {"tokens": tk["tokens"]})["prompt"]
-    assert "You are Qwen, created by Alibaba Cloud." in text and "Where do the blocks go?" in text, text
-    qref.stop()
+    # qwen2 and qwen3: cache on equals cache off, computed and loaded from the file tier.
+    for arch, extra in (("qwen2", ["--tie-output"]), ("qwen3", ["--head-dim", "32"])):
+        qm = TMP + "/%s.gguf" % arch
+        subprocess.run([os.environ["KVSPILL_BIN"], "model", "gen", "--arch", arch, *extra,
+                        "--seed", "9", "--out", qm], check=True)
+        qcache = TMP + "/cache-" + arch
+        qref = Server(arch + "ref", model=qm)
+        qa = Server(arch + "a", model=qm, cache_dir=qcache, apc=False)
+        X = [rng.randrange(3, 600) for _ in range(5 * CHUNK + 9)]  # the vocabulary has 635
+        want, _ = qref.complete(X)
+        out, c = qa.complete(X)
+        assert c == 0, c
+        same(out, want, arch + ", cold")
+        qa.settle()
+        qb = Server(arch + "b", model=qm, cache_dir=qcache, apc=False)
+        out, c = qb.complete(X)
+        assert c == 5 * CHUNK, c
+        same(out, want, arch + ", loaded")
+        qa.stop()
+        qb.stop()
+        # Its chats go through the GGUF's Qwen template (the default system prompt), not the
+        # ChatML fallback.
+        msgs = [{"role": "user", "content": "Where do the blocks go?"}]
+        r = qref.post("/v1/chat/completions", {"messages": msgs, "max_tokens": 4, "temperature": 0})
+        tk = qref.post("/tokenize", {"messages": msgs, "add_generation_prompt": True})
+        assert tk["count"] == r["usage"]["prompt_tokens"], (tk, r["usage"])
+        text = qref.post("/detokenize", {"tokens": tk["tokens"]})["prompt"]
+        assert "You are Qwen, created by Alibaba Cloud." in text and "Where do the blocks go?" in text, text
+        qref.stop()
     print("offload serving checks passed")
 finally:
     Serve.kill_all()
