@@ -39,6 +39,7 @@ CHUNK = 64
 MAX_MODEL_LEN = 2048
 # 32 MiB: the servers write ~5 MB/s, so the directory turns over every few seconds.
 DISK_GB = 0.03125
+WRITE_QUEUE_GB = 0.03125
 # A writer refuses puts that would take its estimate of the directory past the capacity
 # while the others evict; the estimate misses only the other two servers' writes since
 # their last scan (at most 10% of the capacity each) and writes in flight.
@@ -80,7 +81,10 @@ class Server:
         self.name, self.port = name, free_port()
         env = dict(os.environ, LMCACHE_CHUNK_SIZE=str(CHUNK), LMCACHE_LOCAL_CPU="True",
                    LMCACHE_MAX_LOCAL_CPU_SIZE="0.02", LMCACHE_LOCAL_DISK="file://" + CACHE,
-                   LMCACHE_MAX_LOCAL_DISK_SIZE=str(DISK_GB))
+                   LMCACHE_MAX_LOCAL_DISK_SIZE=str(DISK_GB),
+                   # Stores wait for the directory's eviction; a 32 MB queue sheds the rest
+                   # (dropped_stores) where the 1 GB default would let RSS grow by it.
+                   LMCACHE_MAX_WRITE_QUEUE_SIZE=str(WRITE_QUEUE_GB))
         if redis_port:
             env["LMCACHE_REMOTE_URL"] = "redis://127.0.0.1:%d" % redis_port
         self.start(
@@ -361,6 +365,8 @@ def offload_metrics(server, marks):
         m = re.search(r'^kvspill_offload_tier_%s_total\{[^}]*tier="local_disk"\} (\d+)$' % name,
                       raw.decode(), re.M)
         marks["%s_%s" % (server.name, name)] = int(m.group(1)) if m else -1
+    m = re.search(r'^kvspill_offload_dropped_stores_total\{[^}]*\} (\d+)$', raw.decode(), re.M)
+    marks[server.name + "_dropped_stores"] = int(m.group(1)) if m else -1
     if st != 200 or marks[server.name + "_corrupt_objects"] != 0:
         failed("%s /metrics: status %d, corrupt objects %d" %
                (server.name, st, marks[server.name + "_corrupt_objects"]))

@@ -14,16 +14,19 @@
 static void usage(FILE *f, const char *cmd)
 {
     fprintf(f,
-            "usage: kvspill %s --backends http://HOST:PORT[,...] [--host H] [--port P]\n"
+            "usage: kvspill %s --backends http://HOST:PORT[,...] | --backends-dns NAME:PORT ...\n"
+            "         [--dns-interval-ms MS] [--host H] [--port P]\n"
             "         [--routing-logic roundrobin|session|prefixaware] [--session-key NAME]\n"
             "         [--prefix-block-chars N] [--prefix-blocks K] [--max-load-ratio R]\n"
             "         [--connect-timeout-ms MS] [--first-byte-timeout-ms MS]\n"
             "         [--health-interval-ms MS] [--api-key KEY]\n"
             "Defaults: --host 0.0.0.0 --port 8000 --routing-logic roundrobin\n"
             "--prefix-block-chars 256 --prefix-blocks 4 --max-load-ratio 1.5\n"
-            "--connect-timeout-ms 2000 --first-byte-timeout-ms 60000 --health-interval-ms 1000;\n"
-            "the API key may also come from VLLM_API_KEY. See docs/router.md.\n",
-            cmd);
+            "--connect-timeout-ms 2000 --first-byte-timeout-ms 60000 --health-interval-ms 1000\n"
+            "--dns-interval-ms 2000. --backends-dns (up to %d, e.g. one per model) names a\n"
+            "headless Service: its A/AAAA records are the replicas, re-resolved every interval.\n"
+            "The API key may also come from VLLM_API_KEY. See docs/router.md.\n",
+            cmd, ROUTER_MAX_DNS_NAMES);
 }
 
 static int parse_int(const char *cmd, const char *flag, const char *s, long lo, long hi,
@@ -48,9 +51,12 @@ int cmd_router(int argc, char **argv)
                          .prefix_block_chars = 256, .prefix_blocks = 4,
                          .max_load_ratio = 1.5, .connect_timeout_ms = 2000,
                          .first_byte_timeout_ms = 60000, .health_interval_ms = 1000,
+                         .dns_interval_ms = 2000,
                          .api_key = getenv("VLLM_API_KEY")};
     static const struct option opts[] = {
         {"backends", required_argument, NULL, 'b'},
+        {"backends-dns", required_argument, NULL, 'd'},
+        {"dns-interval-ms", required_argument, NULL, 'D'},
         {"host", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
         {"routing-logic", required_argument, NULL, 'l'},
@@ -71,6 +77,19 @@ int cmd_router(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': cfg.backends = optarg; break;
+        case 'd':
+            if (cfg.n_backends_dns == ROUTER_MAX_DNS_NAMES) {
+                fprintf(stderr, "kvspill %s: --backends-dns: more than %d names\n", cmd,
+                        ROUTER_MAX_DNS_NAMES);
+                return 2;
+            }
+            cfg.backends_dns[cfg.n_backends_dns++] = optarg;
+            break;
+        case 'D':
+            if (parse_int(cmd, "--dns-interval-ms", optarg, 100, 3600000, &v))
+                return 2;
+            cfg.dns_interval_ms = (int)v;
+            break;
         case 'H': cfg.host = optarg; break;
         case 'p':
             if (parse_int(cmd, "--port", optarg, 1, 65535, &v))
@@ -124,9 +143,9 @@ int cmd_router(int argc, char **argv)
         default: usage(stderr, cmd); return 2;
         }
     }
-    if (optind < argc || !cfg.backends) {
+    if (optind < argc || (!cfg.backends && !cfg.n_backends_dns)) {
         fprintf(stderr, "kvspill %s: %s\n", cmd,
-                optind < argc ? "unexpected argument" : "--backends is required");
+                optind < argc ? "unexpected argument" : "--backends or --backends-dns is required");
         usage(stderr, cmd);
         return 2;
     }
@@ -144,8 +163,11 @@ int cmd_router(int argc, char **argv)
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         return 2;
     }
-    fprintf(stderr, "kvspill: routing (%s) on http://%s:%u to %s\n",
-            router_logic_name(cfg.logic), cfg.host, cfg.port, cfg.backends);
+    fprintf(stderr, "kvspill: routing (%s) on http://%s:%u to %s", router_logic_name(cfg.logic),
+            cfg.host, cfg.port, cfg.backends ? cfg.backends : "");
+    for (size_t i = 0; i < cfg.n_backends_dns; i++)
+        fprintf(stderr, "%s%s (DNS)", i || cfg.backends ? ", " : "", cfg.backends_dns[i]);
+    fputc('\n', stderr);
     int sig;
     sigwait(&sigs, &sig);
     router_stop(r);

@@ -34,7 +34,17 @@ int router_start(const router_config *cfg, router **out, model_error *err)
         return model_fail(err, "router: out of memory");
     r->cfg = *cfg;
     pthread_mutex_init(&r->stop_mu, NULL);
-    if (router_backends_parse(&r->set, cfg->backends, err) || router_health_start(r, err)) {
+    if (!cfg->backends && !cfg->n_backends_dns) {
+        free(r);
+        return model_fail(err, "no backends: give --backends or --backends-dns");
+    }
+    int rc = cfg->backends ? router_backends_parse(&r->set, cfg->backends, err) : 0;
+    for (size_t i = 0; rc == 0 && i < cfg->n_backends_dns; i++)
+        rc = router_dns_parse(cfg->backends_dns[i], r->dns[i].name, sizeof r->dns[i].name,
+                              &r->dns[i].port, err);
+    r->n_dns = cfg->n_backends_dns;
+    if (rc || router_health_start(r, err)) {
+        router_backends_free(&r->set);
         pthread_mutex_destroy(&r->stop_mu);
         free(r);
         return -1;
@@ -55,6 +65,7 @@ void router_stop(router *r)
         return;
     http_server_stop(r->http);
     router_health_stop(r);
+    router_backends_free(&r->set);
     pthread_mutex_destroy(&r->stop_mu);
     free(r);
 }

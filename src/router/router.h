@@ -5,6 +5,7 @@
 #define KVSPILL_ROUTER_ROUTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model/model_error.h"
@@ -15,10 +16,15 @@ typedef enum router_logic {
     ROUTER_PREFIXAWARE,
 } router_logic;
 
+enum { ROUTER_MAX_DNS_NAMES = 8 };
+
 typedef struct router_config {
     const char *host;
     uint16_t port;
-    const char *backends;         /* comma-separated http://host:port */
+    const char *backends;         /* comma-separated http://host:port, or NULL */
+    const char *backends_dns[ROUTER_MAX_DNS_NAMES]; /* NAME:PORT, re-resolved (router_dns.h) */
+    size_t n_backends_dns;
+    int dns_interval_ms;
     router_logic logic;
     const char *session_key;      /* header or top-level body field (session logic) */
     unsigned prefix_block_chars;
@@ -32,7 +38,8 @@ typedef struct router_config {
 
 typedef struct router router;
 
-/* Parses the backends, starts the health checker and the listener. */
+/* Parses the backends (--backends, --backends-dns: at least one of them), starts the
+ * health checker and the listener. */
 int router_start(const router_config *cfg, router **out, model_error *err) MODEL_MUST_CHECK;
 /* Stops the listener and the health checker, frees. */
 void router_stop(router *r);

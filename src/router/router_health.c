@@ -1,6 +1,6 @@
 /* Active health checks: GET /health on every backend each --health-interval-ms, with a
  * timeout of half the interval (at most 1 s). 200 puts a backend in the set, anything
- * else takes it out. */
+ * else takes it out. The same thread re-resolves the --backends-dns names. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +18,8 @@ void router_mark_down(router *r, router_backend *b, const char *why)
 
 static void check_one(router *r, router_backend *b, int timeout_ms)
 {
+    if (!atomic_load(&b->present))
+        return; /* left its DNS answer: no longer a backend */
     upstream_request rq = {.method = "GET", .path = "/health",
                            .connect_timeout_ms = timeout_ms, .first_byte_timeout_ms = timeout_ms};
     upstream_conn *c;
@@ -38,6 +40,36 @@ static void check_one(router *r, router_backend *b, int timeout_ms)
     }
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void router_dns_refresh(router *r)
+{
+    if (!r->n_dns || now_ms() < r->dns_due_ms)
+        return;
+    r->dns_due_ms = now_ms() + (uint64_t)r->cfg.dns_interval_ms;
+    for (size_t i = 0; i < r->n_dns; i++) {
+        static router_dns_answer answer; /* this thread's only: 19 KB off its stack */
+        const char *urls[ROUTER_DNS_MAX_ADDRS];
+        model_error err;
+        if (router_dns_resolve(r->dns[i].name, r->dns[i].port, &answer, &err)) {
+            /* No answer is not "no replicas": a resolver outage keeps the set as it is. A
+             * headless Service with no ready pod also answers nothing; health checks then
+             * take its replicas out. */
+            fprintf(stderr, "kvspill router: %s\n", err.msg);
+            continue;
+        }
+        for (size_t k = 0; k < answer.n; k++)
+            urls[k] = answer.urls[k];
+        if (router_backends_sync(&r->set, (int)i, urls, answer.n, &err))
+            fprintf(stderr, "kvspill router: %s\n", err.msg);
+    }
+}
+
 static void *health_main(void *arg)
 {
     router *r = arg;
@@ -48,8 +80,9 @@ static void *health_main(void *arg)
     pthread_mutex_lock(&r->stop_mu);
     while (!r->stopping) {
         pthread_mutex_unlock(&r->stop_mu);
-        for (size_t i = 0; i < r->set.n; i++)
-            check_one(r, &r->set.b[i], timeout);
+        router_dns_refresh(r);
+        for (size_t i = 0; i < atomic_load(&r->set.n); i++)
+            check_one(r, router_backend_at(&r->set, i), timeout);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += interval / 1000;
@@ -74,8 +107,9 @@ int router_health_start(router *r, model_error *err)
         pthread_cond_init(&r->stop_cv, &ca))
         return model_fail(err, "router: cannot set up the health checker's clock");
     pthread_condattr_destroy(&ca);
-    for (size_t i = 0; i < r->set.n; i++) /* the first round before the first request */
-        check_one(r, &r->set.b[i], r->cfg.connect_timeout_ms);
+    router_dns_refresh(r); /* the first round before the first request */
+    for (size_t i = 0; i < atomic_load(&r->set.n); i++)
+        check_one(r, router_backend_at(&r->set, i), r->cfg.connect_timeout_ms);
     int rc = pthread_create(&r->health_thread, NULL, health_main, r);
     if (rc) {
         pthread_cond_destroy(&r->stop_cv);

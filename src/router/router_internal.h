@@ -8,12 +8,21 @@
 
 #include "router/router.h"
 #include "router/router_backends.h"
+#include "router/router_dns.h"
 #include "router/router_metrics.h"
 #include "server/http.h"
+
+typedef struct router_dns_name {
+    char name[256];
+    uint16_t port;
+} router_dns_name;
 
 struct router {
     router_config cfg;
     router_backends set;
+    router_dns_name dns[ROUTER_MAX_DNS_NAMES];
+    size_t n_dns;
+    uint64_t dns_due_ms; /* the health checker's next re-resolution */
     router_metrics metrics;
     atomic_uint rr_next;
     http_server *http;
@@ -30,6 +39,9 @@ int router_choose(router *r, const http_request *req, const json_t *body, bool c
 /* Marks a backend down at once (a connect failure or a 5xx): the health checker brings it
  * back when its /health answers 200. */
 void router_mark_down(router *r, router_backend *b, const char *why);
+/* Re-resolves the --backends-dns names when due and merges the answers into the set
+ * (the health checker's thread only). */
+void router_dns_refresh(router *r);
 int router_health_start(router *r, model_error *err) MODEL_MUST_CHECK;
 void router_health_stop(router *r);
 /* The listener's handler: the router's own endpoints and the proxied ones. */

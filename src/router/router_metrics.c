@@ -51,7 +51,7 @@ __attribute__((format(printf, 2, 3))) static void put(out *o, const char *fmt, .
     }
 }
 
-char *router_metrics_render(const router_metrics *m, const router_backends *set, size_t *len)
+char *router_metrics_render(const router_metrics *m, router_backends *set, size_t *len)
 {
     out o = {.p = malloc(4096), .cap = 4096};
     if (!o.p)
@@ -59,19 +59,19 @@ char *router_metrics_render(const router_metrics *m, const router_backends *set,
     o.p[0] = 0;
     put(&o, "# HELP kvspill_router_requests_total Requests forwarded to each backend.\n"
             "# TYPE kvspill_router_requests_total counter\n");
-    for (size_t i = 0; i < set->n; i++)
-        put(&o, "kvspill_router_requests_total{backend=\"%s\"} %lu\n", set->b[i].url,
-            atomic_load(&set->b[i].requests));
+    for (size_t i = 0; i < atomic_load(&set->n); i++)
+        put(&o, "kvspill_router_requests_total{backend=\"%s\"} %lu\n", router_backend_at(set, i)->url,
+            atomic_load(&router_backend_at(set, i)->requests));
     put(&o, "# HELP kvspill_router_backend_in_flight Requests running on each backend.\n"
             "# TYPE kvspill_router_backend_in_flight gauge\n");
-    for (size_t i = 0; i < set->n; i++)
-        put(&o, "kvspill_router_backend_in_flight{backend=\"%s\"} %d\n", set->b[i].url,
-            atomic_load(&set->b[i].in_flight));
+    for (size_t i = 0; i < atomic_load(&set->n); i++)
+        put(&o, "kvspill_router_backend_in_flight{backend=\"%s\"} %d\n", router_backend_at(set, i)->url,
+            atomic_load(&router_backend_at(set, i)->in_flight));
     put(&o, "# HELP kvspill_router_backend_healthy 1 when the backend is in the set.\n"
             "# TYPE kvspill_router_backend_healthy gauge\n");
-    for (size_t i = 0; i < set->n; i++)
-        put(&o, "kvspill_router_backend_healthy{backend=\"%s\"} %d\n", set->b[i].url,
-            atomic_load(&set->b[i].healthy) ? 1 : 0);
+    for (size_t i = 0; i < atomic_load(&set->n); i++)
+        put(&o, "kvspill_router_backend_healthy{backend=\"%s\"} %d\n", router_backend_at(set, i)->url,
+            atomic_load(&router_backend_at(set, i)->healthy) ? 1 : 0);
     put(&o, "# HELP kvspill_router_retries_total Requests retried on another backend.\n"
             "# TYPE kvspill_router_retries_total counter\n"
             "kvspill_router_retries_total %lu\n", atomic_load(&m->retries));

@@ -20,6 +20,6 @@ typedef struct router_metrics {
 
 void router_metrics_ttft(router_metrics *m, double seconds);
 /* The Prometheus text (malloc'd), or NULL when out of memory. */
-char *router_metrics_render(const router_metrics *m, const router_backends *set, size_t *len);
+char *router_metrics_render(const router_metrics *m, router_backends *set, size_t *len);
 
 #endif

@@ -61,8 +61,8 @@ void router_models(router *r, const http_request *req, http_response *resp)
     resp->status = 500;
     if (!root)
         return;
-    for (size_t i = 0; i < r->set.n; i++) {
-        router_backend *b = &r->set.b[i];
+    for (size_t i = 0; i < atomic_load(&r->set.n); i++) {
+        router_backend *b = router_backend_at(&r->set, i);
         model_error err;
         if (atomic_load(&b->healthy) && fetch(r, b, req, data, &err))
             fprintf(stderr, "kvspill router: models of %s left out: %s\n", b->url, err.msg);

@@ -162,7 +162,7 @@ static void proxy(router *r, const http_request *req, http_response *resp, bool 
         if (attempt)
             atomic_fetch_add(&r->metrics.retries, 1);
         tried[i] = true;
-        router_backend *b = &r->set.b[i];
+        router_backend *b = router_backend_at(&r->set, (size_t)i);
         atomic_fetch_add(&b->in_flight, 1);
         atomic_fetch_add(&b->requests, 1);
         upstream_request rq = {.method = "POST", .path = req->path,
@@ -198,10 +198,10 @@ static void proxy(router *r, const http_request *req, http_response *resp, bool 
                   "router: no healthy backend to send the request to");
 }
 
-static bool any_healthy(const router *r)
+static bool any_healthy(router *r)
 {
-    for (size_t i = 0; i < r->set.n; i++)
-        if (atomic_load(&r->set.b[i].healthy))
+    for (size_t i = 0; i < atomic_load(&r->set.n); i++)
+        if (atomic_load(&router_backend_at(&r->set, i)->healthy))
             return true;
     return false;
 }

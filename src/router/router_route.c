@@ -22,9 +22,8 @@
 #include "router/router_internal.h"
 #include "router/router_prompt.h"
 
-static int choose_rr(router *r, const bool *eligible)
+static int choose_rr(router *r, const bool *eligible, size_t n)
 {
-    size_t n = r->set.n;
     unsigned start = atomic_fetch_add(&r->rr_next, 1);
     for (size_t k = 0; k < n; k++) {
         size_t i = (start + k) % n;
@@ -58,14 +57,15 @@ static int session_value(router *r, const http_request *req, const json_t *body,
 int router_choose(router *r, const http_request *req, const json_t *body, bool chat,
                   const bool *tried)
 {
-    size_t n = r->set.n;
+    size_t n = atomic_load(&r->set.n);
     bool eligible[ROUTER_MAX_BACKENDS];
     uint64_t ids[ROUTER_MAX_BACKENDS];
     int load[ROUTER_MAX_BACKENDS];
     for (size_t i = 0; i < n; i++) {
-        eligible[i] = !tried[i] && atomic_load(&r->set.b[i].healthy);
-        ids[i] = r->set.b[i].id;
-        load[i] = atomic_load(&r->set.b[i].in_flight);
+        router_backend *b = router_backend_at(&r->set, i);
+        eligible[i] = !tried[i] && atomic_load(&b->healthy);
+        ids[i] = b->id;
+        load[i] = atomic_load(&b->in_flight);
     }
     router_logic used = ROUTER_ROUNDROBIN;
     int pick = -1;
@@ -90,7 +90,7 @@ int router_choose(router *r, const http_request *req, const json_t *body, bool c
         }
     }
     if (used == ROUTER_ROUNDROBIN)
-        pick = choose_rr(r, eligible);
+        pick = choose_rr(r, eligible, n);
     if (pick >= 0)
         atomic_fetch_add(&r->metrics.decisions[used], 1);
     return pick;

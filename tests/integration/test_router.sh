@@ -2,7 +2,8 @@
 # `kvspill router` in front of real `kvspill serve` replicas on loopback ports: answers equal
 # direct ones at temperature 0 (streamed and not), roundrobin spread, session stickiness,
 # prefixaware affinity, API key, aggregated /v1/models, /health 503 with every backend down,
-# SIGKILL of a replica: requests still succeed, it leaves the set within 2 s and rejoins.
+# SIGKILL of a replica: requests still succeed, it leaves the set within 2 s and rejoins;
+# --backends-dns names resolved to replicas, and a name with no address yet.
 set -euo pipefail
 S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
 MODEL="$S/models/tiny-f32.gguf"
@@ -173,6 +174,41 @@ finally:
     p.wait()
 print("router: ok")
 PY
+
+# --backends-dns: the replicas as a name's addresses (localhost: 127.0.0.1, perhaps ::1,
+# where nothing listens), re-resolved; both names' replicas serve, round-robin.
+DNS=$(free_port)
+"$KVSPILL_BIN" router --backends-dns "localhost:$P2" --backends-dns "127.0.0.1:$P3" \
+  --dns-interval-ms 200 --host 127.0.0.1 --port "$DNS" --api-key sekret \
+  --health-interval-ms 300 >>"$DIR/router-dns.log" 2>&1 &
+PIDS+=($!)
+wait_up "http://127.0.0.1:$DNS" $! "$DIR/router-dns.log"
+for _ in 1 2 3 4; do
+  curl -sf -H 'Authorization: Bearer sekret' -H 'Content-Type: application/json' \
+    -d '{"prompt":"a","max_tokens":1}' "http://127.0.0.1:$DNS/v1/completions" >/dev/null ||
+    { echo "completion through --backends-dns failed"; cat "$DIR/router-dns.log"; exit 1; }
+done
+curl -sf -H 'Authorization: Bearer sekret' "http://127.0.0.1:$DNS/metrics" >"$DIR/dns-metrics"
+for p in $P2 $P3; do
+  grep -q "kvspill_router_backend_healthy{backend=\"http://127.0.0.1:$p\"} 1" "$DIR/dns-metrics" &&
+    grep -Eq "kvspill_router_requests_total\{backend=\"http://127.0.0.1:$p\"\} [1-9]" "$DIR/dns-metrics" ||
+    { echo "backend 127.0.0.1:$p from DNS not used"; cat "$DIR/dns-metrics"; exit 1; }
+done
+grep -q 'found in DNS' "$DIR/router-dns.log"
+# A name with no address yet (a headless Service before its first pod is ready): the router
+# starts, says why, and is not healthy.
+NX=$(free_port)
+"$KVSPILL_BIN" router --backends-dns "no-such-replica.invalid:8000" --host 127.0.0.1 \
+  --port "$NX" >>"$DIR/router-nx.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NX/health" || true)
+  [ "$code" = 503 ] && break
+  sleep 0.1
+done
+[ "$code" = 503 ] && grep -q 'resolve no-such-replica.invalid' "$DIR/router-nx.log" ||
+  { echo "router on an unresolvable name: health $code"; cat "$DIR/router-nx.log"; exit 1; }
+echo "router --backends-dns: ok"
 
 # Every backend down: /health 503 with a JSON error, requests 503.
 for p in "${PIDS[@]:1:2}"; do kill -9 "$p"; done

@@ -31,12 +31,15 @@ static void urls(void **state)
         assert_int_equal(router_parse_url(bad[i], host, sizeof host, &port, &err), -1);
         assert_non_null(strstr(err.msg, bad[i]));
     }
-    router_backends set;
+    router_backends set = {0};
     assert_int_equal(router_backends_parse(&set, "http://a:1,http://b:2/", &err), 0);
     assert_int_equal(set.n, 2);
-    assert_string_equal(set.b[1].url, "http://b:2");
+    assert_string_equal(router_backend_at(&set, 1)->url, "http://b:2");
+    router_backends_free(&set);
     assert_int_equal(router_backends_parse(&set, "http://a:1,http://a:1", &err), -1);
+    router_backends_free(&set);
     assert_int_equal(router_backends_parse(&set, "http://a:1,,http://b:2", &err), -1);
+    router_backends_free(&set);
 }
 
 static const char wire[] = "5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n"
