@@ -97,7 +97,9 @@ class Server:
         env = dict(os.environ)
         args = [BIN, "serve", "--model", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
                 "--served-model-name", "torture", "--max-model-len", str(MAX_MODEL_LEN),
-                "--threads", "1", "--kv-cache-memory", "64M"]
+                "--threads", "1", "--kv-cache-memory", "64M",
+                # all 64 clients connect from 127.0.0.1: no per-address cap (docs/security.md)
+                "--max-connections-per-ip", "0"]
         if self.offload:
             env.update(LMCACHE_CHUNK_SIZE=str(CHUNK), LMCACHE_LOCAL_CPU="True",
                        LMCACHE_MAX_LOCAL_CPU_SIZE="0.001", LMCACHE_LOCAL_DISK="file://" + CACHE,

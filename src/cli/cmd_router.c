@@ -16,12 +16,14 @@ static void usage(FILE *f, const char *cmd)
     fprintf(f,
             "usage: kvspill %s --backends http://HOST:PORT[,...] | --backends-dns NAME:PORT ...\n"
             "         [--dns-interval-ms MS] [--host H] [--port P]\n"
-            "         [--routing-logic roundrobin|session|prefixaware] [--session-key NAME]\n"
+            "         [--routing-logic roundrobin|session|prefixaware|kvaware] [--session-key NAME]\n"
             "         [--prefix-block-chars N] [--prefix-blocks K] [--max-load-ratio R]\n"
+            "         [--kv-overlap-weight W] [--kvaware-timeout-ms MS]\n"
             "         [--connect-timeout-ms MS] [--first-byte-timeout-ms MS]\n"
             "         [--health-interval-ms MS] [--api-key KEY]\n"
             "Defaults: --host 0.0.0.0 --port 8000 --routing-logic roundrobin\n"
             "--prefix-block-chars 256 --prefix-blocks 4 --max-load-ratio 1.5\n"
+            "--kv-overlap-weight 1 --kvaware-timeout-ms 200\n"
             "--connect-timeout-ms 2000 --first-byte-timeout-ms 60000 --health-interval-ms 1000\n"
             "--dns-interval-ms 2000. --backends-dns (up to %d, e.g. one per model) names a\n"
             "headless Service: its A/AAAA records are the replicas, re-resolved every interval.\n"
@@ -49,7 +51,8 @@ int cmd_router(int argc, char **argv)
     const char *cmd = argv[0];
     router_config cfg = {.host = "0.0.0.0", .port = 8000, .logic = ROUTER_ROUNDROBIN,
                          .prefix_block_chars = 256, .prefix_blocks = 4,
-                         .max_load_ratio = 1.5, .connect_timeout_ms = 2000,
+                         .max_load_ratio = 1.5, .kv_overlap_weight = 1.0,
+                         .kvaware_timeout_ms = 200, .connect_timeout_ms = 2000,
                          .first_byte_timeout_ms = 60000, .health_interval_ms = 1000,
                          .dns_interval_ms = 2000,
                          .api_key = getenv("VLLM_API_KEY")};
@@ -64,6 +67,8 @@ int cmd_router(int argc, char **argv)
         {"prefix-block-chars", required_argument, NULL, 'c'},
         {"prefix-blocks", required_argument, NULL, 'k'},
         {"max-load-ratio", required_argument, NULL, 'r'},
+        {"kv-overlap-weight", required_argument, NULL, 'w'},
+        {"kvaware-timeout-ms", required_argument, NULL, 'K'},
         {"connect-timeout-ms", required_argument, NULL, 'C'},
         {"first-byte-timeout-ms", required_argument, NULL, 'F'},
         {"health-interval-ms", required_argument, NULL, 'i'},
@@ -99,7 +104,7 @@ int cmd_router(int argc, char **argv)
         case 'l':
             if (router_logic_parse(optarg, &cfg.logic)) {
                 fprintf(stderr, "kvspill %s: --routing-logic: '%s' is not roundrobin, "
-                                "session or prefixaware\n", cmd, optarg);
+                                "session, prefixaware or kvaware\n", cmd, optarg);
                 return 2;
             }
             break;
@@ -122,6 +127,20 @@ int cmd_router(int argc, char **argv)
                         cmd, optarg);
                 return 2;
             }
+            break;
+        case 'w':
+            errno = 0;
+            cfg.kv_overlap_weight = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !(cfg.kv_overlap_weight >= 0)) {
+                fprintf(stderr, "kvspill %s: --kv-overlap-weight: '%s' is not a number >= 0\n",
+                        cmd, optarg);
+                return 2;
+            }
+            break;
+        case 'K':
+            if (parse_int(cmd, "--kvaware-timeout-ms", optarg, 1, 60000, &v))
+                return 2;
+            cfg.kvaware_timeout_ms = (int)v;
             break;
         case 'C':
             if (parse_int(cmd, "--connect-timeout-ms", optarg, 1, 600000, &v))

@@ -4,7 +4,7 @@
  * into the sequence's blocks; as full chunks are computed it gathers and stores them
  * without ever blocking the scheduler. Scatter and gather are the backend's KV transfers
  * (model/backend.h), so the blocks may be in device memory. Used from the scheduler thread
- * only. */
+ * only, but for connector_lookup_prefix. */
 #ifndef KVSPILL_ENGINE_CONNECTOR_H
 #define KVSPILL_ENGINE_CONNECTOR_H
 
@@ -76,6 +76,12 @@ void connector_seq_reset(connector *c, conn_seq *cs);
  * step's prefill throughput for the load-or-compute estimate (load_plan.h). */
 void connector_tick(connector *c);
 void connector_note_compute(connector *c, uint32_t tokens, double seconds);
+/* The tokens of tokens[0, n_tokens)'s prefix that each tier holds (indexed as
+ * kvs_stats.tiers; full chunks, each credited to the fastest tier that has it), for a
+ * router. Any thread: it reads no state of the connector. */
+int connector_lookup_prefix(connector *c, const kvs_key *ns, const int32_t *tokens,
+                            uint32_t n_tokens, uint32_t tier_tokens[KVS_MAX_TIERS],
+                            engine_error *err) ENGINE_MUST_CHECK;
 /* Adds the connector's counters and histograms to *st. */
 void connector_stats(connector *c, engine_stats *st);
 

@@ -347,3 +347,31 @@ void engine_get_stats(engine *e, engine_stats *out)
     if (e->conn)
         connector_stats(e->conn, out);
 }
+
+int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
+                         const char *cache_salt, engine_prefix_lookup *out, engine_error *err)
+{
+    engine_stats st;
+    engine_get_stats(e, &st);
+    memset(out, 0, sizeof *out);
+    out->running = st.requests_running;
+    out->waiting = st.requests_waiting;
+    out->kv_blocks_total = st.kv_blocks_total;
+    out->kv_blocks_free = st.kv_blocks_free;
+    if (!e->conn)
+        return 0;
+    out->chunk_tokens = e->cfg.chunk_size;
+    out->n_tiers = st.offload.n_tiers < KVS_MAX_TIERS ? st.offload.n_tiers : KVS_MAX_TIERS;
+    for (size_t i = 0; i < out->n_tiers; i++)
+        snprintf(out->tier_names[i], sizeof out->tier_names[i], "%s", st.offload.tiers[i].name);
+    if (n_tokens > UINT32_MAX)
+        return engine_fail(err, "lookup: %zu tokens", n_tokens);
+    kvs_namespace_desc d = e->ns_desc;
+    d.cache_salt = cache_salt;
+    kvs_key ns;
+    kvs_error kerr;
+    if (kvs_namespace_id(&d, &ns, &kerr) != KVS_OK)
+        return engine_fail(err, "lookup: cache namespace: %s", kerr.msg);
+    return connector_lookup_prefix(e->conn, &ns, tokens, (uint32_t)n_tokens, out->tier_tokens,
+                                   err);
+}

@@ -145,4 +145,21 @@ typedef struct engine_stats {
 
 void engine_get_stats(engine *e, engine_stats *out);
 
+/* What a router weighs choosing this replica for a prompt (kvaware, docs/router.md): the
+ * tokens of its prefix each offload tier holds, and the load. */
+typedef struct engine_prefix_lookup {
+    uint32_t chunk_tokens;
+    size_t n_tiers;
+    char tier_names[KVS_MAX_TIERS][16];   /* as kvs_tier_stats.name */
+    uint32_t tier_tokens[KVS_MAX_TIERS];  /* full chunks, at the fastest tier holding each */
+    uint64_t running, waiting;
+    uint64_t kv_blocks_total, kv_blocks_free;
+} engine_prefix_lookup;
+
+/* A lookup only (nothing loaded), safe from any thread. With offload off, every tier count
+ * is 0 and n_tiers is 0. */
+int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
+                         const char *cache_salt, engine_prefix_lookup *out,
+                         engine_error *err) ENGINE_MUST_CHECK;
+
 #endif

@@ -6,7 +6,7 @@
 
 #include "router/router_internal.h"
 
-static const char *const logic_names[] = {"roundrobin", "session", "prefixaware"};
+static const char *const logic_names[] = {"roundrobin", "session", "prefixaware", "kvaware"};
 
 const char *router_logic_name(router_logic l)
 {

@@ -14,6 +14,7 @@ typedef enum router_logic {
     ROUTER_ROUNDROBIN,
     ROUTER_SESSION,
     ROUTER_PREFIXAWARE,
+    ROUTER_KVAWARE,
 } router_logic;
 
 enum { ROUTER_MAX_DNS_NAMES = 8 };
@@ -30,6 +31,8 @@ typedef struct router_config {
     unsigned prefix_block_chars;
     unsigned prefix_blocks;
     double max_load_ratio;
+    double kv_overlap_weight;     /* kvaware: cost of a chunk to prefill, in requests */
+    int kvaware_timeout_ms;       /* kvaware: the longest wait for a replica's answer */
     int connect_timeout_ms;
     int first_byte_timeout_ms;
     int health_interval_ms;
@@ -44,7 +47,7 @@ int router_start(const router_config *cfg, router **out, model_error *err) MODEL
 /* Stops the listener and the health checker, frees. */
 void router_stop(router *r);
 const char *router_logic_name(router_logic l);
-/* "roundrobin", "session" or "prefixaware". */
+/* "roundrobin", "session", "prefixaware" or "kvaware". */
 int router_logic_parse(const char *s, router_logic *out);
 
 #endif

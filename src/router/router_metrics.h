@@ -8,7 +8,7 @@
 
 #include "router/router_backends.h"
 
-enum { ROUTER_TTFT_BUCKETS = 13, ROUTER_LOGICS = 3 };
+enum { ROUTER_TTFT_BUCKETS = 13, ROUTER_LOGICS = 4 };
 
 typedef struct router_metrics {
     atomic_ulong retries;

@@ -13,13 +13,18 @@
  *   The cost of that affinity: a long system prompt shared by all users fills the first K
  *   blocks, so every user would hash to the same replica; the load cap (skip a backend
  *   whose in-flight count exceeds --max-load-ratio x the mean + 1) spreads them, trading
- *   some cache hits for balance. */
+ *   some cache hits for balance.
+ * kvaware: every healthy replica asked, in parallel, how much of the prompt it holds and
+ *   how loaded it is (router_kvaware.h); one round trip to each replica per request (a
+ *   tokenization and a lookup there), no memory in the router. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "router/router_hash.h"
 #include "router/router_internal.h"
+#include "router/router_kvaware.h"
+#include "router/upstream_client.h"
 #include "router/router_prompt.h"
 
 static int choose_rr(router *r, const bool *eligible, size_t n)
@@ -52,6 +57,55 @@ static int session_value(router *r, const http_request *req, const json_t *body,
         return 0;
     }
     return -1;
+}
+
+typedef struct probe_job {
+    router *r;
+    const http_request *req;
+    router_backend *b;
+    kvaware_probe *out;
+    pthread_t thread;
+    bool started;
+} probe_job;
+
+static void *probe_main(void *arg)
+{
+    probe_job *j = arg;
+    int t = j->r->cfg.kvaware_timeout_ms;
+    upstream_request rq = {.method = "POST", .path = "/kvspill/lookup",
+                           .authorization = j->req->authorization, .body = j->req->body,
+                           .body_len = j->req->body_len, .connect_timeout_ms = t,
+                           .first_byte_timeout_ms = t};
+    upstream_conn *c;
+    upstream_stage stage;
+    model_error err;
+    char *text = NULL;
+    size_t len;
+    if (upstream_open(j->b->host, j->b->port, &rq, &c, &stage, &err))
+        return NULL;
+    if (upstream_status(c) == 200 && upstream_read_all(c, 1u << 16, t, &text, &len, &err) == 0)
+        (void)kvaware_parse_probe(text, len, j->out); /* not an answer: scored as none */
+    free(text);
+    upstream_close(c);
+    return NULL;
+}
+
+/* Asks every eligible backend at once; probes[i].answered says who answered in time. */
+static void probe_all(router *r, const http_request *req, const bool *eligible, size_t n,
+                      kvaware_probe *probes)
+{
+    probe_job jobs[ROUTER_MAX_BACKENDS];
+    for (size_t i = 0; i < n; i++) {
+        memset(&probes[i], 0, sizeof probes[i]);
+        jobs[i] = (probe_job){r, req, router_backend_at(&r->set, i), &probes[i], 0, false};
+        if (eligible[i])
+            jobs[i].started = pthread_create(&jobs[i].thread, NULL, probe_main, &jobs[i]) == 0;
+        if (eligible[i] && !jobs[i].started)
+            probe_main(&jobs[i]); /* no thread to be had: ask from here */
+    }
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].started)
+            pthread_join(jobs[i].thread, NULL);
 }
 
 int router_choose(router *r, const http_request *req, const json_t *body, bool chat,
@@ -88,6 +142,19 @@ int router_choose(router *r, const http_request *req, const json_t *body, bool c
         } else {
             fprintf(stderr, "kvspill router: %s; routing round-robin\n", err.msg);
         }
+    } else if (r->cfg.logic == ROUTER_KVAWARE && body) {
+        char *text;
+        size_t len;
+        model_error err;
+        uint64_t h = ROUTER_HASH_SEED;
+        if (router_prompt_text(body, chat, &text, &len, &err) == 0) {
+            h = router_prefix_hash(text, len, r->cfg.prefix_block_chars, r->cfg.prefix_blocks);
+            free(text);
+        }
+        kvaware_probe probes[ROUTER_MAX_BACKENDS];
+        probe_all(r, req, eligible, n, probes);
+        used = ROUTER_KVAWARE;
+        pick = kvaware_pick(probes, load, ids, eligible, n, r->cfg.kv_overlap_weight, h);
     }
     if (used == ROUTER_ROUNDROBIN)
         pick = choose_rr(r, eligible, n);

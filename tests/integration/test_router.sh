@@ -3,7 +3,8 @@
 # direct ones at temperature 0 (streamed and not), roundrobin spread, session stickiness,
 # prefixaware affinity, API key, aggregated /v1/models, /health 503 with every backend down,
 # SIGKILL of a replica: requests still succeed, it leaves the set within 2 s and rejoins;
-# --backends-dns names resolved to replicas, and a name with no address yet.
+# --backends-dns names resolved to replicas, and a name with no address yet; kvaware routing
+# to the replica whose host RAM holds the prompt.
 set -euo pipefail
 S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
 MODEL="$S/models/tiny-f32.gguf"
@@ -209,6 +210,51 @@ done
 [ "$code" = 503 ] && grep -q 'resolve no-such-replica.invalid' "$DIR/router-nx.log" ||
   { echo "router on an unresolvable name: health $code"; cat "$DIR/router-nx.log"; exit 1; }
 echo "router --backends-dns: ok"
+
+# kvaware: two replicas with their own host-RAM tier; each prompt is first sent to one of
+# them directly, then through the router, which must send it where its chunks are (by
+# prefix hashing alone, all four would land right with probability 1/16).
+K1=$(free_port); K2=$(free_port); KV=$(free_port)
+for p in $K1 $K2; do
+  LMCACHE_CHUNK_SIZE=16 LMCACHE_LOCAL_CPU=True LMCACHE_MAX_LOCAL_CPU_SIZE=0.05 \
+    "$KVSPILL_BIN" serve --model "$MODEL" --host 127.0.0.1 --port "$p" --api-key sekret \
+    --max-model-len 512 --threads 1 --served-model-name tiny --no-enable-prefix-caching \
+    --kv-transfer-config '{"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"}' \
+    >>"$DIR/serve-$p.log" 2>&1 &
+  PIDS+=($!)
+  wait_up "http://127.0.0.1:$p" $! "$DIR/serve-$p.log"
+done
+"$KVSPILL_BIN" router --backends "http://127.0.0.1:$K1,http://127.0.0.1:$K2" --host 127.0.0.1 \
+  --port "$KV" --routing-logic kvaware --api-key sekret --health-interval-ms 300 \
+  >>"$DIR/router-kv.log" 2>&1 &
+PIDS+=($!)
+wait_up "http://127.0.0.1:$KV" $! "$DIR/router-kv.log"
+K1=$K1 K2=$K2 KV=$KV python3 - <<'PY'
+import json, os, re, urllib.request
+H = {"Authorization": "Bearer sekret", "Content-Type": "application/json"}
+def post(port, path, body):
+    req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), json.dumps(body).encode(), H)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+def routed(port):
+    req = urllib.request.Request("http://127.0.0.1:%s/metrics" % os.environ["KV"], headers=H)
+    m = urllib.request.urlopen(req, timeout=10).read().decode()
+    return int(re.search(r'requests_total\{backend="http://127.0.0.1:%s"\} (\d+)' % port, m).group(1))
+reps = [os.environ["K1"], os.environ["K2"]]
+for i in range(4):
+    body = {"prompt": ("conversation %d: " % i) + "the blocks go to the replica that holds them " * 6,
+            "max_tokens": 2, "temperature": 0}
+    home = reps[i % 2]
+    post(home, "/v1/completions", body)
+    look = post(home, "/kvspill/lookup", body)
+    assert look["cached_tokens"]["mem"] >= 48, look
+    before = [routed(p) for p in reps]
+    post(os.environ["KV"], "/v1/completions", body)
+    after = [routed(p) for p in reps]
+    assert after[i % 2] == before[i % 2] + 1, (i, before, after, look)
+print("kvaware: 4 of 4 prompts routed to the replica holding them")
+PY
+grep -q 'kvaware' "$DIR/router-kv.log"
 
 # Every backend down: /health 503 with a JSON error, requests 503.
 for p in "${PIDS[@]:1:2}"; do kill -9 "$p"; done

@@ -1,6 +1,6 @@
 /* Router routing math: rendezvous hashing is stable under backend removal (only the
- * removed backend's keys move), prefix hashing looks at the first K full blocks only, and
- * the load cap skips overloaded backends. */
+ * removed backend's keys move), prefix hashing looks at the first K full blocks only, the
+ * load cap skips overloaded backends, and kvaware weighs held chunks against load. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "router/router_hash.h"
+#include "router/router_kvaware.h"
 
 static void rendezvous_moves_only_removed_keys(void **state)
 {
@@ -64,12 +65,67 @@ static void load_cap_skips_overloaded(void **state)
     assert_true(ok2[0] && !ok2[1] && ok2[2]);
 }
 
+static void kvaware_probe_answers(void **state)
+{
+    (void)state;
+    kvaware_probe p;
+    const char ok[] = "{\"prompt_tokens\":600,\"chunk_tokens\":64,\"cached_tokens\":"
+                      "{\"mem\":256,\"local_disk\":128,\"redis\":64},\"running\":2,\"waiting\":1}";
+    assert_int_equal(kvaware_parse_probe(ok, sizeof ok - 1, &p), 0);
+    assert_true(p.answered);
+    assert_int_equal(p.prompt_tokens, 600);
+    assert_int_equal(p.chunk_tokens, 64);
+    assert_int_equal(p.ram_tokens, 256);
+    assert_int_equal(p.other_tokens, 192);
+    assert_int_equal(p.running, 2);
+    assert_int_equal(p.waiting, 1);
+    const char *bad[] = {"", "{}", "[1]", "{\"prompt_tokens\":1}", "{\"cached_tokens\":{}}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(kvaware_parse_probe(bad[i], strlen(bad[i]), &p), -1);
+        assert_false(p.answered);
+    }
+}
+
+static void kvaware_weighs_overlap_against_load(void **state)
+{
+    (void)state;
+    uint64_t ids[3] = {11, 22, 33};
+    bool all[3] = {true, true, true};
+    int idle[3] = {0, 0, 0};
+    /* 10 chunks; backend 1 holds 8 in RAM, backend 2 holds 8 on disk (worth 4) */
+    kvaware_probe p[3] = {{true, 640, 64, 0, 0, 0, 0}, {true, 640, 64, 512, 0, 0, 0},
+                          {true, 640, 64, 0, 512, 0, 0}};
+    assert_int_equal(kvaware_pick(p, idle, ids, all, 3, 1.0, 7), 1);
+    /* backend 1 busy with 7 requests: 2 + 7 > 6 + 0 (backend 2) */
+    p[1].running = 5;
+    p[1].waiting = 2;
+    assert_int_equal(kvaware_pick(p, idle, ids, all, 3, 1.0, 7), 2);
+    /* a larger weight makes the held chunks worth the wait: 20 + 7 < 60 */
+    assert_int_equal(kvaware_pick(p, idle, ids, all, 3, 10.0, 7), 1);
+    /* the router's own count stands in when it is higher than the replica's report */
+    p[1].running = p[1].waiting = 0;
+    int busy1[3] = {0, 9, 0};
+    assert_int_equal(kvaware_pick(p, busy1, ids, all, 3, 1.0, 7), 2);
+    /* unanswered and ineligible backends */
+    bool not1[3] = {true, false, true};
+    assert_int_equal(kvaware_pick(p, idle, ids, not1, 3, 1.0, 7), 2);
+    bool none[3] = {false, false, false};
+    assert_int_equal(kvaware_pick(p, idle, ids, none, 3, 1.0, 7), -1);
+    /* nobody holds anything: rendezvous of the key among all, the same answer each time */
+    kvaware_probe cold[3] = {{true, 640, 64, 0, 0, 0, 0}, {false, 0, 0, 0, 0, 0, 0},
+                             {true, 640, 64, 0, 0, 0, 0}};
+    int rv = router_rendezvous(99, ids, (bool[3]){true, false, true}, 3);
+    assert_int_equal(kvaware_pick(cold, idle, ids, all, 3, 1.0, 99), rv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rendezvous_moves_only_removed_keys),
         cmocka_unit_test(prefix_hash_reads_first_blocks),
         cmocka_unit_test(load_cap_skips_overloaded),
+        cmocka_unit_test(kvaware_probe_answers),
+        cmocka_unit_test(kvaware_weighs_overlap_against_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,44 @@
+/* POST /kvspill/lookup: how much of a request's prompt this replica's offload tiers hold,
+ * and how loaded it is, for `kvspill router --routing-logic kvaware` (docs/router.md). The
+ * body is the completion or chat request itself (the router forwards the client's body);
+ * the prompt is rendered and tokenized as the request would be, then only looked up. */
+#include <string.h>
+
+#include "server/server.h"
+
+void ep_kvspill_lookup(server *s, const http_request *req, http_response *resp)
+{
+    api_error err;
+    oai_request r;
+    memset(&r, 0, sizeof r);
+    token_ids ids = {0};
+    const tokenizer *tk = engine_tokenizer(s->e);
+    oai_limits lim = {s->model_name, tokenizer_n_vocab(tk), s->max_model_len,
+                      s->max_prompt_bytes};
+    json_t *root = json_loadb(req->body, req->body_len, 0, NULL);
+    oai_kind kind = root && json_object_get(root, "messages") ? OAI_CHAT : OAI_COMPLETION;
+    json_decref(root);
+    engine_prefix_lookup look;
+    engine_error eerr;
+    int rc = oai_request_parse(kind, req->body, req->body_len, &lim, &r, &err) ||
+             server_prompt_tokens(s, &r, true, &ids, &err);
+    if (!rc && engine_lookup_prefix(s->e, ids.ids, ids.n, r.cache_salt, &look, &eerr))
+        rc = api_fail(&err, 500, NULL, NULL, "%s", eerr.msg);
+    oai_request_free(&r);
+    if (rc) {
+        token_ids_free(&ids);
+        server_reply_error(resp, &err);
+        return;
+    }
+    json_t *tiers = json_object();
+    for (size_t i = 0; tiers && i < look.n_tiers; i++)
+        json_object_set_new(tiers, look.tier_names[i], json_integer(look.tier_tokens[i]));
+    server_reply_json(resp, 200,
+                      json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I}", "prompt_tokens",
+                                (json_int_t)ids.n, "chunk_tokens", (json_int_t)look.chunk_tokens,
+                                "cached_tokens", tiers, "running", (json_int_t)look.running,
+                                "waiting", (json_int_t)look.waiting, "kv_blocks_total",
+                                (json_int_t)look.kv_blocks_total, "kv_blocks_free",
+                                (json_int_t)look.kv_blocks_free));
+    token_ids_free(&ids);
+}
