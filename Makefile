@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja -DKVSPILL_WERROR=ON
 CTEST      := ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz fuzz-long soak torture crash-torture bench bench-scale gpu-emu image clean format
+.PHONY: all deps build build-asan build-matrix check check-fast check-asan run fuzz fuzz-long soak torture crash-torture bench bench-router bench-scale gpu-emu image clean format
 
 all: build
 
@@ -79,6 +79,11 @@ torture: build
 # Benchmarks print ratios against baselines measured in the same run; see bench/README.md.
 bench: build
 	@bash bench/run-all.sh $(BUILD)
+
+# 3 replicas behind the router, a 16-user multi-turn chat once per routing logic
+# (bench/router_workload.py): TTFT p50/p99, turns/s and cache hit shares per logic.
+bench-router: build
+	@/usr/bin/python3 bench/router_workload.py $(BUILD)/kvspill
 
 # The file tier's cost per operation at BENCH_SCALE_OBJECTS objects each (kvspill bench
 # scale; ~12 KB per object on disk, in a scratch directory under $(BUILD)). Not in `make bench`
