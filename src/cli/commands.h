@@ -24,5 +24,6 @@ int cmd_bench_engine(int argc, char **argv);
 int cmd_bench_ttft(int argc, char **argv);
 int cmd_bench_gds(int argc, char **argv);
 int cmd_bench_scale(int argc, char **argv);
+int cmd_bench_router(int argc, char **argv);
 
 #endif
