@@ -68,11 +68,12 @@ static int push(builder *b, evec *v, uint32_t type, uint32_t value)
     return 0;
 }
 
-/* The id of rule `name` (len bytes), added undefined when new; -1 when out of memory. */
-static long rule_id(builder *b, const char *name, size_t len)
+/* The id of rule `name` (len bytes), added undefined when new (always when fresh: a
+ * generated name, unique); -1 when out of memory. */
+static long rule_id(builder *b, const char *name, size_t len, int fresh)
 {
-    for (size_t i = 0; i < b->n_rules; i++)
-        if (strlen(b->names[i]) == len && !memcmp(b->names[i], name, len))
+    for (size_t i = 0; i < b->n_rules && !fresh; i++)
+        if (b->names[i][0] != '~' && strlen(b->names[i]) == len && !memcmp(b->names[i], name, len))
             return (long)i;
     if (b->n_rules == b->cap_rules) {
         size_t cap = b->cap_rules ? 2 * b->cap_rules : 16;
@@ -104,8 +105,8 @@ static long rule_id(builder *b, const char *name, size_t len)
 static long new_rule(builder *b, uint32_t base)
 {
     char name[96];
-    int n = snprintf(name, sizeof name, "%.60s~%zu", b->names[base], b->n_rules);
-    long id = rule_id(b, name, (size_t)n);
+    int n = snprintf(name, sizeof name, "~%.60s~%zu", b->names[base], b->n_rules);
+    long id = rule_id(b, name, (size_t)n, 1);
     if (id >= 0)
         b->defined[id] = 1;
     return id;
@@ -570,7 +571,7 @@ static int parse_sequence(builder *b, uint32_t rule, evec *seq, int nested)
             const char *name = b->pos;
             while (b->pos < b->end && is_name_char(*b->pos))
                 b->pos++;
-            long id = rule_id(b, name, (size_t)(b->pos - name));
+            long id = rule_id(b, name, (size_t)(b->pos - name), 0);
             if (id < 0)
                 return nomem(b);
             if (push(b, seq, GE_REF, (uint32_t)id))
@@ -623,7 +624,7 @@ static int parse_rule(builder *b)
         return fail_at(b, "expected '::=' after the rule name");
     b->pos += 3;
     skip_space(b, 1);
-    long id = rule_id(b, name, len);
+    long id = rule_id(b, name, len, 0);
     if (id < 0)
         return nomem(b);
     if (b->defined[id]) {
