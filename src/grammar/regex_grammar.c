@@ -390,7 +390,11 @@ int regex_emit(gbnf_buf *out, const char *re, size_t len, int json_mode, int anc
 {
     rx x = {.s = re, .pos = re, .end = re + len, .out = out, .json = json_mode, .err = err};
     int start = len && re[0] == '^';
-    int end = len > (size_t)start && re[len - 1] == '$' && (len < 2 || re[len - 2] != '\\');
+    /* A final $ is an anchor unless an odd number of backslashes escapes it. */
+    size_t slashes = 0;
+    while (len >= 2 + slashes && re[len - 2 - slashes] == '\\')
+        slashes++;
+    int end = len > (size_t)start && re[len - 1] == '$' && slashes % 2 == 0;
     x.pos += start;
     x.end -= end;
     rset any = {.r = {{'\n', '\n'}}, .n = 1};
