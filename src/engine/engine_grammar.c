@@ -74,15 +74,14 @@ int engine_grammar_mask(engine *e, eng_seq *s, float *logits, engine_error *err)
         else
             s->gmask[id >> 6] &= ~(1ull << (id & 63));
     }
-    for (uint32_t w = 0; w < (e->n_vocab + 63) / 64; w++) {
-        uint64_t bits = s->gmask[w];
-        any |= bits != 0;
-        if (bits == UINT64_MAX)
-            continue;
-        uint32_t end = (w + 1) * 64 < e->n_vocab ? (w + 1) * 64 : e->n_vocab;
-        for (uint32_t i = w * 64; i < end; i++)
-            if (!((bits >> (i & 63)) & 1))
-                logits[i] = -INFINITY;
+    uint32_t words = (e->n_vocab + 63) / 64;
+    if (e->n_vocab % 64) /* the bits past the vocabulary are clear: do not visit them */
+        s->gmask[words - 1] |= ~0ull << (e->n_vocab % 64);
+    for (uint32_t w = 0; w < words; w++) {
+        uint64_t refused = ~s->gmask[w];
+        any |= refused != UINT64_MAX;
+        for (; refused; refused &= refused - 1)
+            logits[w * 64 + (uint32_t)__builtin_ctzll(refused)] = -INFINITY;
     }
     if (!any)
         return engine_fail(err, "grammar: no token of the vocabulary continues the output here");

@@ -1,6 +1,7 @@
 /* The matcher: parse stacks as hash-consed linked frames (a stack is one node id, equal
- * stacks are one id), a state as an interned sorted set of stacks, and a memo of
- * (state, byte) → state. A state's stacks are expanded: each top is a byte set to match
+ * stacks are one id), a state as an interned sorted set of stacks, and per state a table
+ * of the states after each byte, filled as the bytes are seen (the token mask's trie walk
+ * looks a transition up with one load). A state's stacks are expanded: each top is a byte set to match
  * next, or the empty stack (node 0) when the text so far is complete. */
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 
 enum {
     MAX_NODES = 1 << 22,   /* frames, all states together */
-    MAX_SETS = 1 << 20,    /* states */
+    MAX_SETS = 1 << 17,    /* states (each with a 1 KiB transition table once stepped from) */
     MAX_STACKS = 4096,     /* stacks in one state: an ambiguous grammar's parses */
     MAX_EXPAND = 1 << 20,  /* expansion steps to make one state */
 };
@@ -122,7 +123,7 @@ static uint32_t intern_set(grammar_matcher *m, const uint32_t *s, uint32_t n)
         return UINT32_MAX;
     uint32_t id = (uint32_t)m->n_sets++;
     memcpy(m->pool + m->n_pool, s, n * sizeof *s);
-    m->sets[id] = (sstate){(uint32_t)m->n_pool, n, hv};
+    m->sets[id] = (sstate){(uint32_t)m->n_pool, n, hv, NULL};
     m->n_pool += n;
     m->set_tab[h] = id;
     return id;
@@ -201,27 +202,21 @@ static int finish_set(grammar_matcher *m, uint32_t *out)
     return 0;
 }
 
-static uint64_t memo_key(grammar_matcher *m, uint32_t id)
-{
-    return mix((uint64_t)m->memo[id].set << 8 | m->memo[id].byte);
-}
-
 int gm_step(grammar_matcher *m, uint32_t set, uint8_t byte, uint32_t *out)
 {
     if (set == 0) {
         *out = 0;
         return 0;
     }
-    uint64_t hv = mix((uint64_t)set << 8 | byte);
-    if (m->memo_cap) {
-        for (size_t h = (size_t)hv & (m->memo_cap - 1); m->memo_tab[h];
-             h = (h + 1) & (m->memo_cap - 1)) {
-            const smemo *e = &m->memo[m->memo_tab[h]];
-            if (e->set == set && e->byte == byte) {
-                *out = e->result;
-                return 0;
-            }
-        }
+    if (!m->sets[set].next) {
+        uint32_t *t = malloc(256 * sizeof *t);
+        if (!t)
+            return grammar_fail(m->err, "grammar: out of memory");
+        memset(t, 0xFF, 256 * sizeof *t); /* UINT32_MAX: not computed yet */
+        m->sets[set].next = t;
+    } else if (m->sets[set].next[byte] != UINT32_MAX) {
+        *out = m->sets[set].next[byte];
+        return 0;
     }
     m->n_scratch = 0;
     m->n_expand = 0;
@@ -243,15 +238,7 @@ int gm_step(grammar_matcher *m, uint32_t set, uint8_t byte, uint32_t *out)
     uint32_t result;
     if (finish_set(m, &result))
         return -1;
-    if (grow((void **)&m->memo, &m->cap_memo, m->n_memo + 1, sizeof *m->memo) ||
-        rehash(&m->memo_tab, &m->memo_cap, m->n_memo, memo_key, m))
-        return grammar_fail(m->err, "grammar: out of memory");
-    uint32_t id = (uint32_t)m->n_memo++;
-    m->memo[id] = (smemo){set, byte, result};
-    size_t h = (size_t)hv & (m->memo_cap - 1);
-    while (m->memo_tab[h])
-        h = (h + 1) & (m->memo_cap - 1);
-    m->memo_tab[h] = id;
+    m->sets[set].next[byte] = result; /* sets may have moved: index again */
     *out = result;
     return 0;
 }
@@ -264,16 +251,15 @@ int grammar_matcher_create(const grammar *g, grammar_matcher **out, grammar_erro
         return grammar_fail(err, "grammar: out of memory");
     m->g = g;
     m->err = err;
-    /* Id 0 of nodes, sets and memo entries is reserved: the empty stack, the dead state,
-     * and the empty slot of the tables. */
+    /* Id 0 of nodes and sets is reserved: the empty stack and the dead state, and the
+     * empty slot of the tables. */
     if (grow((void **)&m->nodes, &m->cap_nodes, 1, sizeof *m->nodes) ||
-        grow((void **)&m->sets, &m->cap_sets, 1, sizeof *m->sets) ||
-        grow((void **)&m->memo, &m->cap_memo, 1, sizeof *m->memo)) {
+        grow((void **)&m->sets, &m->cap_sets, 1, sizeof *m->sets)) {
         grammar_matcher_destroy(m);
         return grammar_fail(err, "grammar: out of memory");
     }
-    m->n_nodes = m->n_sets = m->n_memo = 1;
-    m->sets[0] = (sstate){0, 0, 0};
+    m->n_nodes = m->n_sets = 1;
+    m->sets[0] = (sstate){0, 0, 0, NULL};
     int rc = 0;
     for (uint32_t a = g->rule_start[g->root]; !rc; a++) {
         if (gelem_ends_seq(&g->el[a])) {
@@ -303,11 +289,11 @@ void grammar_matcher_destroy(grammar_matcher *m)
         return;
     free(m->nodes);
     free(m->node_tab);
+    for (size_t i = 0; i < m->n_sets; i++)
+        free(m->sets[i].next);
     free(m->sets);
     free(m->set_tab);
     free(m->pool);
-    free(m->memo);
-    free(m->memo_tab);
     free(m->scratch);
     for (size_t i = 0; i < GM_MASK_CACHE; i++)
         free(m->masks[i].bits);

@@ -15,13 +15,8 @@ typedef struct snode {
 typedef struct sstate {
     uint32_t off, n; /* stacks: pool[off..off+n), sorted node ids */
     uint64_t hash;
+    uint32_t *next;  /* the state after each byte (UINT32_MAX: not yet computed), or NULL */
 } sstate;
-
-typedef struct smemo {
-    uint32_t set;
-    uint32_t byte;
-    uint32_t result;
-} smemo;
 
 typedef struct gm_mask {
     const void *trie; /* the trie the mask was made for; NULL = unused slot */
@@ -42,10 +37,6 @@ struct grammar_matcher {
     size_t set_cap;
     uint32_t *pool;
     size_t n_pool, cap_pool;
-    smemo *memo;
-    size_t n_memo, cap_memo;
-    uint32_t *memo_tab;
-    size_t memo_cap;
     uint32_t *scratch;
     size_t n_scratch, cap_scratch, n_expand;
     uint32_t cur;                /* the state after the bytes accepted so far */
@@ -53,7 +44,7 @@ struct grammar_matcher {
     size_t next_mask;            /* round-robin eviction */
 };
 
-/* The state after `byte` from state `set` (0: dead), memoized. */
+/* The state after `byte` from state `set` (0: dead), memoized in the state's table. */
 int gm_step(grammar_matcher *m, uint32_t set, uint8_t byte, uint32_t *out);
 
 #endif

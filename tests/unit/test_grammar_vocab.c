@@ -95,7 +95,7 @@ static void walk(uint32_t n_vocab)
     assert_non_null(logits);
     assert_non_null(out);
     size_t out_len = 0, steps = 0;
-    double total = 0, worst = 0;
+    double total = 0, worst = 0, apply = 0;
     uint64_t s = 7;
     /* Random draws in a free-text string could go on for long: after 120 steps, prefer
      * the token that closes it (the grammar's completion, not the walk, ends the text). */
@@ -104,12 +104,15 @@ static void walk(uint32_t n_vocab)
             logits[i] = 0.0f;
         double a = now_us();
         assert_int_equal(grammar_matcher_mask(m, t, mask, &err), 0);
+        double b = now_us();
+        /* As the engine does (engine_grammar.c): visit the refused tokens only. */
+        if (n_vocab % 64)
+            mask[words - 1] |= ~0ull << (n_vocab % 64);
         for (size_t w = 0; w < words; w++)
-            if (mask[w] != UINT64_MAX)
-                for (uint32_t i = (uint32_t)w * 64; i < n_vocab && i < (w + 1) * 64; i++)
-                    if (!((mask[w] >> (i & 63)) & 1))
-                        logits[i] = -INFINITY;
+            for (uint64_t refused = ~mask[w]; refused; refused &= refused - 1)
+                logits[w * 64 + (size_t)__builtin_ctzll(refused)] = -INFINITY;
         double dt = now_us() - a;
+        apply += now_us() - b;
         total += dt;
         worst = dt > worst ? dt : worst;
         uint32_t pick = UINT32_MAX, start = (uint32_t)(rng_next(&s) % n_vocab);
@@ -142,8 +145,8 @@ static void walk(uint32_t n_vocab)
     assert_true(json_is_integer(json_object_get(doc, "count")));
     json_decref(doc);
     printf("vocab %u tokens: trie built in %.1f ms; %zu steps, mask + logits %.1f us/step "
-           "on average, %.1f us at most\n",
-           n_vocab, build_us / 1000, steps, total / (double)steps, worst);
+           "on average (%.1f of them applying the mask to the logits), %.1f us at most\n",
+           n_vocab, build_us / 1000, steps, total / (double)steps, apply / (double)steps, worst);
     free(out);
     free(logits);
     free(mask);
