@@ -204,7 +204,8 @@ class Checker:
                 text += ch["delta"].get("content") or ""
                 finish = ch.get("finish_reason") or finish
                 chunks += 1
-        if finish != "stop" or chunks < 3:
+        # Tokens that arrive together share a chunk, so the count depends on timing.
+        if finish != "stop" or chunks < 1:
             self.fail("stream", "finish %s after %d chunks: %r" % (finish, chunks, text))
             return
         try:
