@@ -436,11 +436,11 @@ static int repeat(builder *b, evec *seq, size_t from, uint32_t rule, uint32_t mi
         if (id < 0)
             return nomem(b);
         evec body = {0};
-        for (size_t i = from; i < seq->n; i++)
-            if (push(b, &body, seq->p[i].type, seq->p[i].value))
-                return -1;
-        b->rules[id] = body;
-        if (push(b, &b->rules[id], GE_END, 0))
+        int rc = 0;
+        for (size_t i = from; i < seq->n && !rc; i++)
+            rc = push(b, &body, seq->p[i].type, seq->p[i].value);
+        b->rules[id] = body; /* freed with the builder, complete or not */
+        if (rc || push(b, &b->rules[id], GE_END, 0))
             return -1;
         x = (gelem){GE_REF, (uint32_t)id};
     }

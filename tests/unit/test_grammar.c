@@ -3,6 +3,7 @@
  * and the token mask against a brute-force check of every token. */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,15 @@ static void test_parse_errors(void **state)
     expect_error("root ::= \"\\q\"", "unknown escape");
     expect_error("root ::= x\nx ::= \"a\" x", "matches no finite string");
     expect_error("root \"a\"", "expected '::='");
+    /* Repetition counts multiply into elements: the parser stops at its bound. */
+    size_t cap = 120 * 16 + 16;
+    char *big = malloc(cap);
+    assert_non_null(big);
+    size_t n = (size_t)snprintf(big, cap, "root ::=");
+    for (int i = 0; i < 120; i++)
+        n += (size_t)snprintf(big + n, cap - n, " \"a\"{0,10000}");
+    expect_error(big, "elements (repetition counts too large)");
+    free(big);
 }
 
 static void test_reject_keeps_state(void **state)
