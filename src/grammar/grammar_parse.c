@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "grammar/grammar_internal.h"
+#include "grammar/text_scan.h"
 
 enum { MAX_REPEAT = 10000, MAX_NEST = 200, MAX_ELEMENTS = 1 << 22 };
 
@@ -163,37 +164,17 @@ static void utf8_encode(uint32_t c, uint8_t *o)
 /* Decodes one UTF-8 character of the source; -1 when malformed. */
 static int decode_utf8(builder *b, uint32_t *out)
 {
-    const unsigned char *p = (const unsigned char *)b->pos;
-    size_t avail = (size_t)(b->end - b->pos);
-    unsigned c = p[0];
-    int len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-            : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (!len || (size_t)len > avail)
-        return -1;
-    uint32_t cp = len == 1 ? c : c & (0x3F >> (len - 1));
-    for (int i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return -1;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if (utf8_len(cp) != len || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-        return -1;
+    int len = text_utf8_char(b->pos, (size_t)(b->end - b->pos), out);
     b->pos += len;
-    *out = cp;
-    return 0;
+    return len ? 0 : -1;
 }
 
 static int hex_digits(builder *b, int n, uint32_t *out)
 {
-    uint32_t v = 0;
-    for (int i = 0; i < n; i++, b->pos++) {
-        char c = b->pos < b->end ? *b->pos : 0;
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0)
-            return fail_at(b, "expected a hexadecimal digit in an escape");
-        v = v << 4 | (uint32_t)d;
-    }
+    uint32_t v;
+    if (text_hex(b->pos, (size_t)(b->end - b->pos), n, &v))
+        return fail_at(b, "expected a hexadecimal digit in an escape");
+    b->pos += n;
     if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
         return fail_at(b, "escape names no Unicode character");
     *out = v;

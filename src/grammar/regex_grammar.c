@@ -10,6 +10,7 @@
 #include "grammar/compile.h"
 #include "grammar/gbnf_text.h"
 #include "grammar/regex_internal.h"
+#include "grammar/text_scan.h"
 
 typedef struct rx {
     const char *s, *pos, *end;
@@ -125,35 +126,18 @@ static void emit_char(rx *x, uint32_t c)
 
 static int decode_utf8(rx *x, uint32_t *out)
 {
-    const unsigned char *p = (const unsigned char *)x->pos;
-    unsigned c = p[0];
-    int len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-            : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (!len || x->end - x->pos < len)
+    int len = text_utf8_char(x->pos, (size_t)(x->end - x->pos), out);
+    if (!len)
         return rx_fail(x, "malformed UTF-8");
-    uint32_t cp = len == 1 ? c : c & (0x3F >> (len - 1));
-    for (int i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return rx_fail(x, "malformed UTF-8");
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
     x->pos += len;
-    *out = cp;
     return 0;
 }
 
 static int hex(rx *x, int n, uint32_t *out)
 {
-    uint32_t v = 0;
-    for (int i = 0; i < n; i++, x->pos++) {
-        char c = x->pos < x->end ? *x->pos : 0;
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0)
-            return rx_fail(x, "expected a hexadecimal digit");
-        v = v << 4 | (uint32_t)d;
-    }
-    *out = v;
+    if (text_hex(x->pos, (size_t)(x->end - x->pos), n, out))
+        return rx_fail(x, "expected a hexadecimal digit");
+    x->pos += n;
     return 0;
 }
 
