@@ -9,7 +9,8 @@ ROOT=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$ROOT/src" || exit 2
 
 # What each folder may include besides itself. template and grammar are leaves (no kvspill
-# dependency). The router uses the server's HTTP pieces, and from the model only
+# dependency); the server compiles structured-output requests with the grammar, the engine
+# enforces them. The router uses the server's HTTP pieces, and from the model only
 # model_error.h, the error type of the server's HTTP layer.
 allowed() {
     case "$1" in
@@ -19,7 +20,7 @@ allowed() {
     grammar)  echo "" ;;
     tools)    echo "model" ;;
     engine)   echo "include model grammar" ;;
-    server)   echo "include engine model" ;;
+    server)   echo "include engine model grammar" ;;
     router)   echo "include server model" ;;
     cli)      echo "include cache router server engine tools model" ;; # cache: declared internal API
     *)        echo "" ;;

@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build pkg-config gcc clang make
   libcmocka-dev libssl-dev libxxhash-dev liburing-dev libmicrohttpd-dev libjansson-dev
   libhiredis-dev libyaml-dev libutf8proc-dev libcurl4-openssl-dev
-  redis-server curl python3 python3-jinja2 python3-numpy python3-yaml
+  redis-server curl python3 python3-jinja2 python3-numpy python3-yaml python3-jsonschema
   libfaketime
 )
 

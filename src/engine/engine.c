@@ -186,6 +186,7 @@ int engine_create(const engine_config *cfg, engine **out, engine_error *err)
     if (!e->cfg.max_num_batched_tokens)
         e->cfg.max_num_batched_tokens = 2048;
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->trie_mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     histogram_init(&e->st.ttft, 0.001, 2.0);
     histogram_init(&e->st.inter_token, 0.001, 2.0);
@@ -226,7 +227,9 @@ void engine_destroy(engine *e)
     free(e->b_out_seq);
     free(e->logits);
     free(e->scratch);
+    engine_token_trie_free(e);
     pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->trie_mu);
     pthread_mutex_destroy(&e->mu);
     free(e);
 }
@@ -259,6 +262,17 @@ static int new_seq(engine *e, const engine_request *req, eng_seq **out, engine_e
     if (sampler_create(&req->sampling, e->n_vocab, &s->smp, &merr)) {
         eng_seq_free(s);
         return engine_fail(err, "%s", merr.msg);
+    }
+    if (req->grammar) {
+        grammar_error gerr;
+        if (engine_token_trie(e, err) ||
+            (grammar_parse(req->grammar, req->grammar_len, &s->gr, &gerr) && engine_fail(err, "%s", gerr.msg)) ||
+            (grammar_matcher_create(s->gr, &s->gm, &gerr) && engine_fail(err, "%s", gerr.msg)) ||
+            (!(s->gmask = malloc((e->n_vocab + 63) / 64 * sizeof *s->gmask)) &&
+             engine_fail(err, "engine: out of memory for a grammar's token mask"))) {
+            eng_seq_free(s);
+            return -1;
+        }
     }
     kvs_namespace_desc d = e->ns_desc;
     d.cache_salt = req->cache_salt;

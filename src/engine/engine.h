@@ -112,12 +112,19 @@ typedef struct engine_request {
     size_t n_prompt;
     sampler_config sampling;  /* arrays copied; max_tokens 0 = up to max_model_len */
     const char *cache_salt;   /* tenant isolation of both prefix caches; NULL = none */
+    const char *grammar;      /* GBNF (grammar/grammar.h) the output must match, copied into
+                                 the request's matcher; NULL = free text. Tokens the grammar
+                                 refuses are masked before sampling, an end-of-generation
+                                 token only once the output is complete, and generation
+                                 stops when nothing can follow. */
+    size_t grammar_len;
     engine_event_fn on_event;
     void *user;
 } engine_request;
 
 /* Queues a request. Fails (no events follow) on invalid input: empty prompt, prompt longer
- * than max_model_len, tokens outside the vocabulary, engine shutting down. */
+ * than max_model_len, tokens outside the vocabulary, a grammar that does not parse, engine
+ * shutting down. */
 int engine_submit(engine *e, const engine_request *req, uint64_t *request_id,
                   engine_error *err) ENGINE_MUST_CHECK;
 /* Asks the scheduler to drop a request (client went away); its final event follows. */

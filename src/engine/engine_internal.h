@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "engine/kv_paged.h"
 #include "engine/prefix_cache.h"
+#include "grammar/grammar.h"
 #include "model/backend.h"
 #include "model/gguf.h"
 
@@ -33,6 +34,9 @@ typedef struct eng_seq {
     uint32_t n_hashes;
     uint32_t n_registered;     /* blocks [0, n) are in the prefix cache */
     sampler *smp;
+    grammar *gr;               /* the output's grammar, NULL for free text */
+    grammar_matcher *gm;
+    uint64_t *gmask;           /* allowed tokens, one bit each */
     int32_t *stops;
     size_t n_stops;
     uint32_t max_tokens;
@@ -57,6 +61,13 @@ struct engine {
     kvs_config offload;        /* cfg.offload points here: the caller's, .gpu set on CUDA */
     kvs_namespace_desc ns_desc;/* cache_salt filled per request */
     uint32_t max_model_len, n_vocab;
+    /* The vocabulary as bytes for grammars, made by the first request with one. */
+    pthread_mutex_t trie_mu;
+    token_trie *trie;
+    char **tok_bytes;
+    size_t *tok_lens;
+    int32_t *eog;              /* end-of-generation tokens */
+    size_t n_eog;
 
     pthread_mutex_t mu;        /* guards the fields below up to the scheduler's own */
     pthread_cond_t cv;
@@ -80,6 +91,15 @@ struct engine {
 };
 
 int scheduler_start(engine *e, engine_error *err) ENGINE_MUST_CHECK;
+/* The token trie for grammars, built on first use (engine_grammar.c). */
+int engine_token_trie(engine *e, engine_error *err) ENGINE_MUST_CHECK;
+void engine_token_trie_free(engine *e);
+/* Masks s's row of logits to what its grammar allows next; -1 with err when no token is
+ * allowed or the matcher hit a limit. */
+int engine_grammar_mask(engine *e, eng_seq *s, float *logits, engine_error *err) ENGINE_MUST_CHECK;
+/* Feeds the sampled token to s's grammar; *done is set when nothing can follow. */
+int engine_grammar_accept(engine *e, eng_seq *s, int32_t token, bool *done,
+                          engine_error *err) ENGINE_MUST_CHECK;
 /* Sets shutdown, wakes the thread and joins it: every request gets its final event. */
 void scheduler_stop(engine *e);
 void eng_seq_free(eng_seq *s);

@@ -34,6 +34,9 @@ void eng_seq_free(eng_seq *s)
     if (!s)
         return;
     sampler_destroy(s->smp);
+    grammar_matcher_destroy(s->gm);
+    grammar_free(s->gr);
+    free(s->gmask);
     free(s->tokens);
     free(s->hashes);
     free(s->stops);
@@ -291,6 +294,12 @@ static bool sample(engine *e, eng_seq *s, const float *row)
     for (uint32_t i = 0; i < e->n_vocab; i++)
         sum += exp((double)(row[i] - mx));
     memcpy(e->scratch, row, e->n_vocab * sizeof *row);
+    engine_error gerr;
+    if (s->gm && engine_grammar_mask(e, s, e->scratch, &gerr)) {
+        remove_running(e, s);
+        finish(e, s, ENGINE_FINISH_ERROR, gerr.msg);
+        return true;
+    }
     int32_t t = sampler_sample(s->smp, e->scratch);
     float lp = (float)((double)(row[t] - mx) - log(sum));
     sampler_accept(s->smp, t);
@@ -306,12 +315,18 @@ static bool sample(engine *e, eng_seq *s, const float *row)
     s->t_last = now;
 
     engine_finish why = ENGINE_FINISH_NONE;
+    bool grammar_done = false;
+    const char *message = NULL;
     if (tokenizer_is_eog(e->tk, t) || is_stop(s, t))
         why = ENGINE_FINISH_STOP;
+    else if (s->gm && engine_grammar_accept(e, s, t, &grammar_done, &gerr))
+        why = ENGINE_FINISH_ERROR, message = gerr.msg;
+    else if (grammar_done)
+        why = ENGINE_FINISH_STOP; /* the output is complete and nothing can follow */
     else if ((s->max_tokens && s->n_generated >= s->max_tokens) ||
              s->n_tokens >= e->max_model_len)
         why = ENGINE_FINISH_LENGTH;
-    emit(s, true, t, lp, why, NULL);
+    emit(s, true, t, lp, why, message);
     if (why == ENGINE_FINISH_NONE)
         return false;
     remove_running(e, s);

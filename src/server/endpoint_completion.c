@@ -294,7 +294,9 @@ static void handle(server *s, oai_kind kind, const http_request *req, http_respo
         }
     }
     engine_request er = {.prompt = prompt.ids, .n_prompt = prompt.n,
-                         .sampling = run->r.sampling, .cache_salt = run->r.cache_salt};
+                         .sampling = run->r.sampling, .cache_salt = run->r.cache_salt,
+                         .grammar = run->r.grammar,
+                         .grammar_len = run->r.grammar ? strlen(run->r.grammar) : 0};
     if (!run->r.seed_set && getrandom(&er.sampling.seed, sizeof er.sampling.seed, 0) < 0)
         er.sampling.seed = (uint64_t)(uintptr_t)run ^ (uint64_t)run->meta.created;
     if (gen_start(s->e, &s->reg, &er, run->n, &run->g, &err))

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/structured_output.h"
+
 #define BAD(param, ...) api_fail(err, 400, param, NULL, __VA_ARGS__)
 
 /* ---- Typed field readers: absent or null leaves *out unchanged, returns 0 ---------- */
@@ -381,27 +383,10 @@ static bool present(json_t *root, const char *key)
     return v && !json_is_null(v);
 }
 
-/* Fields asking for output kvspill cannot yet constrain (JSON, schemas, grammars, tool
- * calls) are refused: free text in their place would look like an answer and be wrong. */
-static int refuse_unconstrained(json_t *root, api_error *err)
+/* Tool calls are refused: free text in their place would look like an answer and be
+ * wrong. */
+static int refuse_tools(json_t *root, api_error *err)
 {
-    json_t *rf = json_object_get(root, "response_format");
-    if (rf && !json_is_null(rf)) {
-        const char *type = json_is_object(rf)
-                               ? json_string_value(json_object_get(rf, "type")) : NULL;
-        if (!type)
-            return BAD("response_format", "'response_format' must be an object with a 'type'");
-        if (strcmp(type, "text") != 0)
-            return BAD("response_format",
-                       "'response_format' of type '%.40s' is not supported: kvspill cannot "
-                       "constrain the output to JSON yet (only type 'text')",
-                       type);
-    }
-    static const char *const guided[] = {"guided_json", "guided_regex", "guided_choice",
-                                         "guided_grammar", "structured_outputs", NULL};
-    for (const char *const *g = guided; *g; g++)
-        if (present(root, *g))
-            return BAD(*g, "'%s' is not supported: kvspill cannot constrain the output yet", *g);
     json_t *tools = json_object_get(root, "tools");
     if (tools && !json_is_null(tools) && (!json_is_array(tools) || json_array_size(tools) > 0))
         return BAD("tools", "'tools' is not supported: kvspill does not parse tool calls yet");
@@ -450,7 +435,7 @@ int oai_request_parse(oai_kind kind, const char *body, size_t len, const oai_lim
     if ((kind == OAI_COMPLETION ? parse_prompt(root, lim, out, err)
                                 : parse_messages(root, lim, out, err)) ||
         parse_sampling(root, lim, out, err) || parse_output_options(root, out, err) ||
-        refuse_unconstrained(root, err))
+        refuse_tools(root, err) || structured_output_parse(root, &out->grammar, err))
         goto out;
     rc = 0;
 out:
@@ -494,5 +479,6 @@ void oai_request_free(oai_request *r)
     for (size_t i = 0; i < r->n_stop; i++)
         free(r->stop[i]);
     free(r->cache_salt);
+    free(r->grammar);
     memset(r, 0, sizeof *r);
 }

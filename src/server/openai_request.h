@@ -54,6 +54,7 @@ typedef struct oai_request {
     uint32_t top_logprobs;
     bool seed_set;
     char *cache_salt;
+    char *grammar;            /* GBNF the output must match (structured_output.h), or NULL */
 } oai_request;
 
 /* The longest text, in bytes, that can tokenize to at most max_model_len tokens when no

@@ -71,18 +71,22 @@ static const bad_case bad[] = {
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":1}", 400, "logprobs"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":2}", 400, "top_logprobs"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"model\":\"gpt-4\"}", 404, "model"},
-    /* Constrained output and tool calls are refused until supported, never ignored. */
-    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_object\"}}", 400, "response_format"},
+    /* Constraints kvspill cannot enforce are refused, never ignored; so are tool calls. */
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{}}}", 400, "response_format"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":\"json\"}", 400, "response_format"},
-    {OAI_COMPLETION, "{\"prompt\":\"a\",\"response_format\":{\"type\":\"json_object\"}}", 400, "response_format"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"type\":\"integer\",\"minimum\":0}}}}", 400, "response_format.json_schema.schema"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"response_format\":{\"type\":\"xml\"}}", 400, "response_format"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}", 400, "tools"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":{}}", 400, "tools"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"required\"}", 400, "tool_choice"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"functions\":[{\"name\":\"f\"}]}", 400, "functions"},
-    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"guided_json\":{}}", 400, "guided_json"},
-    {OAI_COMPLETION, "{\"prompt\":\"a\",\"guided_choice\":[\"a\",\"b\"]}", 400, "guided_choice"},
-    {OAI_COMPLETION, "{\"prompt\":\"a\",\"guided_regex\":\"a+\"}", 400, "guided_regex"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"guided_json\":{\"type\":\"string\",\"format\":\"email\"}}", 400, "guided_json"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"guided_json\":\"{not json\"}", 400, "guided_json"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"guided_choice\":[]}", 400, "guided_choice"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"guided_regex\":\"(a\"}", 400, "guided_regex"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"guided_grammar\":\"root ::= x\"}", 400, "guided_grammar"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"guided_regex\":\"a\",\"guided_choice\":[\"a\"]}", 400, "guided_choice"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"structured_outputs\":{}}", 400, "structured_outputs"},
 };
 
 static void test_bad_bodies(void **state)
@@ -162,6 +166,33 @@ static void test_unconstrained_accepted(void **state)
     oai_request_free(&r);
     r = parse_ok(OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                            "\"response_format\":null,\"tools\":null,\"tool_choice\":\"auto\"}");
+    oai_request_free(&r);
+}
+
+/* Each structured-output field gives the request a grammar; plain text gives none. */
+static void test_structured_outputs(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        "\"response_format\":{\"type\":\"json_object\"}",
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\",\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}},\"strict\":true}}",
+        "\"guided_json\":{\"enum\":[1,2]}",
+        "\"guided_json\":\"{\\\"type\\\":\\\"boolean\\\"}\"",
+        "\"guided_regex\":\"[a-z]+\"",
+        "\"guided_choice\":[\"yes\",\"no\"]",
+        "\"guided_grammar\":\"root ::= \\\"x\\\"+\"",
+        "\"structured_outputs\":{\"regex\":\"a|b\"}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        char body[512];
+        snprintf(body, sizeof body, "{\"prompt\":\"a\",%s}", bodies[i]);
+        oai_request r = parse_ok(OAI_COMPLETION, body);
+        if (!r.grammar || !strstr(r.grammar, "root ::="))
+            fail_msg("%s: no grammar", body);
+        oai_request_free(&r);
+    }
+    oai_request r = parse_ok(OAI_COMPLETION, "{\"prompt\":\"a\",\"response_format\":{\"type\":\"text\"}}");
+    assert_null(r.grammar);
     oai_request_free(&r);
 }
 
@@ -297,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_bad_bodies),
         cmocka_unit_test(test_completion_fields),
         cmocka_unit_test(test_chat_fields),
+        cmocka_unit_test(test_structured_outputs),
         cmocka_unit_test(test_unconstrained_accepted),
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_limits),
