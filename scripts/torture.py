@@ -103,7 +103,10 @@ class Server:
         if self.offload:
             env.update(LMCACHE_CHUNK_SIZE=str(CHUNK), LMCACHE_LOCAL_CPU="True",
                        LMCACHE_MAX_LOCAL_CPU_SIZE="0.001", LMCACHE_LOCAL_DISK="file://" + CACHE,
-                       LMCACHE_MAX_LOCAL_DISK_SIZE="0.03")
+                       LMCACHE_MAX_LOCAL_DISK_SIZE="0.03",
+                       # stores wait for the directory's eviction; a 32 MB queue sheds the
+                       # rest where the 1 GB default would let RSS grow by it
+                       LMCACHE_MAX_WRITE_QUEUE_SIZE="0.03125")
             if self.redis_port:
                 env["LMCACHE_REMOTE_URL"] = "redis://127.0.0.1:%d" % self.redis_port
             if os.path.exists(FAKETIME):
@@ -369,7 +372,7 @@ def fault_corrupt(ctx):
                 except OSError:
                     pass
         # Most of the directory is damaged by the end of the phase, so c reads damage.
-        for _, path in rng.sample(objs, min(len(objs), 24)):
+        for _, path in rng.sample(objs, min(len(objs), max(24, len(objs) // 4))):
             try:
                 size = os.path.getsize(path)
                 with open(path, "r+b") as f:
