@@ -61,7 +61,8 @@ static router_backend *by_url(router_backends *set, const char *url)
 static void sync_answers(void **state)
 {
     (void)state;
-    router_backends set = {0};
+    router_backends set;
+    memset(&set, 0, sizeof set);
     model_error err;
     assert_int_equal(router_backends_parse(&set, "http://10.0.0.1:80", &err), 0);
     const char *first[] = {"http://10.0.1.1:80", "http://10.0.1.2:80"};

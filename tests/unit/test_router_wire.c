@@ -31,7 +31,8 @@ static void urls(void **state)
         assert_int_equal(router_parse_url(bad[i], host, sizeof host, &port, &err), -1);
         assert_non_null(strstr(err.msg, bad[i]));
     }
-    router_backends set = {0};
+    router_backends set;
+    memset(&set, 0, sizeof set);
     assert_int_equal(router_backends_parse(&set, "http://a:1,http://b:2/", &err), 0);
     assert_int_equal(set.n, 2);
     assert_string_equal(router_backend_at(&set, 1)->url, "http://b:2");
