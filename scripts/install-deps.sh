@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages kvspill builds and tests with, when any is missing.
+# Installs the Debian packages kvspill builds and tests with, when any is missing
+# (chromium: the web page's browser test, tests/browser/).
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ packages=(
   libhiredis-dev libyaml-dev libutf8proc-dev libcurl4-openssl-dev
   redis-server curl python3 python3-jinja2 python3-numpy python3-yaml python3-jsonschema
   libfaketime
+  chromium
 )
 
 missing=()

@@ -3,6 +3,7 @@
  * on the backend; connector_inflight.c keeps each chunk's payload until they are done. */
 #include "engine/connector.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -49,6 +50,9 @@ int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
     kvs_stats tiers;
     kvs_cache_stats(c->cache, &tiers);
     load_est_init(&c->est, &tiers);
+    for (uint32_t t = 0; t < tiers.n_tiers && t < KVS_MAX_TIERS; t++)
+        snprintf(c->tier_names[t], sizeof c->tier_names[t], "%.*s",
+                 (int)sizeof tiers.tiers[t].name, tiers.tiers[t].name);
     pthread_mutex_init(&c->mu, NULL);
     histogram_init(&c->h_load, 0.0005, 2.0);
     histogram_init(&c->h_store, 0.0005, 2.0);
@@ -195,6 +199,7 @@ void connector_admit(connector *c, conn_seq *cs, const kvs_key *ns, const int32_
     *load_end = have;
     cs->n_stored = 0;
     cs->partial_stored = false;
+    memset(cs->load_tokens, 0, sizeof cs->load_tokens);
     uint32_t covered, n_look = lookup_keys(c, cs, ns, tokens, n_tokens, &covered);
     size_t n_hit = 0;
     kvs_error kerr;
@@ -291,8 +296,10 @@ static bool scatter_next(connector *c, conn_seq *cs, uint32_t slot)
         cs->load_fenced = true;
         cs->load_at = to;
         int t = kvs_batch_item_tier(b, used);
-        if (t >= 0 && t < KVS_MAX_TIERS)
+        if (t >= 0 && t < KVS_MAX_TIERS) {
             cs->load_got[t] += kvs_chunk_get_info(ch)->payload_size;
+            cs->load_tokens[t] += to - from;
+        }
     }
     cs->load_next++;
     if (used == kvs_batch_count(b))
@@ -467,6 +474,11 @@ void connector_tick(connector *c) { inflight_tick(c); }
 void connector_note_compute(connector *c, uint32_t tokens, double seconds)
 {
     load_est_note_compute(&c->est, tokens, seconds);
+}
+
+const char *connector_tier_name(const connector *c, unsigned i)
+{
+    return i < KVS_MAX_TIERS && c->tier_names[i][0] ? c->tier_names[i] : NULL;
 }
 
 void connector_stats(connector *c, engine_stats *st)

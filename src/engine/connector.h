@@ -40,6 +40,7 @@ typedef struct conn_seq {
     uint64_t load_fence;
     uint64_t load_plan_bytes[KVS_MAX_TIERS]; /* bytes asked of each tier, by the lookup */
     uint64_t load_got[KVS_MAX_TIERS]; /* bytes scattered so far, by serving tier */
+    uint32_t load_tokens[KVS_MAX_TIERS]; /* positions scattered by the last load, by tier */
     double load_start, load_deadline; /* monotonic seconds; deadline 0: none */
     double load_seen;       /* the last time the load was seen running */
 } conn_seq;
@@ -84,5 +85,7 @@ int connector_lookup_prefix(connector *c, const kvs_key *ns, const int32_t *toke
                             engine_error *err) ENGINE_MUST_CHECK;
 /* Adds the connector's counters and histograms to *st. */
 void connector_stats(connector *c, engine_stats *st);
+/* The name of tier i, NULL past the last. */
+const char *connector_tier_name(const connector *c, unsigned i);
 
 #endif

@@ -48,6 +48,7 @@ struct connector {
     kv_paged *kv;
     kvs_layout layout;
     uint32_t chunk;
+    char tier_names[KVS_MAX_TIERS][17]; /* kvs_stats names; "" past the last tier */
     engine_kv_role role;
     bool save_decode, always_load, save_unfull;
     load_est est;                 /* per-tier bandwidth and prefill speed */

@@ -190,6 +190,8 @@ int engine_create(const engine_config *cfg, engine **out, engine_error *err)
     pthread_cond_init(&e->cv, NULL);
     histogram_init(&e->st.ttft, 0.001, 2.0);
     histogram_init(&e->st.inter_token, 0.001, 2.0);
+    histogram_init(&e->st.ttft_cached, 0.001, 2.0);
+    histogram_init(&e->st.ttft_cold, 0.001, 2.0);
     e->cfg.served_model_name = cfg->served_model_name;
     if (open_model(e, err) || open_cache(e, err) || alloc_buffers(e, err) ||
         scheduler_start(e, err)) {
@@ -242,6 +244,11 @@ const char *engine_kv_cache_sizing(const engine *e) { return e->kv_sizing; }
 uint32_t engine_max_model_len(const engine *e) { return e->max_model_len; }
 const char *engine_chat_template(const engine *e) { return e->chat_template; }
 const char *engine_chat_template_tool_use(const engine *e) { return e->chat_template_tool_use; }
+
+const char *engine_offload_tier_name(const engine *e, unsigned i)
+{
+    return e->conn ? connector_tier_name(e->conn, i) : NULL;
+}
 
 static int new_seq(engine *e, const engine_request *req, eng_seq **out, engine_error *err)
 {

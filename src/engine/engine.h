@@ -82,6 +82,9 @@ uint32_t engine_max_model_len(const engine *e);
 const char *engine_chat_template(const engine *e);
 /* The named variant tokenizer.chat_template.tool_use (NULL when absent). */
 const char *engine_chat_template_tool_use(const engine *e);
+/* The name of offload tier i ("mem", "local_disk", "gds", "redis"), NULL past the last or
+ * without offload. */
+const char *engine_offload_tier_name(const engine *e, unsigned i);
 
 typedef enum engine_finish {
     ENGINE_FINISH_NONE = 0,
@@ -90,6 +93,13 @@ typedef enum engine_finish {
     ENGINE_FINISH_CANCELLED, /* engine_cancel or shutdown */
     ENGINE_FINISH_ERROR,     /* see message */
 } engine_finish;
+
+/* Where a request's cached prompt tokens came from (the kvspill response extension). */
+typedef struct engine_cached_by {
+    uint32_t prefix_cache;             /* blocks still in the in-memory prefix cache */
+    uint32_t tier[KVS_MAX_TIERS];      /* loaded from each offload tier, by its index in
+                                          kvs_stats.tiers (engine_offload_tier_name) */
+} engine_cached_by;
 
 typedef struct engine_event {
     uint64_t request_id;
@@ -102,6 +112,7 @@ typedef struct engine_event {
     /* Usage, valid in every event: */
     uint32_t prompt_tokens;
     uint32_t cached_tokens;   /* prompt tokens not computed: prefix cache + offload hits */
+    engine_cached_by cached_by; /* the same tokens by their source */
     uint32_t completion_tokens;
 } engine_event;
 
@@ -147,6 +158,7 @@ typedef struct engine_stats {
     uint64_t preemptions;
     uint64_t kv_blocks_total, kv_blocks_free;
     engine_histogram ttft, inter_token, offload_load, offload_store;
+    engine_histogram ttft_cached, ttft_cold; /* ttft split: some prompt tokens cached, none */
     kvs_stats offload;        /* zeroed when the connector is off */
 } engine_stats;
 

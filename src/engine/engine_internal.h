@@ -24,6 +24,7 @@ typedef struct eng_seq {
     uint32_t n_computed;       /* positions whose K/V are in the slot's blocks */
     uint32_t n_generated;
     uint32_t n_cached;         /* prompt tokens not computed at first admission */
+    engine_cached_by cached_by;/* n_cached by source */
     bool admitted_once;
     bool loading;              /* an offload load is pending */
     bool scheduled;            /* has tokens in the step being built */

@@ -58,6 +58,7 @@ static void emit(eng_seq *s, bool has_token, int32_t token, float logprob,
         .message = message,
         .prompt_tokens = s->n_prompt,
         .cached_tokens = s->n_cached,
+        .cached_by = s->cached_by,
         .completion_tokens = s->n_generated,
     };
     s->on_event(s->user, &ev);
@@ -113,6 +114,7 @@ static void loaded(engine *e, eng_seq *s, uint32_t end)
     s->n_computed = end;
     if (!s->admitted_once) {
         s->n_cached = end;
+        memcpy(s->cached_by.tier, s->conn.load_tokens, sizeof s->cached_by.tier);
         s->admitted_once = true;
     }
     register_blocks(e, s);
@@ -152,6 +154,7 @@ static bool admit(engine *e, eng_seq *s)
     }
     s->slot = slot;
     s->n_computed = have;
+    s->cached_by.prefix_cache = have;
     s->n_registered = have / KV_PAGED_BLOCK;
     uint32_t load_end = have;
     if (e->conn)
@@ -310,6 +313,9 @@ static bool sample(engine *e, eng_seq *s, const float *row)
     pthread_mutex_lock(&e->mu);
     histogram_observe(s->n_generated == 1 ? &e->st.ttft : &e->st.inter_token,
                       now - (s->n_generated == 1 ? s->t_submit : s->t_last));
+    if (s->n_generated == 1)
+        histogram_observe(s->n_cached ? &e->st.ttft_cached : &e->st.ttft_cold,
+                          now - s->t_submit);
     e->st.generation_tokens_total++;
     pthread_mutex_unlock(&e->mu);
     s->t_last = now;

@@ -1,4 +1,5 @@
-/* The router's request handler: its own endpoints (/health, /metrics, /v1/models) and the
+/* The router's request handler: its own endpoints (/health, /metrics, /v1/models, the web
+ * page) and the
  * forwarded ones. A request whose backend refuses it or dies before the first byte is
  * retried once on another healthy backend; a streamed answer is passed through as each
  * chunk arrives, and one that breaks ends with an OpenAI-shaped SSE error event. */
@@ -11,6 +12,7 @@
 #include "router/upstream_client.h"
 #include "server/api_error.h"
 #include "server/auth.h"
+#include "server/web.h"
 
 enum { MAX_RESPONSE = 256u << 20 };
 
@@ -222,6 +224,8 @@ void router_handle(void *user, const http_request *req, http_response *resp)
         resp->body_len = resp->body ? strlen(resp->body) : 0;
         return;
     }
+    if (web_serve(req, resp))
+        return; /* the chat page: its API calls carry the key */
     if (r->cfg.api_key && !auth_bearer_ok(r->cfg.api_key, req->authorization)) {
         set_error(resp, 401, "invalid_request_error", "invalid_api_key",
                   "missing or wrong API key (Authorization: Bearer KEY)");

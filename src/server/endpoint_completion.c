@@ -116,10 +116,16 @@ static void usage_of(const completion_run *run, oai_usage *u)
         const gen_update *g = &run->c[i].u;
         if (g->prompt_tokens > u->prompt_tokens)
             u->prompt_tokens = g->prompt_tokens;
-        if (g->cached_tokens > u->cached_tokens)
+        if (g->cached_tokens > u->cached_tokens || i == 0) {
             u->cached_tokens = g->cached_tokens;
+            u->cached_by = g->cached_by;
+        }
+        if (g->ttft_ms > 0 && (u->ttft_ms == 0 || g->ttft_ms < u->ttft_ms))
+            u->ttft_ms = g->ttft_ms;
         u->completion_tokens += run->c[i].completion_tokens;
     }
+    for (unsigned t = 0; t < KVS_MAX_TIERS; t++)
+        u->tier_names[t] = engine_offload_tier_name(run->s->e, t);
 }
 
 /* Waits a slice for engine events; false when the client went away or the server is

@@ -1,4 +1,5 @@
-/* The small endpoints: /health, /version, /v1/models, /metrics, /tokenize, /detokenize. */
+/* The small endpoints: /health, /version, /v1/models, /metrics, /v1/kvspill/stats,
+ * /tokenize, /detokenize. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -6,6 +7,7 @@
 #include "server/metrics.h"
 #include "server/openai_response.h"
 #include "server/server.h"
+#include "server/stats_json.h"
 
 void ep_health(server *s, const http_request *req, http_response *resp)
 {
@@ -38,6 +40,18 @@ void ep_metrics(server *s, const http_request *req, http_response *resp)
         return;
     }
     server_reply(resp, 200, "text/plain; version=0.0.4; charset=utf-8", out.p, out.n - 1);
+}
+
+void ep_stats(server *s, const http_request *req, http_response *resp)
+{
+    engine_stats st;
+    engine_get_stats(s->e, &st);
+    json_t *j = stats_json(&st, s->model_name);
+    if (!j) {
+        server_reply(resp, 500, NULL, NULL, 0);
+        return;
+    }
+    server_reply_json(resp, 200, j);
 }
 
 /* The JSON object of a body, or an error reply. */

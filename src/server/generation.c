@@ -21,6 +21,7 @@ struct generation {
     unsigned refs;    /* the HTTP side + submitted choices not yet done */
     engine *e;
     gen_registry *reg;
+    double t_start;   /* monotonic seconds at gen_start */
     size_t n;
     gen_choice c[];
 };
@@ -50,6 +51,13 @@ size_t gen_registry_live(gen_registry *r)
     size_t n = r->live;
     pthread_mutex_unlock(&r->mu);
     return n;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static void deadline_in(struct timespec *ts, int ms)
@@ -126,6 +134,9 @@ static void on_event(void *user, const engine_event *ev)
         c->oom = true;
     c->q.prompt_tokens = ev->prompt_tokens;
     c->q.cached_tokens = ev->cached_tokens;
+    c->q.cached_by = ev->cached_by;
+    if (ev->has_token && c->q.ttft_ms == 0)
+        c->q.ttft_ms = (mono_s() - g->t_start) * 1e3;
     c->q.completion_tokens = ev->completion_tokens;
     pthread_cond_broadcast(&g->cv);
     if (!ev->done) {
@@ -155,6 +166,7 @@ int gen_start(engine *e, gen_registry *reg, const engine_request *req, size_t n_
     }
     g->e = e;
     g->reg = reg;
+    g->t_start = mono_s();
     g->n = n_choices;
     g->refs = 1;
     pthread_mutex_lock(&reg->mu);
@@ -206,6 +218,8 @@ int gen_take(generation *g, size_t i, gen_update *u)
         memcpy(u->message, c->q.message, sizeof u->message);
         u->prompt_tokens = c->q.prompt_tokens;
         u->cached_tokens = c->q.cached_tokens;
+        u->cached_by = c->q.cached_by;
+        u->ttft_ms = c->q.ttft_ms;
         u->completion_tokens = c->q.completion_tokens;
     }
     pthread_mutex_unlock(&g->mu);

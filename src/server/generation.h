@@ -39,6 +39,8 @@ typedef struct gen_update {
     engine_finish finish;
     char message[256];
     uint32_t prompt_tokens, cached_tokens, completion_tokens;
+    engine_cached_by cached_by;
+    double ttft_ms;     /* from gen_start to the first token; 0 before it */
 } gen_update;
 
 /* Submits n_choices requests; seeds differ per choice (seed + i) so n > 1 samples differ. */

@@ -104,13 +104,22 @@ static struct MHD_Response *make_response(http_response *r)
             MHD_add_response_header(resp, "Cache-Control", "no-cache");
     } else {
         resp = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (char *)"",
-                                               r->body ? MHD_RESPMEM_MUST_FREE
-                                                       : MHD_RESPMEM_PERSISTENT);
-        if (!resp)
+                                               r->body && !r->static_body
+                                                   ? MHD_RESPMEM_MUST_FREE
+                                                   : MHD_RESPMEM_PERSISTENT);
+        if (!resp && !r->static_body)
             free(r->body);
     }
     if (resp && r->content_type)
         MHD_add_response_header(resp, "Content-Type", r->content_type);
+    if (resp && r->cache_control)
+        MHD_add_response_header(resp, "Cache-Control", r->cache_control);
+    if (resp && r->etag)
+        MHD_add_response_header(resp, "ETag", r->etag);
+    if (resp && r->content_security_policy) {
+        MHD_add_response_header(resp, "Content-Security-Policy", r->content_security_policy);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    }
     return resp;
 }
 

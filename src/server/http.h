@@ -37,6 +37,10 @@ typedef struct http_response {
     http_stream_fn stream;       /* set instead of body for a streamed response */
     void *stream_ctx;
     void (*stream_free)(void *ctx); /* called once the connection is done with the stream */
+    bool static_body;            /* body points at constant memory the server must not free */
+    const char *cache_control;   /* header values, NULL: none */
+    const char *etag;
+    const char *content_security_policy;
 } http_response;
 
 /* Fills resp; must set at least the status. Runs on the connection's thread. */

@@ -7,7 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-void oai_meta_init(oai_meta *m, oai_kind kind, const char *model)
+void oai_meta_init(oai_meta *m, oai_kind kind, const char *model_name)
 {
     unsigned char rnd[12] = {0};
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
@@ -20,7 +20,7 @@ void oai_meta_init(oai_meta *m, oai_kind kind, const char *model)
     for (size_t i = 0; i < sizeof rnd; i++)
         off += snprintf(m->id + off, sizeof m->id - (size_t)off, "%02x", rnd[i]);
     m->created = (long long)time(NULL);
-    m->model = model;
+    m->model = model_name;
 }
 
 json_t *oai_text(const char *text, size_t len)
@@ -64,6 +64,28 @@ json_t *oai_usage_json(const oai_usage *u)
                      "completion_tokens", (json_int_t)u->completion_tokens, "total_tokens",
                      (json_int_t)u->prompt_tokens + u->completion_tokens,
                      "prompt_tokens_details", "cached_tokens", (json_int_t)u->cached_tokens);
+}
+
+json_t *oai_kvspill_json(const oai_usage *u)
+{
+    json_t *by = json_pack("{s:i}", "prefix_cache", (json_int_t)u->cached_by.prefix_cache);
+    for (unsigned t = 0; by && t < KVS_MAX_TIERS && u->tier_names[t]; t++)
+        if (json_object_set_new(by, u->tier_names[t], json_integer(u->cached_by.tier[t]))) {
+            json_decref(by);
+            return NULL;
+        }
+    uint32_t recomputed = u->prompt_tokens > u->cached_tokens ? u->prompt_tokens - u->cached_tokens : 0;
+    return json_pack("{s:o, s:i, s:f}", "cached_tokens", by, "recomputed",
+                     (json_int_t)recomputed, "ttft_ms", u->ttft_ms);
+}
+
+/* Sets root's usage and kvspill members; -1 when out of memory. */
+static int set_usage(json_t *root, const oai_usage *u)
+{
+    json_t *k = oai_kvspill_json(u);
+    if (!k || json_object_set_new(root, "usage", oai_usage_json(u)))
+        return json_decref(k), -1;
+    return json_object_set_new(root, "kvspill", k) ? -1 : 0;
 }
 
 static json_t *meta_object(const oai_meta *m, bool chunk)
@@ -115,7 +137,7 @@ char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
             return NULL;
         }
     }
-    if (json_object_set_new(root, "usage", oai_usage_json(u))) {
+    if (set_usage(root, u)) {
         json_decref(root);
         return NULL;
     }
@@ -160,7 +182,7 @@ int oai_chunk_append(const oai_meta *m, uint32_t index, const char *text, size_t
 int oai_usage_chunk_append(const oai_meta *m, const oai_usage *u, tok_bytes *out)
 {
     json_t *root = meta_object(m, true);
-    if (!root || json_object_set_new(root, "usage", oai_usage_json(u))) {
+    if (!root || set_usage(root, u)) {
         json_decref(root);
         return -1;
     }

@@ -8,10 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/engine.h"
 #include "server/openai_request.h"
 
 typedef struct oai_usage {
     uint32_t prompt_tokens, completion_tokens, cached_tokens;
+    /* The kvspill extension: cached_tokens by source, the offload tiers' names (NULL
+     * past the last), the time to the first token (0: none yet). */
+    engine_cached_by cached_by;
+    const char *tier_names[KVS_MAX_TIERS];
+    double ttft_ms;
 } oai_usage;
 
 /* Identity shared by the response or by every chunk of a stream. */
@@ -22,7 +28,7 @@ typedef struct oai_meta {
     const char *model;
 } oai_meta;
 
-void oai_meta_init(oai_meta *m, oai_kind kind, const char *model);
+void oai_meta_init(oai_meta *m, oai_kind kind, const char *model_name);
 
 /* One choice of a whole response. */
 typedef struct oai_choice {
@@ -36,6 +42,9 @@ typedef struct oai_choice {
 json_t *oai_text(const char *text, size_t len);
 
 json_t *oai_usage_json(const oai_usage *u);
+/* The "kvspill" object of a response: {"cached_tokens": {"prefix_cache": n, "<tier>": n...},
+ * "recomputed": n, "ttft_ms": x}. */
+json_t *oai_kvspill_json(const oai_usage *u);
 /* The whole non-streaming body, malloc'd. */
 char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
                         const oai_usage *u, size_t *len);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server/auth.h"
+#include "server/web.h"
 
 /* The longest text of any token, in bytes: no token covers more of a prompt. */
 static size_t longest_piece(const tokenizer *tk)
@@ -102,6 +103,7 @@ static const route routes[] = {
     {"GET", "/version", ep_version, true},
     {"GET", "/v1/models", ep_models, false},
     {"GET", "/metrics", ep_metrics, true},
+    {"GET", "/v1/kvspill/stats", ep_stats, false},
     {"POST", "/tokenize", ep_tokenize, false},
     {"POST", "/detokenize", ep_detokenize, false},
     {"POST", "/v1/completions", ep_completions, false},
@@ -123,6 +125,8 @@ void server_handle(void *user, const http_request *req, http_response *resp)
             (!strcmp(req->method, "HEAD") && !strcmp(routes[i].method, "GET")))
             r = &routes[i];
     }
+    if (!r && !path_known && web_serve(req, resp))
+        return;
     if (!r) {
         api_fail(&err, path_known ? 405 : 404, NULL, NULL, "%s %.200s: %s", req->method,
                  req->path, path_known ? "method not allowed" : "no such endpoint");

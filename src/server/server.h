@@ -55,6 +55,7 @@ void ep_health(server *s, const http_request *req, http_response *resp);
 void ep_version(server *s, const http_request *req, http_response *resp);
 void ep_models(server *s, const http_request *req, http_response *resp);
 void ep_metrics(server *s, const http_request *req, http_response *resp);
+void ep_stats(server *s, const http_request *req, http_response *resp);
 void ep_tokenize(server *s, const http_request *req, http_response *resp);
 void ep_kvspill_lookup(server *s, const http_request *req, http_response *resp);
 void ep_detokenize(server *s, const http_request *req, http_response *resp);

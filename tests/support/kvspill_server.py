@@ -27,12 +27,12 @@ def free_port():
 
 
 class Server:
-    """`kvspill serve` with args after --host/--port and env added to os.environ; its
-    stderr goes to TMP/name.log. Every started server is in Server.running until stop()."""
+    """`kvspill serve` with args after --host/--port (a free port, or the one given) and env
+    added to os.environ; its stderr goes to TMP/name.log. Every started server is in Server.running until stop()."""
     running = []
 
-    def __init__(self, name, args, env, tmp):
-        self.name, self.port = name, free_port()
+    def __init__(self, name, args, env, tmp, port=None):
+        self.name, self.port = name, port or free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         full_env = dict(os.environ)
         full_env.update(env)
