@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kvspill builds and tests with, when any is missing
-# (chromium: the web page's browser test, tests/browser/).
+# (chromium: the web page's browser test, tests/integration/test_web_browser.sh).
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 

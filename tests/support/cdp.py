@@ -153,11 +153,6 @@ class Browser:
     def click(self, selector):
         self.eval("document.querySelector(%s).click()" % json.dumps(selector))
 
-    def key(self, key, code, keycode):
-        for t in ("keyDown", "keyUp"):
-            self.cmd("Input.dispatchKeyEvent", type=t, key=key, code=code,
-                     windowsVirtualKeyCode=keycode, text="\r" if t == "keyDown" and key == "Enter" else "")
-
     def screenshot(self, path):
         data = self.cmd("Page.captureScreenshot", format="png")["data"]
         with open(path, "wb") as f:
