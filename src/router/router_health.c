@@ -3,6 +3,7 @@
  * else takes it out. The same thread re-resolves the --backends-dns names. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -52,22 +53,27 @@ void router_dns_refresh(router *r)
     if (!r->n_dns || now_ms() < r->dns_due_ms)
         return;
     r->dns_due_ms = now_ms() + (uint64_t)r->cfg.dns_interval_ms;
+    router_dns_answer *answer = malloc(sizeof *answer); /* 19 KB: off the thread's stack */
+    if (!answer) {
+        fprintf(stderr, "kvspill router: out of memory re-resolving the backends\n");
+        return;
+    }
     for (size_t i = 0; i < r->n_dns; i++) {
-        static router_dns_answer answer; /* this thread's only: 19 KB off its stack */
         const char *urls[ROUTER_DNS_MAX_ADDRS];
         model_error err;
-        if (router_dns_resolve(r->dns[i].name, r->dns[i].port, &answer, &err)) {
+        if (router_dns_resolve(r->dns[i].name, r->dns[i].port, answer, &err)) {
             /* No answer is not "no replicas": a resolver outage keeps the set as it is. A
              * headless Service with no ready pod also answers nothing; health checks then
              * take its replicas out. */
             fprintf(stderr, "kvspill router: %s\n", err.msg);
             continue;
         }
-        for (size_t k = 0; k < answer.n; k++)
-            urls[k] = answer.urls[k];
-        if (router_backends_sync(&r->set, (int)i, urls, answer.n, &err))
+        for (size_t k = 0; k < answer->n; k++)
+            urls[k] = answer->urls[k];
+        if (router_backends_sync(&r->set, (int)i, urls, answer->n, &err))
             fprintf(stderr, "kvspill router: %s\n", err.msg);
     }
+    free(answer);
 }
 
 static void *health_main(void *arg)
