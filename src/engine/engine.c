@@ -372,19 +372,22 @@ void engine_get_stats(engine *e, engine_stats *out)
 int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
                          const char *cache_salt, engine_prefix_lookup *out, engine_error *err)
 {
-    engine_stats st;
-    engine_get_stats(e, &st);
+    /* Asked once per routed request: the counters only, not engine_get_stats's copy of
+     * every histogram and every tier's statistics. */
     memset(out, 0, sizeof *out);
-    out->running = st.requests_running;
-    out->waiting = st.requests_waiting;
-    out->kv_blocks_total = st.kv_blocks_total;
-    out->kv_blocks_free = st.kv_blocks_free;
+    pthread_mutex_lock(&e->mu);
+    out->running = e->st.requests_running;
+    out->waiting = e->st.requests_waiting;
+    out->kv_blocks_free = e->st.kv_blocks_free;
+    pthread_mutex_unlock(&e->mu);
+    out->kv_blocks_total = kv_paged_n_blocks(e->kv);
     if (!e->conn)
         return 0;
     out->chunk_tokens = e->cfg.chunk_size;
-    out->n_tiers = st.offload.n_tiers < KVS_MAX_TIERS ? st.offload.n_tiers : KVS_MAX_TIERS;
-    for (size_t i = 0; i < out->n_tiers; i++)
-        snprintf(out->tier_names[i], sizeof out->tier_names[i], "%s", st.offload.tiers[i].name);
+    const char *name;
+    while (out->n_tiers < KVS_MAX_TIERS &&
+           (name = connector_tier_name(e->conn, (unsigned)out->n_tiers)))
+        snprintf(out->tier_names[out->n_tiers++], sizeof out->tier_names[0], "%s", name);
     if (n_tokens > UINT32_MAX)
         return engine_fail(err, "lookup: %zu tokens", n_tokens);
     kvs_namespace_desc d = e->ns_desc;
