@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,18 +21,12 @@ import threading
 import time
 import urllib.request
 
-KV_TRANSFER = '{"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"}'
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "support"))
+from kvspill_server import KV_TRANSFER, free_port  # noqa: E402
+
 LOGICS = ["roundrobin", "session", "prefixaware", "kvaware"]
 SYSTEM = ("You are the operator's assistant for a cluster of inference replicas that share "
           "their KV cache through host memory, local disks and a shared file system. ") * 12
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_up(url, proc, log):
