@@ -6,9 +6,25 @@ const Api = (() => {
   const KEY = "kvspill.apiKey";
   let asking = null;
 
+  // The key dialog, one for both pages: added to the page when this script loads (it is
+  // the pages' first script, at the end of their body).
+  document.body.insertAdjacentHTML("beforeend", `
+<dialog id="key-dialog" aria-labelledby="key-title">
+  <form method="dialog">
+    <h2 id="key-title">API key</h2>
+    <p id="key-message"></p>
+    <label for="key-input">The server's --api-key</label>
+    <input id="key-input" type="password" autocomplete="off">
+    <div class="buttons">
+      <button value="ok" id="key-ok">Use this key</button>
+      <button value="cancel" formnovalidate>Cancel</button>
+    </div>
+  </form>
+</dialog>`);
+
   function key() { return localStorage.getItem(KEY) || ""; }
 
-  // Shows the key dialog (#key-dialog in the page) and resolves once a key is entered.
+  // Shows the key dialog and resolves once a key is entered.
   function askKey(message) {
     if (asking) return asking;
     const dlg = document.getElementById("key-dialog");
