@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "router/router_internal.h"
-#include "router/upstream_client.h"
+#include "router/router_fanout.h"
 
 /* Appends the models of one backend's answer that data does not hold yet. */
 static int merge(json_t *data, const char *text, size_t len, model_error *err)
@@ -31,42 +31,34 @@ static int merge(json_t *data, const char *text, size_t len, model_error *err)
     return 0;
 }
 
-static int fetch(router *r, router_backend *b, const http_request *req, json_t *data,
-                 model_error *err)
-{
-    upstream_request rq = {.method = "GET", .path = "/v1/models",
-                           .authorization = req->authorization,
-                           .connect_timeout_ms = r->cfg.connect_timeout_ms,
-                           .first_byte_timeout_ms = r->cfg.connect_timeout_ms};
-    upstream_conn *c;
-    upstream_stage stage;
-    if (upstream_open(b->host, b->port, &rq, &c, &stage, err))
-        return -1;
-    char *text = NULL;
-    size_t len;
-    unsigned st = upstream_status(c);
-    int rc = upstream_read_all(c, 16u << 20, r->cfg.connect_timeout_ms, &text, &len, err);
-    upstream_close(c);
-    if (!rc && st != 200)
-        rc = model_fail(err, "/v1/models answered %u", st);
-    if (!rc)
-        rc = merge(data, text, len, err);
-    free(text);
-    return rc;
-}
-
 void router_models(router *r, const http_request *req, http_response *resp)
 {
     json_t *data = json_array(), *root = json_pack("{s:s,s:o}", "object", "list", "data", data);
     resp->status = 500;
     if (!root)
         return;
-    for (size_t i = 0; i < atomic_load(&r->set.n); i++) {
-        router_backend *b = router_backend_at(&r->set, i);
-        model_error err;
-        if (atomic_load(&b->healthy) && fetch(r, b, req, data, &err))
-            fprintf(stderr, "kvspill router: models of %s left out: %s\n", b->url, err.msg);
+    size_t n = atomic_load(&r->set.n);
+    bool ask[ROUTER_MAX_BACKENDS];
+    for (size_t i = 0; i < n; i++)
+        ask[i] = atomic_load(&router_backend_at(&r->set, i)->healthy);
+    upstream_request rq = {.method = "GET", .path = "/v1/models",
+                           .authorization = req->authorization,
+                           .connect_timeout_ms = r->cfg.connect_timeout_ms,
+                           .first_byte_timeout_ms = r->cfg.connect_timeout_ms};
+    router_answer answers[ROUTER_MAX_BACKENDS];
+    router_ask_all(&r->set, &rq, ask, n, 16u << 20, answers);
+    for (size_t i = 0; i < n; i++) {
+        model_error err = answers[i].err;
+        int rc = answers[i].answered ? 0 : -1;
+        if (!rc && answers[i].status != 200)
+            rc = model_fail(&err, "/v1/models answered %u", answers[i].status);
+        if (!rc)
+            rc = merge(data, answers[i].body, answers[i].len, &err);
+        if (ask[i] && rc)
+            fprintf(stderr, "kvspill router: models of %s left out: %s\n",
+                    router_backend_at(&r->set, i)->url, err.msg);
     }
+    router_answers_free(answers, n);
     resp->body = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (resp->body) {

@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "router/router_fanout.h"
 #include "router/router_hash.h"
 #include "router/router_internal.h"
 #include "router/router_kvaware.h"
-#include "router/upstream_client.h"
 #include "router/router_prompt.h"
 
 static int choose_rr(router *r, const bool *eligible, size_t n)
@@ -59,53 +59,24 @@ static int session_value(router *r, const http_request *req, const json_t *body,
     return -1;
 }
 
-typedef struct probe_job {
-    router *r;
-    const http_request *req;
-    router_backend *b;
-    kvaware_probe *out;
-    pthread_t thread;
-    bool started;
-} probe_job;
-
-static void *probe_main(void *arg)
-{
-    probe_job *j = arg;
-    int t = j->r->cfg.kvaware_timeout_ms;
-    upstream_request rq = {.method = "POST", .path = "/kvspill/lookup",
-                           .authorization = j->req->authorization, .body = j->req->body,
-                           .body_len = j->req->body_len, .connect_timeout_ms = t,
-                           .first_byte_timeout_ms = t};
-    upstream_conn *c;
-    upstream_stage stage;
-    model_error err;
-    char *text = NULL;
-    size_t len;
-    if (upstream_open(j->b->host, j->b->port, &rq, &c, &stage, &err))
-        return NULL;
-    if (upstream_status(c) == 200 && upstream_read_all(c, 1u << 16, t, &text, &len, &err) == 0)
-        (void)kvaware_parse_probe(text, len, j->out); /* not an answer: scored as none */
-    free(text);
-    upstream_close(c);
-    return NULL;
-}
-
 /* Asks every eligible backend at once; probes[i].answered says who answered in time. */
 static void probe_all(router *r, const http_request *req, const bool *eligible, size_t n,
                       kvaware_probe *probes)
 {
-    probe_job jobs[ROUTER_MAX_BACKENDS];
+    int t = r->cfg.kvaware_timeout_ms;
+    upstream_request rq = {.method = "POST", .path = "/kvspill/lookup",
+                           .authorization = req->authorization, .body = req->body,
+                           .body_len = req->body_len, .connect_timeout_ms = t,
+                           .first_byte_timeout_ms = t};
+    router_answer answers[ROUTER_MAX_BACKENDS];
+    router_ask_all(&r->set, &rq, eligible, n, 1u << 16, answers);
     for (size_t i = 0; i < n; i++) {
         memset(&probes[i], 0, sizeof probes[i]);
-        jobs[i] = (probe_job){r, req, router_backend_at(&r->set, i), &probes[i], 0, false};
-        if (eligible[i])
-            jobs[i].started = pthread_create(&jobs[i].thread, NULL, probe_main, &jobs[i]) == 0;
-        if (eligible[i] && !jobs[i].started)
-            probe_main(&jobs[i]); /* no thread to be had: ask from here */
+        /* an answer that does not parse is scored as none */
+        if (answers[i].answered && answers[i].status == 200)
+            (void)kvaware_parse_probe(answers[i].body, answers[i].len, &probes[i]);
     }
-    for (size_t i = 0; i < n; i++)
-        if (jobs[i].started)
-            pthread_join(jobs[i].thread, NULL);
+    router_answers_free(answers, n);
 }
 
 int router_choose(router *r, const http_request *req, const json_t *body, bool chat,
