@@ -48,5 +48,7 @@ void router_health_stop(router *r);
 void router_handle(void *user, const http_request *req, http_response *resp);
 /* GET /v1/models: the union of the healthy backends' model lists. */
 void router_models(router *r, const http_request *req, http_response *resp);
+/* GET /v1/kvspill/stats: the backends' rows for the dashboard (router_stats.c). */
+void router_stats(router *r, const http_request *req, http_response *resp);
 
 #endif

@@ -1,6 +1,5 @@
-/* The router's request handler: its own endpoints (/health, /metrics, /v1/models, the web
- * page) and the
- * forwarded ones. A request whose backend refuses it or dies before the first byte is
+/* The router's request handler: its own endpoints (/health, /metrics, /v1/models,
+ * /v1/kvspill/stats, the web pages) and the forwarded ones. A request whose backend refuses it or dies before the first byte is
  * retried once on another healthy backend; a streamed answer is passed through as each
  * chunk arrives, and one that breaks ends with an OpenAI-shaped SSE error event. */
 #include <stdio.h>
@@ -243,6 +242,10 @@ void router_handle(void *user, const http_request *req, http_response *resp)
     }
     if (get && !strcmp(req->path, "/v1/models")) {
         router_models(r, req, resp);
+        return;
+    }
+    if (get && !strcmp(req->path, "/v1/kvspill/stats")) {
+        router_stats(r, req, resp);
         return;
     }
     for (size_t i = 0; i < sizeof proxied / sizeof proxied[0]; i++)

@@ -156,6 +156,19 @@ def healthy(base, b):
 while healthy(RR, B[0]):
     assert time.time() - t0 < 2, "dead replica still in the set after 2 s"
     time.sleep(0.05)
+# The dashboard's stats: one row per replica, the dead one down and without stats, the
+# others with their own; the shares are the routed requests' (as /metrics counts them).
+st = json.loads(ok(RR, "/v1/kvspill/stats"))
+rows = {b["url"]: b for b in st["backends"]}
+assert st["router"] is True and st["routing_logic"] == "roundrobin" and sorted(rows) == sorted(B), st
+assert not rows[B[0]]["healthy"] and "stats" not in rows[B[0]], rows[B[0]]
+n = counts(RR)
+for b in B[1:]:
+    assert rows[b]["healthy"] and rows[b]["stats"]["model"] in ("tiny", "tiny-b"), rows[b]
+    assert rows[b]["stats"]["requests"]["total"] > 0, rows[b]
+    assert abs(rows[b]["share"] - n[b] / sum(n.values())) < 0.05, (rows[b], n)
+assert abs(sum(r["share"] for r in rows.values()) - 1) < 1e-6, rows
+assert call(RR, "GET", "/v1/kvspill/stats", headers={})[0] == 401
 # A replica restarted on the same port rejoins.
 log = open(os.path.join(os.environ["DIR"], "restart.log"), "w")
 p = subprocess.Popen([os.environ["KVSPILL_BIN"], "serve", "--model", os.environ["MODEL"], "--host",

@@ -143,6 +143,30 @@ try:
     b.wait(hits + " > %d" % before, 10)
     time.sleep(2.5)  # a few samples for the plots
     b.screenshot(SHOTS + "/web-dashboard.png")
+
+    # The router's dashboard: one row per replica (here a live one and one that never
+    # started), their health and routing share, and the live replica's cache below. The
+    # router is another origin: the page asks for the key again.
+    dead = "http://127.0.0.1:%d" % free_port()
+    rt = Server("router", ["--backends", s.url + "," + dead, "--api-key", KEY,
+                           "--health-interval-ms", "300"], {}, TMP, command="router")
+    req = urllib.request.Request(rt.url + "/v1/chat/completions", data=json.dumps(body).encode(),
+                                 headers={"Authorization": "Bearer " + KEY,
+                                          "Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=60).read()
+    b.goto(rt.url + "/dashboard")
+    b.wait("document.getElementById('key-dialog').open")
+    b.type_into("#key-input", KEY)
+    b.click("#key-ok")
+    row = "document.querySelector('#replicas tr[data-replica=\"%s\"]')"
+    health = b.wait("(() => { const r = %s; return r && r.children[1].textContent; })()" % (row % s.url), 10)
+    assert health == "up", health
+    assert b.eval("%s.children[1].textContent" % (row % dead)) == "down"
+    assert b.eval("%s.children[2].textContent" % (row % s.url)) == "100.0 %"
+    b.wait(hits + " > 0", 10)  # the live replica's tiers, shown below
+    time.sleep(1.5)
+    b.screenshot(SHOTS + "/web-router-dashboard.png")
+    rt.stop()
     s.stop()
 except BaseException:
     b.screenshot(TMP + "/failed.png")

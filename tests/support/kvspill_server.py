@@ -27,17 +27,18 @@ def free_port():
 
 
 class Server:
-    """`kvspill serve` with args after --host/--port (a free port, or the one given) and env
-    added to os.environ; its stderr goes to TMP/name.log. Every started server is in Server.running until stop()."""
+    """`kvspill serve` (or another listening command: `router`) with args after --host/--port
+    (a free port, or the one given) and env added to os.environ; its stderr goes to
+    TMP/name.log. Every started server is in Server.running until stop()."""
     running = []
 
-    def __init__(self, name, args, env, tmp, port=None):
+    def __init__(self, name, args, env, tmp, port=None, command="serve"):
         self.name, self.port = name, port or free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         full_env = dict(os.environ)
         full_env.update(env)
         self.log = open("%s/%s.log" % (tmp, name), "w+")
-        self.p = subprocess.Popen([os.environ["KVSPILL_BIN"], "serve", "--host", "127.0.0.1",
+        self.p = subprocess.Popen([os.environ["KVSPILL_BIN"], command, "--host", "127.0.0.1",
                                    "--port", str(self.port)] + args,
                                   env=full_env, stderr=self.log)
         Server.running.append(self)

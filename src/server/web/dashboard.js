@@ -1,11 +1,15 @@
 // The cache dashboard: polls /v1/kvspill/stats every second, shows the counters and the
 // rates computed from their deltas, and keeps five minutes of samples for the plots.
+// On the router the same endpoint answers with one row per replica (its health, share of
+// the routed requests and its own stats): the page lists them and shows one replica's
+// cache below, the one chosen in the selector.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const PERIOD_MS = 1000, WINDOW_S = 300;
 const SVG = "http://www.w3.org/2000/svg";
 let prev = null;
+let shownUrl = null; // on the router: the replica whose cache the page shows
 const samples = []; // {t, load, store, cached, computed}
 
 const pct = (x) => (100 * x).toFixed(1) + " %";
@@ -20,18 +24,13 @@ function tierRows(st) {
   for (const t of st.tiers) {
     const p = prev && prev.tiers.find((x) => x.name === t.name);
     const rate = (f) => (p && dt > 0 ? ((t[f] - p[f]) / dt / 1e9).toFixed(3) : "–");
-    const cells = [SOURCE_NAMES[t.name] ? SOURCE_NAMES[t.name] + " (" + t.name + ")" : t.name,
+    const row = [SOURCE_NAMES[t.name] ? SOURCE_NAMES[t.name] + " (" + t.name + ")" : t.name,
       gb(t.used_bytes) + " / " + (t.capacity_bytes ? gb(t.capacity_bytes) : "–"),
       t.objects, t.hits, t.misses, pct(t.hit_rate), rate("read_bytes"), rate("written_bytes"),
       t.stores, t.evictions, t.damaged_objects];
     const tr = document.createElement("tr");
     tr.dataset.tier = t.name;
-    cells.forEach((c, i) => {
-      const td = document.createElement(i ? "td" : "th");
-      if (!i) td.scope = "row";
-      td.textContent = String(c);
-      tr.append(td);
-    });
+    cells(tr, row);
     tbody.append(tr);
   }
 }
@@ -109,11 +108,49 @@ function update(st) {
   prev = st;
 }
 
+function cells(tr, values) {
+  values.forEach((c, i) => {
+    const td = document.createElement(i ? "td" : "th");
+    if (!i) td.scope = "row";
+    td.textContent = String(c);
+    tr.append(td);
+  });
+}
+
+// The replica rows; returns the stats of the replica to show below (null: none answers).
+function replicaRows(st) {
+  $("replicas-section").hidden = false;
+  $("routing-logic").textContent = st.routing_logic;
+  $("retries").textContent = st.retries;
+  const sel = $("replica-select"), tbody = $("replicas");
+  const chosen = sel.value;
+  tbody.textContent = "";
+  sel.textContent = "";
+  for (const b of st.backends) {
+    const s = b.stats;
+    const tr = document.createElement("tr");
+    tr.dataset.replica = b.url;
+    tr.dataset.healthy = b.healthy;
+    cells(tr, [b.url, b.healthy ? "up" : "down", pct(b.share), b.requests, b.in_flight,
+      s ? s.requests.running : "–", s ? s.requests.waiting : "–",
+      s ? pct(s.prefix_cache.hit_rate) : "–", s ? pct(s.offload.lookup_hit_rate) : (b.error || "–")]);
+    tbody.append(tr);
+    if (s) sel.append(new Option(b.url, b.url, false, b.url === chosen));
+  }
+  const shown = st.backends.find((b) => b.stats && b.url === sel.value);
+  if (!shown || shown.url !== shownUrl) { prev = null; samples.length = 0; } // rates restart
+  shownUrl = shown ? shown.url : null;
+  return shown ? shown.stats : null;
+}
+
 async function poll() {
   try {
     const r = await Api.call("/v1/kvspill/stats");
     if (!r.ok) throw new Error(await Api.errorText(r));
-    update(await r.json());
+    let st = await r.json();
+    if (st.router) st = replicaRows(st);
+    if (!st) throw new Error("no replica answers");
+    update(st);
     $("error").hidden = true;
   } catch (e) {
     $("error").textContent = "stats: " + e.message;
