@@ -27,7 +27,9 @@ const Markdown = (() => {
   }
 
   function render(text) {
-    const lines = text.replace(/\r\n?/g, "\n").split("\n");
+    // NUL marks the code spans set aside in inline(): one in the text becomes U+FFFD, as
+    // an HTML parser would make it.
+    const lines = text.replace(/\u0000/g, "\ufffd").replace(/\r\n?/g, "\n").split("\n");
     const out = [];
     let para = [], list = null; // list: {tag, items}
     const flushPara = () => {
