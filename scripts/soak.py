@@ -39,7 +39,7 @@ CHUNK = 64
 MAX_MODEL_LEN = 2048
 # 32 MiB: the servers write ~5 MB/s, so the directory turns over every few seconds.
 DISK_GB = 0.03125
-WRITE_QUEUE_GB = 0.03125
+WRITE_QUEUE_GB = float(os.environ.get("SOAK_WRITE_QUEUE_GB", "0.03125"))
 # A writer refuses puts that would take its estimate of the directory past the capacity
 # while the others evict; the estimate misses only the other two servers' writes since
 # their last scan (at most 10% of the capacity each) and writes in flight.
@@ -374,6 +374,21 @@ def offload_metrics(server, marks):
         passed()
 
 
+def queue_full(server):
+    """Whether the server's write queue holds (nearly) its budget: its buffers are warm."""
+    try:
+        st, raw = server.request("GET", "/metrics")
+    except OSError:
+        return False
+    m = re.search(r'^kvspill_offload_write_queue_bytes\{[^}]*\} (\d+)$', raw.decode(), re.M)
+    return st == 200 and m and int(m.group(1)) >= 0.75 * WRITE_QUEUE_GB * (1 << 30)
+
+
+# When each replica's write queue first held its budget (seconds after the start): the RSS
+# slope is reported after warm-up and, separately, after that moment.
+queue_full_at = {}
+
+
 def watch(servers, answers, marks, series):
     """Probes, RSS and directory size every few seconds until the deadline."""
     start = time.monotonic()
@@ -393,6 +408,9 @@ def watch(servers, answers, marks, series):
                 return
             rss = s.rss_kb()
             marks["rss_max_" + s.name] = max(marks.get("rss_max_" + s.name, 0), rss)
+            if not isinstance(s, Router) and queue_full(s) and s.name not in queue_full_at:
+                queue_full_at[s.name] = now - start
+                marks["queue_full_at_s_" + s.name] = int(now - start)
             if now - start < WARMUP:
                 base[s.name] = max(base.get(s.name, 0), rss)
                 continue
@@ -431,6 +449,9 @@ def main():
             else:
                 failed("%s: %d descriptors before the load, %d after" % (s.name, fds0[s.name], fds))
             marks["rss_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(series.get(s.name, [])))
+            if s.name in queue_full_at:
+                marks["rss_slope_after_queue_full_" + s.name] = int(slope_kb_per_min(
+                    [p for p in series.get(s.name, []) if p[0] >= queue_full_at[s.name]]))
         for s in servers:  # the router first, so no request of its reaches a stopped replica
             s.p.send_signal(signal.SIGTERM)
             try:
