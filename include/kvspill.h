@@ -75,13 +75,20 @@ typedef enum kvs_dtype {
     KVS_DTYPE_F32 = 0,
     KVS_DTYPE_F16 = 1,
     KVS_DTYPE_BF16 = 2,
+    /* Quantized (an offload codec, LMCACHE_KV_CODEC): each position's row of a segment is
+     * n_kv_heads f32 scales, then n_kv_heads x head_dim one-byte values (value x scale is
+     * the element). kvs_dtype_size gives the value's size; kvs_segment_bytes counts the
+     * scales. */
+    KVS_DTYPE_INT8 = 3,
+    KVS_DTYPE_FP8_E4M3 = 4,
     KVS_DTYPE_COUNT
 } kvs_dtype;
 
 size_t kvs_dtype_size(kvs_dtype dtype);
 const char *kvs_dtype_name(kvs_dtype dtype);
 
-/* The shape of one chunk's KV: for each layer, K then V, each [tokens][kv_heads][head_dim]. */
+/* The shape of one chunk's KV: for each layer, K then V, each [tokens][kv_heads][head_dim]
+ * (a quantized dtype adds each row's scales, above). */
 typedef struct kvs_layout {
     uint32_t n_layers;
     uint32_t n_kv_heads;

@@ -88,9 +88,16 @@ size_t kvs_dtype_size(kvs_dtype dtype)
     case KVS_DTYPE_F32: return 4;
     case KVS_DTYPE_F16: return 2;
     case KVS_DTYPE_BF16: return 2;
+    case KVS_DTYPE_INT8: return 1;
+    case KVS_DTYPE_FP8_E4M3: return 1;
     case KVS_DTYPE_COUNT: break;
     }
     return 0;
+}
+
+static bool dtype_scaled(kvs_dtype dtype)
+{
+    return dtype == KVS_DTYPE_INT8 || dtype == KVS_DTYPE_FP8_E4M3;
 }
 
 const char *kvs_dtype_name(kvs_dtype dtype)
@@ -99,6 +106,8 @@ const char *kvs_dtype_name(kvs_dtype dtype)
     case KVS_DTYPE_F32: return "f32";
     case KVS_DTYPE_F16: return "f16";
     case KVS_DTYPE_BF16: return "bf16";
+    case KVS_DTYPE_INT8: return "int8";
+    case KVS_DTYPE_FP8_E4M3: return "fp8_e4m3";
     case KVS_DTYPE_COUNT: break;
     }
     return "unknown";
@@ -118,10 +127,12 @@ size_t kvs_segment_bytes(const kvs_layout *layout, uint32_t n_tokens)
 {
     if (!layout_valid(layout, n_tokens))
         return 0;
-    size_t n = n_tokens, r;
+    /* A scaled dtype's row: per head an f32 scale, then its one-byte values. */
+    size_t n = n_tokens, r, per_head = layout->head_dim * kvs_dtype_size(layout->dtype);
+    if (dtype_scaled(layout->dtype))
+        per_head += sizeof(float);
     if (__builtin_mul_overflow(n, (size_t)layout->n_kv_heads, &r) ||
-        __builtin_mul_overflow(r, (size_t)layout->head_dim, &r) ||
-        __builtin_mul_overflow(r, kvs_dtype_size(layout->dtype), &r))
+        __builtin_mul_overflow(r, per_head, &r))
         return 0;
     return r;
 }

@@ -146,8 +146,9 @@ static int check_tokenizer_mode(const char *cmd, const char *mode, const tokeniz
 }
 
 /* Where the engine runs, its KV cache, and the offload tiers with how each moves its bytes. */
-static void print_devices(engine *e, bool offload)
+static void print_devices(engine *e, const engine_config *ec)
 {
+    bool offload = ec->kv_role != ENGINE_KV_NONE;
     fprintf(stderr, "kvspill: device %s\n", engine_device_name(e));
     fprintf(stderr, "kvspill: KV cache %s\n", engine_kv_cache_sizing(e));
     if (!offload) {
@@ -162,6 +163,8 @@ static void print_devices(engine *e, bool offload)
     for (uint32_t i = 0; i < st.offload.n_tiers && i < KVS_MAX_TIERS; i++)
         fprintf(stderr, "kvspill: offload tier %s: %s\n", st.offload.tiers[i].name,
                 st.offload.tiers[i].io_path[0] ? st.offload.tiers[i].io_path : "host RAM");
+    fprintf(stderr, "kvspill: offload chunks of %u tokens, kv_codec %s\n", ec->chunk_size,
+            kv_codec_name(ec->kv_codec));
 }
 
 static int compare_strings(const void *a, const void *b)
@@ -381,7 +384,7 @@ int cmd_serve(int argc, char **argv)
         return 2;
     }
     model_error err;
-    print_devices(e, ec.kv_role != ENGINE_KV_NONE);
+    print_devices(e, &ec);
     int status = 2;
     server srv;
     http_server *http = NULL;

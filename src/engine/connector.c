@@ -42,6 +42,7 @@ int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
     c->be = be;
     c->kv = kv;
     c->layout = *layout;
+    c->codec = cfg->kv_codec;
     c->chunk = cfg->chunk_size;
     c->role = cfg->kv_role;
     c->save_decode = cfg->save_decode_cache;
@@ -246,6 +247,7 @@ static int transfer(connector *c, const kvs_chunk *ch, const uint32_t *table, ui
         .seg_stride = kvs_segment_stride(&c->layout, kvs_chunk_get_info(ch)->n_tokens),
         .on_device = kvs_chunk_on_device(ch),
         .to_blocks = to_blocks,
+        .codec = c->codec,
     };
     model_error err;
     return c->be->ops->kv_transfer(c->be, kv_paged_cache(c->kv), &x, 1, fence, &err);

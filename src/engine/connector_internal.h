@@ -46,7 +46,8 @@ struct connector {
     kvs_cache *cache;
     backend *be;
     kv_paged *kv;
-    kvs_layout layout;
+    kvs_layout layout;  /* of the chunks: the paged cache's shape, the codec's dtype */
+    kv_codec codec;
     uint32_t chunk;
     char tier_names[KVS_MAX_TIERS][17]; /* kvs_stats names; "" past the last tier */
     engine_kv_role role;

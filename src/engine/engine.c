@@ -128,6 +128,16 @@ static int size_kv_pool(engine *e, uint64_t *bytes, char *how, size_t how_cap,
     return 0;
 }
 
+/* The chunks' dtype: the paged cache's, or the codec's (so codecs never share a namespace). */
+static kvs_dtype chunk_dtype(const engine_config *c)
+{
+    if (c->kv_codec == KV_CODEC_INT8)
+        return KVS_DTYPE_INT8;
+    if (c->kv_codec == KV_CODEC_FP8)
+        return KVS_DTYPE_FP8_E4M3;
+    return c->kv_dtype == KV_F32 ? KVS_DTYPE_F32 : KVS_DTYPE_F16;
+}
+
 static int open_cache(engine *e, engine_error *err)
 {
     const engine_config *c = &e->cfg;
@@ -148,8 +158,7 @@ static int open_cache(engine *e, engine_error *err)
         return -1;
     kvs_namespace_desc *d = &e->ns_desc;
     memcpy(d->model_fingerprint, gguf_fingerprint(e->gf), sizeof d->model_fingerprint);
-    d->layout = (kvs_layout){hp->n_layer, hp->n_head_kv, hp->head_dim,
-                             c->kv_dtype == KV_F32 ? KVS_DTYPE_F32 : KVS_DTYPE_F16};
+    d->layout = (kvs_layout){hp->n_layer, hp->n_head_kv, hp->head_dim, chunk_dtype(c)};
     d->rope_type = (uint32_t)hp->rope_style; /* ggml's rope type: 0 adjacent pairs, 2 NeoX */
     d->rope_dim = hp->n_rot;
     d->rope_freq_base = hp->rope_base;
@@ -160,6 +169,14 @@ static int open_cache(engine *e, engine_error *err)
     if (c->kv_role != ENGINE_KV_NONE) {
         if (!c->offload)
             return engine_fail(err, "engine: kv_role needs an offload configuration");
+        if (c->kv_codec != KV_CODEC_NONE && e->be->kind == BACKEND_CUDA)
+            return engine_fail(err, "engine: kv_codec %s is not available with the KV cache "
+                                    "on the GPU in this build (use kv_codec none, or --device cpu)",
+                               kv_codec_name(c->kv_codec));
+        if (c->kv_codec != KV_CODEC_NONE && hp->head_dim > KV_CODEC_HEAD_MAX)
+            return engine_fail(err, "engine: kv_codec %s takes heads of at most %d values, "
+                                    "the model's have %u", kv_codec_name(c->kv_codec),
+                               KV_CODEC_HEAD_MAX, hp->head_dim);
         /* A KV cache on the GPU lends the cache library its device (pinned staging,
          * GPUDirect Storage). */
         e->offload = *c->offload;

@@ -55,13 +55,15 @@ typedef struct engine_config {
                                        its prefill completes, keyed as kvs_chunk_keys with
                                        include_partial, and look it up (default false) */
     bool save_decode_cache;         /* also store chunks produced while decoding */
+    kv_codec kv_codec;              /* how chunks are written to the tiers (kv_codec,
+                                       default none; int8 and fp8 on the CPU backend) */
     bool offload_always_load;       /* load every offload hit, skipping the load-or-compute
                                        estimate (tests, tier benchmarks) */
 } engine_config;
 
 /* vLLM-like defaults; model_path still to be set. */
 void engine_config_init(engine_config *cfg);
-/* Reads the connector's settings (chunk_size, save_unfull_chunk, save_decode_cache) from
+/* Reads the connector's settings (chunk_size, save_unfull_chunk, save_decode_cache, kv_codec) from
  * the LMCache sources the library reads its tiers' from: LMCACHE_CONFIG_FILE, else the
  * LMCACHE_* variables, over what cfg holds. */
 int engine_offload_settings_from_env(engine_config *cfg, engine_error *err) ENGINE_MUST_CHECK;

@@ -1,6 +1,7 @@
 /* The connector's settings under LMCache's names, read from the same sources as the
  * library's tiers (LMCACHE_CONFIG_FILE or LMCACHE_*) by the library's own reader: the
  * library keeps what it uses (kvs_config), the engine what the connector uses. */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -9,6 +10,7 @@ static const char *const connector_keys[] = {
     "chunk_size",
     "save_unfull_chunk",
     "save_decode_cache",
+    "kv_codec",
     NULL,
 };
 
@@ -20,6 +22,16 @@ static kvs_status set_connector(void *target, const char *key, const char *value
         return kvs_setting_uint(key, value, 1, KVS_CHUNK_MAX_TOKENS, &cfg->chunk_size, err);
     if (!strcmp(key, "save_unfull_chunk"))
         return kvs_setting_bool(key, value, &cfg->save_unfull_chunk, err);
+    if (!strcmp(key, "kv_codec")) {
+        if (kv_codec_parse(value, &cfg->kv_codec) == 0)
+            return KVS_OK;
+        if (err) {
+            err->code = KVS_ERR_INVALID;
+            snprintf(err->msg, sizeof err->msg, "kv_codec: '%.64s' is not none, int8 or fp8",
+                     value);
+        }
+        return KVS_ERR_INVALID;
+    }
     return kvs_setting_bool(key, value, &cfg->save_decode_cache, err); /* the last key */
 }
 

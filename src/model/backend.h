@@ -26,6 +26,7 @@
 
 #include "model/forward.h"
 #include "model/kernels.h"
+#include "model/kv_codec.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/model_error.h"
@@ -42,7 +43,8 @@ const char *backend_kind_name(backend_kind k);
 
 /* A copy between a sequence's KV blocks and a chunk payload. The payload is layer-major:
  * segment (layer l, K) at payload + (2l)·seg_stride, (l, V) at payload + (2l+1)·seg_stride;
- * row i of a segment holds position start + i, kv_row_elems(kv)·kv_dtype_size bytes. */
+ * row i of a segment holds position start + i, in codec's format (kv_codec.h): with
+ * KV_CODEC_NONE the blocks' rows as they are, kv_row_elems(kv)·kv_dtype_size bytes. */
 typedef struct kv_xfer {
     const uint32_t *table; /* the sequence's block table (host memory) */
     uint32_t start;        /* position of row 0 of every segment */
@@ -51,6 +53,7 @@ typedef struct kv_xfer {
     size_t seg_stride;     /* bytes between segments (kvs_segment_stride) */
     bool on_device;        /* payload is in the backend's device memory */
     bool to_blocks;        /* true: payload → blocks (a load); false: blocks → payload */
+    kv_codec codec;        /* the payload rows' format; only the CPU backend quantizes */
 } kv_xfer;
 
 typedef struct backend backend;

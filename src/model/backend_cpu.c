@@ -25,11 +25,12 @@ static int cpu_eval(backend *b, kv_cache *kv, const fwd_batch *batch, float *log
 }
 
 /* Copies positions [x->from, x->to) of one layer's K (side 0) or V (side 1) between the
- * segment seg, whose row 0 holds position x->start, and the blocks of x->table. A range
- * may start and end inside a block. */
+ * segment seg, whose row 0 holds position x->start, and the blocks of x->table, through
+ * the codec. A range may start and end inside a block. */
 static void copy_rows(kv_cache *kv, const kv_xfer *x, uint32_t layer, int side, uint8_t *seg)
 {
     size_t row_bytes = kv_row_elems(kv) * kv_dtype_size(kv->dtype);
+    size_t seg_row = kv_codec_row_bytes(x->codec, kv->dtype, kv->n_kv_heads, kv->head_dim);
     uint32_t bt = kv->block_tokens;
     for (uint32_t p = x->from; p < x->to;) {
         uint32_t blk = x->table[p / bt], row = p % bt;
@@ -37,11 +38,11 @@ static void copy_rows(kv_cache *kv, const kv_xfer *x, uint32_t layer, int side, 
         uint8_t *rows = (uint8_t *)(side ? kv->ops->v_block(kv, layer, blk)
                                          : kv->ops->k_block(kv, layer, blk)) +
                         row * row_bytes;
-        uint8_t *s = seg + (size_t)(p - x->start) * row_bytes;
+        uint8_t *s = seg + (size_t)(p - x->start) * seg_row;
         if (x->to_blocks)
-            memcpy(rows, s, n * row_bytes);
+            kv_codec_decode(x->codec, kv->dtype, s, rows, n, kv->n_kv_heads, kv->head_dim);
         else
-            memcpy(s, rows, n * row_bytes);
+            kv_codec_encode(x->codec, kv->dtype, rows, s, n, kv->n_kv_heads, kv->head_dim);
         p += n;
     }
 }
@@ -59,7 +60,12 @@ static int cpu_kv_transfer(backend *b, kv_cache *kv, const kv_xfer *x, size_t n,
             return model_fail(err, "cpu backend: KV transfer %zu: positions [%u, %u) are not "
                                    "within a payload starting at %u", i, x[i].from, x[i].to,
                               x[i].start);
-        size_t row_bytes = kv_row_elems(kv) * kv_dtype_size(kv->dtype);
+        if (x[i].codec != KV_CODEC_NONE && kv->head_dim > KV_CODEC_HEAD_MAX)
+            return model_fail(err, "cpu backend: KV transfer %zu: codec %s takes heads of at "
+                                   "most %d values, not %u", i, kv_codec_name(x[i].codec),
+                              KV_CODEC_HEAD_MAX, kv->head_dim);
+        size_t row_bytes =
+            kv_codec_row_bytes(x[i].codec, kv->dtype, kv->n_kv_heads, kv->head_dim);
         if ((size_t)(x[i].to - x[i].start) * row_bytes > x[i].seg_stride)
             return model_fail(err, "cpu backend: KV transfer %zu: %u rows of %zu bytes do not "
                                    "fit a segment of %zu bytes", i, x[i].to - x[i].start,

@@ -120,7 +120,7 @@ static kvs_batch *get_all(kvs_cache *c, const chain *ch)
 static void transfer(kv_cache *kv, uint32_t i, void *payload, bool on_device, bool to_blocks)
 {
     kv_xfer x = {kv->ops->block_table(kv, 0), i * CHUNK, i * CHUNK, (i + 1) * CHUNK, payload,
-                 seg_stride, on_device, to_blocks};
+                 seg_stride, on_device, to_blocks, KV_CODEC_NONE};
     uint64_t fence;
     model_error err = {{0}};
     if (gpu->ops->kv_transfer(gpu, kv, &x, 1, &fence, &err) || gpu->ops->wait(gpu, fence, &err))

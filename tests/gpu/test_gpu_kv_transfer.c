@@ -77,7 +77,7 @@ static void fill_seq(kv_cache *kv, uint32_t seq, uint64_t seed)
 static void transfer(kv_cache *kv, const uint32_t *table, const range *r, void *payload,
                      size_t stride, bool on_device, bool to_blocks)
 {
-    kv_xfer x = {table, r->start, r->from, r->to, payload, stride, on_device, to_blocks};
+    kv_xfer x = {table, r->start, r->from, r->to, payload, stride, on_device, to_blocks, KV_CODEC_NONE};
     uint64_t fence;
     model_error err = {{0}};
     if (gpu->ops->kv_transfer(gpu, kv, &x, 1, &fence, &err) || gpu->ops->wait(gpu, fence, &err))
@@ -216,7 +216,7 @@ static void test_gather_after_eval(void **state)
     const uint32_t *table = kv->ops->block_table(kv, 0);
     kv_xfer x[2];
     for (int i = 0; i < 2; i++)
-        x[i] = (kv_xfer){table, 0, halves[i].from, halves[i].to, host, stride, false, false};
+        x[i] = (kv_xfer){table, 0, halves[i].from, halves[i].to, host, stride, false, false, KV_CODEC_NONE};
     uint64_t f1, f2;
     model_error err = {{0}};
     if (gpu->ops->kv_transfer(gpu, kv, x, 2, &f1, &err) ||
@@ -243,7 +243,8 @@ static void test_bad_range_refused(void **state)
     (void)state;
     kv_cache *kv = gpu_kv(gpu, fm.m, 1, MAX_POS, KV_F16);
     uint8_t payload[64];
-    kv_xfer x = {kv->ops->block_table(kv, 0), 10, 5, 20, payload, sizeof payload, false, false};
+    kv_xfer x = {kv->ops->block_table(kv, 0), 10, 5, 20, payload, sizeof payload, false, false,
+                 KV_CODEC_NONE};
     uint64_t fence;
     model_error err = {{0}};
     assert_int_equal(gpu->ops->kv_transfer(gpu, kv, &x, 1, &fence, &err), -1);

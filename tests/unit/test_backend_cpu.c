@@ -172,13 +172,13 @@ static void round_trip(kv_dtype dtype)
     payload src = payload_new(kv, n_pos), dst = payload_new(kv, n_pos);
     test_fill_random(src.bytes, src.size, 42 + dtype);
     kv_xfer scatter[2] = {
-        {table, start, from, mid, src.bytes, src.seg_stride, false, true},
-        {table, start, mid, to, src.bytes, src.seg_stride, false, true},
+        {table, start, from, mid, src.bytes, src.seg_stride, false, true, KV_CODEC_NONE},
+        {table, start, mid, to, src.bytes, src.seg_stride, false, true, KV_CODEC_NONE},
     };
     transfer(b, kv, scatter, 2);
     check_blocks(kv, table, N_BLOCKS, from, to);
 
-    kv_xfer gather = {table, start, from, to, dst.bytes, dst.seg_stride, false, false};
+    kv_xfer gather = {table, start, from, to, dst.bytes, dst.seg_stride, false, false, KV_CODEC_NONE};
     transfer(b, kv, &gather, 1);
     for (uint32_t s = 0; s < 2 * kv->n_layer; s++) {
         const uint8_t *a = src.bytes + s * src.seg_stride, *g = dst.bytes + s * dst.seg_stride;
@@ -217,13 +217,13 @@ static void test_transfer_refused(void **state)
     const uint32_t table[2] = {0, 1};
     payload p = payload_new(kv, 32);
     uint64_t fence;
-    kv_xfer device = {table, 0, 0, 8, p.bytes, p.seg_stride, true, true};
+    kv_xfer device = {table, 0, 0, 8, p.bytes, p.seg_stride, true, true, KV_CODEC_NONE};
     assert_int_equal(b->ops->kv_transfer(b, kv, &device, 1, &fence, &err), -1);
     assert_non_null(strstr(err.msg, "device memory"));
-    kv_xfer before = {table, 4, 2, 8, p.bytes, p.seg_stride, false, true};
+    kv_xfer before = {table, 4, 2, 8, p.bytes, p.seg_stride, false, true, KV_CODEC_NONE};
     assert_int_equal(b->ops->kv_transfer(b, kv, &before, 1, &fence, &err), -1);
     assert_non_null(strstr(err.msg, "[2, 8)"));
-    kv_xfer too_long = {table, 0, 0, 32, p.bytes, p.seg_stride / 2, false, false};
+    kv_xfer too_long = {table, 0, 0, 32, p.bytes, p.seg_stride / 2, false, false, KV_CODEC_NONE};
     assert_int_equal(b->ops->kv_transfer(b, kv, &too_long, 1, &fence, &err), -1);
     assert_non_null(strstr(err.msg, "do not fit a segment"));
     free(p.bytes);

@@ -2,7 +2,8 @@
  * local directory; a new engine on the same directory (a restart) loads them, reports
  * them as cached and produces token-for-token the output of a cache-off engine, for
  * prompts ending inside a chunk, on a chunk boundary, sharing only part of a prefix, and
- * with the in-memory prefix cache covering part of a chunk. Salts and models never share;
+ * with the in-memory prefix cache covering part of a chunk; with the int8 and fp8 codecs,
+ * loads agree with a cache-off engine. Salts, models and codecs never share;
  * corrupted or vanished objects degrade to recomputation; consumers do not store and
  * producers do not load. */
 #include <ftw.h>
@@ -23,6 +24,7 @@ typedef struct setup {
     char dir[4096], path[4096];
     kvs_config kc;
     bool save_unfull_chunk; /* the connector's setting for the engines a test makes */
+    kv_codec codec;         /* the same */
 } setup;
 
 static int setup_fn(void **state)
@@ -90,6 +92,7 @@ static engine *offload_engine(setup *s, const char *model_name, engine_kv_role r
     cfg.offload = &s->kc;
     cfg.chunk_size = CHUNK;
     cfg.save_unfull_chunk = s->save_unfull_chunk;
+    cfg.kv_codec = s->codec;
     cfg.offload_always_load = true;
     return fx_engine(&cfg);
 }
@@ -148,6 +151,54 @@ static void test_prefix_cache_then_offload(void **state)
     assert_int_equal(st.prefix_cache_hits, 48);
     assert_int_equal(st.offload_loaded_tokens, CHUNK + (s->lens[0] - 1) / CHUNK * CHUNK - 48);
     engine_destroy(e);
+}
+
+/* A codec (kv_codec int8, fp8): a restart loads every full chunk as with none, the output
+ * agrees with the cache-off run (quantized KV: the first token equal, and at least 6 of 8
+ * -- printed), and an engine without the codec never reads its chunks (the namespace holds
+ * the dtype), nor one with the codec chunks written without. */
+static void test_codec_restart(void **state)
+{
+    setup *s = *state;
+    const kv_codec codecs[] = {KV_CODEC_INT8, KV_CODEC_FP8};
+    char base[sizeof s->kc.local_disk];
+    snprintf(base, sizeof base, "%s", s->kc.local_disk);
+    for (int k = 0; k < 2; k++) {
+        snprintf(s->kc.local_disk, sizeof s->kc.local_disk, "%.4000s/%s", base,
+                 kv_codec_name(codecs[k]));
+        s->codec = codecs[k];
+        engine *e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+        fx_run r;
+        fx_generate(e, &r, s->prompts[0], s->lens[0], N_GEN, NULL);
+        assert_int_equal(r.cached, 0);
+        engine_destroy(e);
+        e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+        fx_generate(e, &r, s->prompts[0], s->lens[0], N_GEN, NULL);
+        assert_int_equal(r.cached, (s->lens[0] - 1) / CHUNK * CHUNK);
+        engine_stats st;
+        engine_get_stats(e, &st);
+        assert_int_equal(st.offload_loaded_tokens, r.cached);
+        uint32_t same = 0;
+        for (uint32_t i = 0; i < r.n_out && i < s->off[0].n_out; i++)
+            same += r.out[i] == s->off[0].out[i];
+        printf("kv_codec %s: %u of %u greedy tokens as with the cache off\n",
+               kv_codec_name(codecs[k]), same, s->off[0].n_out);
+        assert_int_equal(r.n_out, s->off[0].n_out);
+        assert_int_equal(r.out[0], s->off[0].out[0]);
+        assert_true(same >= 6);
+        engine_destroy(e);
+        s->codec = KV_CODEC_NONE;
+        e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+        assert_int_equal(run_check(s, e, 0, NULL), 0); /* stores none's chunks beside */
+        engine_destroy(e);
+        s->codec = codecs[k];
+        e = offload_engine(s, "tiny-f16", ENGINE_KV_BOTH, false);
+        fx_generate(e, &r, s->prompts[1], s->lens[1], N_GEN, NULL);
+        assert_int_equal(r.cached, s->lens[1] - 1); /* its own chunks, of the codec */
+        engine_destroy(e);
+    }
+    s->codec = KV_CODEC_NONE;
+    snprintf(s->kc.local_disk, sizeof s->kc.local_disk, "%s", base);
 }
 
 static void test_salt_and_model_isolate(void **state)
@@ -307,6 +358,7 @@ static void test_save_decode_cache(void **state)
     cfg.offload = &s->kc;
     cfg.chunk_size = CHUNK;
     cfg.save_unfull_chunk = s->save_unfull_chunk;
+    cfg.kv_codec = s->codec;
     cfg.offload_always_load = true;
     cfg.save_decode_cache = true;
     engine *e = fx_engine(&cfg);
@@ -357,6 +409,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_loads, per_test_setup, per_test_teardown),
         cmocka_unit_test_setup_teardown(test_prefix_cache_then_offload, per_test_setup,
                                         per_test_teardown),
+        cmocka_unit_test_setup_teardown(test_codec_restart, per_test_setup, per_test_teardown),
         cmocka_unit_test_setup_teardown(test_salt_and_model_isolate, per_test_setup,
                                         per_test_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_objects_recompute, per_test_setup,

@@ -15,6 +15,9 @@
 static int check_xfer(const kv_cache *kv, const kv_xfer *x, size_t i, model_error *err)
 {
     size_t row_bytes = kv_row_elems(kv) * kv_dtype_size(kv->dtype);
+    if (x->codec != KV_CODEC_NONE)
+        return model_fail(err, "backend cuda: KV transfer %zu: the KV codec %s is not "
+                               "available on the GPU (only none)", i, kv_codec_name(x->codec));
     if (x->from < x->start || x->to < x->from)
         return model_fail(err, "backend cuda: KV transfer %zu: positions [%u, %u) are not "
                                "within a payload starting at %u", i, x->from, x->to, x->start);
