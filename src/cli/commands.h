@@ -25,5 +25,6 @@ int cmd_bench_ttft(int argc, char **argv);
 int cmd_bench_gds(int argc, char **argv);
 int cmd_bench_scale(int argc, char **argv);
 int cmd_bench_router(int argc, char **argv);
+int cmd_bench_codec(int argc, char **argv);
 
 #endif

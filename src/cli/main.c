@@ -27,6 +27,7 @@ static const command commands[] = {
     {"bench", "io", cmd_bench_io, "file tier bandwidth against the raw file system"},
     {"bench", "engine", cmd_bench_engine, "prefill and decode tokens/s of the engine"},
     {"bench", "ttft", cmd_bench_ttft, "time to first token, cold and warm from each tier"},
+    {"bench", "codec", cmd_bench_codec, "accuracy, bytes and speed of the offload KV codecs"},
     {"bench", "scale", cmd_bench_scale, "file tier cost per operation at 10^4..10^6 objects"},
     {"bench", "router", cmd_bench_router, "what the router adds to a request, against direct access"},
     {"bench", "gds", cmd_bench_gds, "GPUDirect Storage against pread + cudaMemcpy (GPU)"},

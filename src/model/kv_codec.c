@@ -1,10 +1,8 @@
 #include "model/kv_codec.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
-#include "model/kernels.h"
 
 static const float INT8_MAX_Q = 127.0f, FP8_MAX = 448.0f;
 
@@ -33,46 +31,73 @@ size_t kv_codec_row_bytes(kv_codec c, kv_dtype t, uint32_t n_heads, uint32_t hea
     return (size_t)n_heads * (sizeof(float) + head_dim);
 }
 
+/* The element kernels are branch-free (selects, integer bit operations, no libm call) so
+ * that the compiler vectorizes the loops over a head (the file is built with -O3). */
+
+static inline uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float float_of(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* x rounded to the nearest integer, ties to even, as an int, for |x| < 2^22: adding
+ * 1.5 * 2^23 leaves no fraction bits (the FPU rounds to nearest even; without -ffast-math
+ * the compiler keeps the addition) and the integer is in the low mantissa bits. */
+static inline int32_t round_even_int(float x)
+{
+    return (int32_t)(bits_of(x + 0x1.8p23f) - 0x4b400000u);
+}
+
 uint8_t kv_fp8_from_f32(float x)
 {
-    uint8_t sign = signbit(x) ? 0x80 : 0;
-    float a = fabsf(x);
-    if (isnan(x))
-        return 0x7f;
-    if (a >= FP8_MAX)
-        return sign | 0x7e;
-    if (a < 0x1p-6f) /* subnormal: multiples of 2^-9; 8 of them is the smallest normal */
-        return sign | (uint8_t)rintf(a * 0x1p9f);
-    int e;
-    float f = frexpf(a, &e); /* a = f * 2^e, f in [0.5, 1) */
-    int exp = e - 1 + 7, mant = (int)rintf((2.0f * f - 1.0f) * 8.0f);
-    if (mant == 8) {
-        mant = 0;
-        exp++;
-    }
-    if (exp > 15 || (exp == 15 && mant == 7))
-        return sign | 0x7e;
-    return sign | (uint8_t)(exp << 3 | mant);
+    uint32_t u = bits_of(x) & 0x7fffffffu, sign = (bits_of(x) >> 24) & 0x80;
+    /* Normal: keep 3 mantissa bits, rounding to nearest even, rebias the exponent 127 -> 7.
+     * Below 2^-6: subnormal, multiples of 2^-9 (8 of them is 2^-6, the smallest normal). */
+    uint32_t normal = ((u + 0x7ffffu + ((u >> 20) & 1)) >> 20) - (120u << 3);
+    uint32_t sub = (uint32_t)round_even_int(float_of(u) * 0x1p9f);
+    uint32_t r = u < 0x3c800000u ? sub : normal;
+    r = u >= 0x43e00000u ? 0x7e : r; /* 448 and above (464 would round past the largest) */
+    r = u > 0x7f800000u ? 0x7f : r;  /* NaN */
+    return (uint8_t)(sign | r);
 }
 
-static float fp8_table[256];
-static pthread_once_t fp8_once = PTHREAD_ONCE_INIT;
-
-static void fp8_table_init(void)
-{
-    for (int b = 0; b < 256; b++) {
-        int exp = (b >> 3) & 15, mant = b & 7;
-        float v = exp ? ldexpf(1.0f + mant / 8.0f, exp - 7) : ldexpf((float)mant, -9);
-        if (exp == 15 && mant == 7)
-            v = NAN;
-        fp8_table[b] = b & 0x80 ? -v : v;
-    }
-}
-
+/* E4M3 to f32 as f16 is widened: exponent and mantissa shifted into an f32's place and
+ * scaled by 2^120 (which also normalizes subnormals); S.1111.111 is NaN. */
 float kv_fp8_to_f32(uint8_t b)
 {
-    pthread_once(&fp8_once, fp8_table_init);
-    return fp8_table[b];
+    uint32_t em = (uint32_t)(b & 0x7f) << 20;
+    uint32_t u = bits_of(float_of(em) * 0x1p120f);
+    u = (b & 0x7f) == 0x7f ? 0x7fc00000u : u;
+    return float_of(u | (uint32_t)(b & 0x80) << 24);
+}
+
+/* f16 to f32 the same way, by 2^112; infinities and NaNs fixed up. */
+static inline float f16_to_f32(uint16_t h)
+{
+    uint32_t em = (uint32_t)(h & 0x7fff) << 13;
+    uint32_t u = bits_of(float_of(em) * 0x1p112f);
+    u = (h & 0x7c00) == 0x7c00 ? 0x7f800000u | em : u;
+    return float_of(u | (uint32_t)(h & 0x8000) << 16);
+}
+
+/* f32 to f16, round to nearest even, for the finite values a decode produces (at most the
+ * largest magnitude of an f16 head). */
+static inline uint16_t f32_to_f16(float f)
+{
+    uint32_t x = bits_of(f), ax = x & 0x7fffffffu, rem = ax & 0x1fffu;
+    uint32_t normal = (ax >> 13) - (112u << 10); /* a rounding carry moves into the exponent */
+    normal += (rem > 0x1000u) | ((rem == 0x1000u) & normal);
+    normal = normal > 0x7bffu ? 0x7bffu : normal;
+    uint32_t sub = (uint32_t)round_even_int(float_of(ax) * 0x1p24f); /* below 2^-14 */
+    return (uint16_t)(((x >> 16) & 0x8000) | (ax < 0x38800000u ? sub : normal));
 }
 
 static void load_head(kv_dtype t, const void *src, size_t off, float *out, uint32_t n)
@@ -83,7 +108,7 @@ static void load_head(kv_dtype t, const void *src, size_t off, float *out, uint3
     }
     const uint16_t *h = (const uint16_t *)src + off;
     for (uint32_t i = 0; i < n; i++)
-        out[i] = kern_f16_to_f32(h[i]);
+        out[i] = f16_to_f32(h[i]);
 }
 
 static void store_head(kv_dtype t, void *dst, size_t off, const float *in, uint32_t n)
@@ -94,39 +119,41 @@ static void store_head(kv_dtype t, void *dst, size_t off, const float *in, uint3
     }
     uint16_t *h = (uint16_t *)dst + off;
     for (uint32_t i = 0; i < n; i++)
-        h[i] = kern_f32_to_f16(in[i]);
+        h[i] = f32_to_f16(in[i]);
 }
 
 /* One head: its scale and head_dim one-byte values. */
 static float encode_head(kv_codec c, const float *x, uint8_t *q, uint32_t n)
 {
-    float amax = 0;
-    for (uint32_t i = 0; i < n; i++)
-        amax = fmaxf(amax, fabsf(x[i]));
-    float top = c == KV_CODEC_INT8 ? INT8_MAX_Q : FP8_MAX;
+    uint32_t amax_bits = 0; /* magnitudes compare as their bits do */
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = bits_of(x[i]) & 0x7fffffffu;
+        amax_bits = a > amax_bits ? a : amax_bits;
+    }
+    float amax = float_of(amax_bits), top = c == KV_CODEC_INT8 ? INT8_MAX_Q : FP8_MAX;
     float scale = amax / top, inv = amax > 0 ? top / amax : 0;
     if (!isfinite(inv))
         inv = 0; /* a head too small to scale: all zeros */
-    for (uint32_t i = 0; i < n; i++) {
-        float v = x[i] * inv;
-        if (c == KV_CODEC_INT8)
-            q[i] = (uint8_t)(int8_t)fmaxf(-INT8_MAX_Q, fminf(INT8_MAX_Q, rintf(v)));
-        else
-            q[i] = kv_fp8_from_f32(v);
-    }
+    if (c == KV_CODEC_INT8)
+        for (uint32_t i = 0; i < n; i++) {
+            int32_t v = round_even_int(x[i] * inv);
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            q[i] = (uint8_t)v;
+        }
+    else
+        for (uint32_t i = 0; i < n; i++)
+            q[i] = kv_fp8_from_f32(x[i] * inv);
     return scale;
 }
 
 static void decode_head(kv_codec c, float scale, const uint8_t *q, float *x, uint32_t n)
 {
-    if (c == KV_CODEC_INT8) {
+    if (c == KV_CODEC_INT8)
         for (uint32_t i = 0; i < n; i++)
             x[i] = (float)(int8_t)q[i] * scale;
-        return;
-    }
-    pthread_once(&fp8_once, fp8_table_init);
-    for (uint32_t i = 0; i < n; i++)
-        x[i] = fp8_table[q[i]] * scale;
+    else
+        for (uint32_t i = 0; i < n; i++)
+            x[i] = kv_fp8_to_f32(q[i]) * scale;
 }
 
 void kv_codec_encode(kv_codec c, kv_dtype t, const void *src, uint8_t *dst, size_t n_rows,

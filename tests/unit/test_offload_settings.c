@@ -1,4 +1,4 @@
-/* The connector's settings (chunk_size, save_unfull_chunk, save_decode_cache): the
+/* The connector's settings (chunk_size, save_unfull_chunk, save_decode_cache, kv_codec): the
  * engine's, read from the same LMCACHE_* variables and LMCACHE_CONFIG_FILE as the
  * library's tiers, with the same rules and errors naming the source. */
 #include "testutil.h"
@@ -11,7 +11,7 @@
 
 static const char *const env_names[] = {
     "LMCACHE_CONFIG_FILE", "LMCACHE_CHUNK_SIZE", "LMCACHE_SAVE_UNFULL_CHUNK",
-    "LMCACHE_SAVE_DECODE_CACHE",
+    "LMCACHE_SAVE_DECODE_CACHE", "LMCACHE_KV_CODEC",
 };
 
 static int clear_env(void **state)
@@ -31,6 +31,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.chunk_size, 256);
     assert_false(c.save_unfull_chunk);
     assert_false(c.save_decode_cache);
+    assert_int_equal(c.kv_codec, KV_CODEC_NONE);
 }
 
 static void test_env(void **state)
@@ -39,6 +40,7 @@ static void test_env(void **state)
     setenv("LMCACHE_CHUNK_SIZE", "64", 1);
     setenv("LMCACHE_SAVE_UNFULL_CHUNK", "1", 1);
     setenv("LMCACHE_SAVE_DECODE_CACHE", "True", 1);
+    setenv("LMCACHE_KV_CODEC", "int8", 1);
     engine_config c;
     engine_config_init(&c);
     engine_error err;
@@ -46,10 +48,12 @@ static void test_env(void **state)
     assert_int_equal(c.chunk_size, 64);
     assert_true(c.save_unfull_chunk);
     assert_true(c.save_decode_cache);
+    assert_int_equal(c.kv_codec, KV_CODEC_INT8);
 
     const char *bad[][2] = {{"LMCACHE_CHUNK_SIZE", "sixty-four"}, {"LMCACHE_CHUNK_SIZE", "0"},
                             {"LMCACHE_CHUNK_SIZE", "2000000"},
-                            {"LMCACHE_SAVE_DECODE_CACHE", "yes please"}};
+                            {"LMCACHE_SAVE_DECODE_CACHE", "yes please"},
+                            {"LMCACHE_KV_CODEC", "int4"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clear_env(NULL);
         setenv(bad[i][0], bad[i][1], 1);
@@ -69,6 +73,7 @@ static void test_config_file(void **state)
     test_write_file(path, "chunk_size: 128\n"
                      "local_cpu: True\n"
                      "save_unfull_chunk: true\n"
+                     "kv_codec: fp8\n"
                      "extra_config:\n"
                      "  use_direct_io: true\n");
     setenv("LMCACHE_CONFIG_FILE", path, 1);
@@ -81,6 +86,7 @@ static void test_config_file(void **state)
     assert_int_equal(c.chunk_size, 128);
     assert_true(c.save_unfull_chunk);
     assert_false(c.save_decode_cache);
+    assert_int_equal(c.kv_codec, KV_CODEC_FP8);
 
     test_write_file(path, "local_cpu: true\n\nchunk_size: [1, 2]\n");
     assert_int_equal(engine_offload_settings_from_env(&c, &err), -1);
