@@ -7,6 +7,7 @@
 # recomputation; /metrics counts the file tier's hits and bytes. Generated qwen2 (QKV bias,
 # NeoX RoPE, tied output) and qwen3 (per-head Q/K norms, wide heads) models give the same
 # tokens loaded from cache as computed, and their chats are rendered with their template.
+# LMCACHE_KV_CODEC=int8 keeps its own chunks and loads them after a restart.
 set -euo pipefail
 S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
 [ -f "$S/models/tiny-f32.gguf" ] && [ -f "$S/models/tiny-f16.gguf" ] ||
@@ -22,7 +23,7 @@ from kvspill_server import KV_TRANSFER, Server as Serve, same
 MODELS, TMP = os.environ["MODELS"], os.environ["TMP"]
 CHUNK = 64
 
-def Server(name, model="tiny-f32", cache_dir=None, apc=True, cpu=False):
+def Server(name, model="tiny-f32", cache_dir=None, apc=True, cpu=False, codec=None):
     """cache_dir None = no connector and no prefix caching."""
     # On the CPU: outputs are compared exactly (tests/gpu/test_gpu_offload.sh is the GPU's).
     path = model if model.endswith(".gguf") else "%s/%s.gguf" % (MODELS, model)
@@ -39,6 +40,8 @@ def Server(name, model="tiny-f32", cache_dir=None, apc=True, cpu=False):
         env = dict(LMCACHE_CHUNK_SIZE=str(CHUNK), LMCACHE_LOCAL_CPU=str(cpu).lower(),
                    LMCACHE_MAX_LOCAL_CPU_SIZE="0.01", LMCACHE_LOCAL_DISK="file://" + cache_dir,
                    LMCACHE_MAX_LOCAL_DISK_SIZE="1")
+        if codec:
+            env["LMCACHE_KV_CODEC"] = codec
     if not apc or not cache_dir:
         args += ["--no-enable-prefix-caching"]
     return Serve(name, args, env, TMP)
@@ -124,6 +127,21 @@ try:
     out, c = f16.complete(P)
     assert c == 10 * CHUNK, c  # and its own chunks do work
     f16.stop()
+
+    # The int8 codec: its chunks are its own (the namespace holds the dtype), a restart
+    # loads them, and the output starts as the computed one (quantized KV is close, not
+    # equal: `kvspill bench codec` measures how close).
+    q8 = Server("q8", cache_dir=cache, apc=False, codec="int8")
+    assert "kv_codec int8" in q8.text(), q8.dump()
+    out, c = q8.complete(P)
+    assert c == 0, c
+    q8.settle()
+    q8.stop()
+    q8 = Server("q8b", cache_dir=cache, apc=False, codec="int8")
+    out, c = q8.complete(P)
+    assert c == 10 * CHUNK, c
+    assert out[0][0] == want_p[0][0], (out, want_p)
+    q8.stop()
     c2.stop()
     b.stop()
 
