@@ -374,18 +374,19 @@ def offload_metrics(server, marks):
         passed()
 
 
-def queue_full(server):
-    """Whether the server's write queue holds (nearly) its budget: its buffers are warm."""
+def queue_bytes(server):
+    """The bytes in the server's write queue (0 when /metrics does not answer)."""
     try:
         st, raw = server.request("GET", "/metrics")
     except OSError:
-        return False
+        return 0
     m = re.search(r'^kvspill_offload_write_queue_bytes\{[^}]*\} (\d+)$', raw.decode(), re.M)
-    return st == 200 and m and int(m.group(1)) >= 0.75 * WRITE_QUEUE_GB * (1 << 30)
+    return int(m.group(1)) if st == 200 and m else 0
 
 
-# When each replica's write queue first held its budget (seconds after the start): the RSS
-# slope is reported after warm-up and, separately, after that moment.
+# When each replica's write queue first held 3/4 of its budget (seconds after the start):
+# the RSS slope is reported after warm-up, after that moment, and for RSS less the queued
+# bytes (the queue is bounded by its budget; the rest of the process must be flat).
 queue_full_at = {}
 
 
@@ -408,7 +409,8 @@ def watch(servers, answers, marks, series):
                 return
             rss = s.rss_kb()
             marks["rss_max_" + s.name] = max(marks.get("rss_max_" + s.name, 0), rss)
-            if not isinstance(s, Router) and queue_full(s) and s.name not in queue_full_at:
+            queued_kb = 0 if isinstance(s, Router) else queue_bytes(s) // 1024
+            if queued_kb >= 0.75 * WRITE_QUEUE_GB * (1 << 20) and s.name not in queue_full_at:
                 queue_full_at[s.name] = now - start
                 marks["queue_full_at_s_" + s.name] = int(now - start)
             if now - start < WARMUP:
@@ -416,6 +418,7 @@ def watch(servers, answers, marks, series):
                 continue
             marks["rss_warm_" + s.name] = base[s.name]
             series.setdefault(s.name, []).append((now - start, rss))
+            series.setdefault(s.name + "_less_queue", []).append((now - start, rss - queued_kb))
             if rss > base[s.name] + RSS_GROWTH_MB * 1024:
                 failed("%s RSS %d kB, %d kB after warm-up (limit +%d MB)" %
                        (s.name, rss, base[s.name], RSS_GROWTH_MB))
@@ -449,6 +452,8 @@ def main():
             else:
                 failed("%s: %d descriptors before the load, %d after" % (s.name, fds0[s.name], fds))
             marks["rss_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(series.get(s.name, [])))
+            marks["rss_less_queue_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(
+                series.get(s.name + "_less_queue", [])))
             if s.name in queue_full_at:
                 marks["rss_slope_after_queue_full_" + s.name] = int(slope_kb_per_min(
                     [p for p in series.get(s.name, []) if p[0] >= queue_full_at[s.name]]))

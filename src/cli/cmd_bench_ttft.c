@@ -46,6 +46,7 @@ static void usage(FILE *f, const char *cmd)
     fprintf(f,
             "usage: kvspill %s --model FILE --cache-dir DIR [--lengths 1024,2048,4096,8192]\n"
             "         [--device auto|cpu|cuda] [--tier local_disk|gds] [--threads 2] [--json]\n"
+            "         [--kv-codec none|int8|fp8]\n"
             "       kvspill %s --model FILE --cache-dir DIR --concurrency N --turns T\n"
             "         [--device auto|cpu|cuda] [--threads 2] [--json]\n"
             "DIR gets one subdirectory per length (removed first if present). --tier gds\n"
@@ -150,8 +151,8 @@ static int run_child(const char *cmd, const ttft_setup *s, uint32_t len, row *r)
     *space = 0;
     char *argv[] = {self, sub, space + 1, "--model", (char *)s->model, "--cache-dir",
                     (char *)s->dir, "--device", (char *)backend_kind_name(s->device),
-                    "--threads", thr, "--tier", s->gds ? "gds" : "local_disk", "--child",
-                    lenbuf, NULL};
+                    "--threads", thr, "--tier", s->gds ? "gds" : "local_disk", "--kv-codec",
+                    (char *)kv_codec_name(s->codec), "--child", lenbuf, NULL};
     int fds[2];
     if (pipe(fds))
         return -1;
@@ -273,7 +274,7 @@ int cmd_bench_ttft(int argc, char **argv)
         {"json", no_argument, 0, 'J'},            {"child", required_argument, 0, 'C'},
         {"concurrency", required_argument, 0, 'c'}, {"turns", required_argument, 0, 'T'},
         {"device", required_argument, 0, 'D'},    {"tier", required_argument, 0, 'F'},
-        {"help", no_argument, 0, 'h'},
+        {"kv-codec", required_argument, 0, 'K'},  {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -300,6 +301,13 @@ int cmd_bench_ttft(int argc, char **argv)
                 return 2;
             }
             base.gds = !strcmp(optarg, "gds");
+            break;
+        case 'K':
+            if (kv_codec_parse(optarg, &base.codec)) {
+                fprintf(stderr, "kvspill %s: --kv-codec %s: expected none, int8 or fp8\n", cmd,
+                        optarg);
+                return 2;
+            }
             break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;

@@ -43,6 +43,7 @@ int ttft_engine_open(const ttft_setup *s, engine **out)
         ec.kv_role = ENGINE_KV_BOTH;
         ec.offload = &kc;
         ec.chunk_size = s->chunk;
+        ec.kv_codec = s->codec;
     }
     engine_error err;
     if (engine_create(&ec, out, &err)) {

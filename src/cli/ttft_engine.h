@@ -20,6 +20,7 @@ typedef struct ttft_setup {
                           works) instead of local_disk */
     bool mem_tier;     /* LMCache local_cpu tier in front of the file tier */
     uint32_t chunk;    /* LMCache chunk size */
+    kv_codec codec;    /* LMCache kv_codec of the chunks */
 } ttft_setup;
 
 /* Prints the reason to stderr and returns -1 on failure. */
