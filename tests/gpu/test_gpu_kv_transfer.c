@@ -252,6 +252,11 @@ static void test_bad_range_refused(void **state)
     x.from = 10;
     assert_int_equal(gpu->ops->kv_transfer(gpu, kv, &x, 1, &fence, &err), -1);
     print_message("  %s\n", err.msg);
+    /* A quantizing codec is the CPU backend's only: refused, naming it. */
+    kv_xfer q = {kv->ops->block_table(kv, 0), 0, 0, 1, payload, sizeof payload, false, false,
+                 KV_CODEC_INT8};
+    assert_int_equal(gpu->ops->kv_transfer(gpu, kv, &q, 1, &fence, &err), -1);
+    assert_non_null(strstr(err.msg, "int8"));
     kv_cache_destroy(kv);
 }
 
