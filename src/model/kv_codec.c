@@ -1,7 +1,12 @@
 #include "model/kv_codec.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
+
+#include "model/kernels.h"
+#include "model/kv_codec_simd.h"
 
 
 static const float INT8_MAX_Q = 127.0f, FP8_MAX = 448.0f;
@@ -122,6 +127,17 @@ static void store_head(kv_dtype t, void *dst, size_t off, const float *in, uint3
         h[i] = f32_to_f16(in[i]);
 }
 
+/* A head's scale (its largest magnitude maps to the codec's largest value) and *inv, the
+ * factor that maps its values to the codec's range. */
+static float scale_of(kv_codec c, float amax, float *inv)
+{
+    float top = c == KV_CODEC_INT8 ? INT8_MAX_Q : FP8_MAX;
+    *inv = amax > 0 ? top / amax : 0;
+    if (!isfinite(*inv))
+        *inv = 0; /* a head too small to scale: all zeros */
+    return amax / top;
+}
+
 /* One head: its scale and head_dim one-byte values. */
 static float encode_head(kv_codec c, const float *x, uint8_t *q, uint32_t n)
 {
@@ -130,10 +146,7 @@ static float encode_head(kv_codec c, const float *x, uint8_t *q, uint32_t n)
         uint32_t a = bits_of(x[i]) & 0x7fffffffu;
         amax_bits = a > amax_bits ? a : amax_bits;
     }
-    float amax = float_of(amax_bits), top = c == KV_CODEC_INT8 ? INT8_MAX_Q : FP8_MAX;
-    float scale = amax / top, inv = amax > 0 ? top / amax : 0;
-    if (!isfinite(inv))
-        inv = 0; /* a head too small to scale: all zeros */
+    float inv, scale = scale_of(c, float_of(amax_bits), &inv);
     if (c == KV_CODEC_INT8)
         for (uint32_t i = 0; i < n; i++) {
             int32_t v = round_even_int(x[i] * inv);
@@ -156,6 +169,20 @@ static void decode_head(kv_codec c, float scale, const uint8_t *q, float *x, uin
             x[i] = kv_fp8_to_f32(q[i]) * scale;
 }
 
+static bool avx2;
+static pthread_once_t avx2_once = PTHREAD_ONCE_INIT;
+
+/* The AVX2 kernel sets (avx2, avx512) imply AVX2 and F16C; KVSPILL_KERNELS=scalar turns
+ * the SIMD loops off here too. */
+static void avx2_init(void) { avx2 = kern_get(KERN_AUTO) != &kern_scalar_set; }
+
+/* Whether the AVX2 loops take heads of this cache: f16, whole steps of 8. */
+static bool simd_for(kv_dtype t, uint32_t head_dim)
+{
+    pthread_once(&avx2_once, avx2_init);
+    return avx2 && t == KV_F16 && head_dim % 8 == 0;
+}
+
 void kv_codec_encode(kv_codec c, kv_dtype t, const void *src, uint8_t *dst, size_t n_rows,
                      uint32_t n_heads, uint32_t head_dim)
 {
@@ -165,12 +192,21 @@ void kv_codec_encode(kv_codec c, kv_dtype t, const void *src, uint8_t *dst, size
         return;
     }
     float x[KV_CODEC_HEAD_MAX];
+    bool simd = simd_for(t, head_dim);
     for (size_t r = 0; r < n_rows; r++) {
         uint8_t *out = dst + r * row, *values = out + (size_t)n_heads * sizeof(float);
         for (uint32_t h = 0; h < n_heads; h++) {
             size_t off = (r * n_heads + h) * head_dim;
-            load_head(t, src, off, x, head_dim);
-            float scale = encode_head(c, x, values + (size_t)h * head_dim, head_dim);
+            uint8_t *q = values + (size_t)h * head_dim;
+            float scale, inv;
+            if (simd) {
+                const uint16_t *head = (const uint16_t *)src + off;
+                scale = scale_of(c, kv_codec_amax_f16_avx2(head, head_dim), &inv);
+                kv_codec_encode_f16_avx2(c, head, inv, q, head_dim);
+            } else {
+                load_head(t, src, off, x, head_dim);
+                scale = encode_head(c, x, q, head_dim);
+            }
             memcpy(out + h * sizeof(float), &scale, sizeof scale);
         }
     }
@@ -185,13 +221,20 @@ void kv_codec_decode(kv_codec c, kv_dtype t, const uint8_t *src, void *dst, size
         return;
     }
     float x[KV_CODEC_HEAD_MAX];
+    bool simd = simd_for(t, head_dim);
     for (size_t r = 0; r < n_rows; r++) {
         const uint8_t *in = src + r * row, *values = in + (size_t)n_heads * sizeof(float);
         for (uint32_t h = 0; h < n_heads; h++) {
             float scale;
             memcpy(&scale, in + h * sizeof(float), sizeof scale);
-            decode_head(c, scale, values + (size_t)h * head_dim, x, head_dim);
-            store_head(t, dst, (r * n_heads + h) * head_dim, x, head_dim);
+            const uint8_t *q = values + (size_t)h * head_dim;
+            size_t off = (r * n_heads + h) * head_dim;
+            if (simd) {
+                kv_codec_decode_f16_avx2(c, q, scale, (uint16_t *)dst + off, head_dim);
+            } else {
+                decode_head(c, scale, q, x, head_dim);
+                store_head(t, dst, off, x, head_dim);
+            }
         }
     }
 }

@@ -3,7 +3,9 @@
  * itself), int8 and fp8 rows within their stated error of f32 and f16 sources, all-zero
  * heads, rows of the size the library gives the quantized dtypes, and a gather then a
  * scatter through the CPU backend that quantizes on the way out and restores the blocks
- * to the decoded values on the way back. */
+ * to the decoded values on the way back. The AVX2 loops give the portable loops' bytes
+ * exactly (this test forces the portable ones with KVSPILL_KERNELS=scalar and calls the
+ * AVX2 ones directly). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "model/backend.h"
 #include "model/kernels.h"
 #include "model/kv_codec.h"
+#include "model/kv_codec_simd.h"
 #include "tools/model_gen.h"
 #include "model_fixture.h"
 
@@ -209,13 +212,55 @@ static void test_backend_transfer(void **state)
     test_rmtree(dir);
 }
 
+/* Random f16 heads over the whole range (subnormals, zeros, large values): the AVX2 loops'
+ * bytes and decoded halves equal the portable ones'. */
+static void test_avx2_equals_portable(void **state)
+{
+    (void)state;
+    if (!kern_get(KERN_AVX2)) {
+        print_message("  no AVX2 and F16C here: nothing to compare\n");
+        skip();
+    }
+    enum { N = 1024, H = 8 };
+    uint16_t x[N * H], back_p[N * H], back_s[N * H];
+    uint8_t enc_p[N * (4 + H)], q[N];
+    srand(11);
+    for (size_t i = 0; i < N * H; i++) {
+        uint16_t v = (uint16_t)(rand() & 0xffff);
+        if ((v & 0x7c00) == 0x7c00)
+            v &= 0x83ff; /* no infinities or NaNs: a KV cache holds finite values */
+        x[i] = i % 97 == 0 ? 0 : v;
+    }
+    for (int k = 0; k < 2; k++) {
+        kv_codec c = k ? KV_CODEC_FP8 : KV_CODEC_INT8;
+        /* N rows of one head of H values: each row is its own head, with its own scale. */
+        kv_codec_encode(c, KV_F16, x, enc_p, N, 1, H);
+        kv_codec_decode(c, KV_F16, enc_p, back_p, N, 1, H);
+        for (size_t r = 0; r < N; r++) {
+            float scale, inv, amax = kv_codec_amax_f16_avx2(x + r * H, H);
+            memcpy(&scale, enc_p + r * (4 + H), sizeof scale);
+            float top = k ? 448.0f : 127.0f;
+            inv = amax > 0 && isfinite(top / amax) ? top / amax : 0;
+            assert_true(scale == amax / top);
+            kv_codec_encode_f16_avx2(c, x + r * H, inv, q, H);
+            if (memcmp(q, enc_p + r * (4 + H) + 4, H))
+                fail_msg("%s row %zu: AVX2 bytes differ", kv_codec_name(c), r);
+            kv_codec_decode_f16_avx2(c, q, scale, back_s + r * H, H);
+            if (memcmp(back_s + r * H, back_p + r * H, H * sizeof(uint16_t)))
+                fail_msg("%s row %zu: AVX2 decode differs", kv_codec_name(c), r);
+        }
+    }
+}
+
 int main(void)
 {
+    setenv("KVSPILL_KERNELS", "scalar", 1); /* kv_codec_* run their portable loops */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),          cmocka_unit_test(test_fp8_values),
         cmocka_unit_test(test_int8_f32),       cmocka_unit_test(test_fp8_f32),
         cmocka_unit_test(test_int8_f16),       cmocka_unit_test(test_fp8_f16),
         cmocka_unit_test(test_library_row_format), cmocka_unit_test(test_backend_transfer),
+        cmocka_unit_test(test_avx2_equals_portable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
