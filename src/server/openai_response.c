@@ -123,12 +123,15 @@ char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
         return NULL;
     for (size_t i = 0; i < n; i++) {
         const oai_choice *c = &choices[i];
-        json_t *text = oai_text(c->text, c->len), *ch;
-        if (m->kind == OAI_CHAT)
-            ch = json_pack("{s:I, s:{s:s, s:o}, s:o, s:o}", "index", (json_int_t)i, "message",
-                           "role", "assistant", "content", text, "logprobs",
-                           lp_or_null(c->logprobs), "finish_reason", str_or_null(c->finish_reason));
-        else
+        json_t *text = c->text ? oai_text(c->text, c->len) : json_null(), *ch;
+        if (m->kind == OAI_CHAT) {
+            json_t *msg = json_pack("{s:s, s:o}", "role", "assistant", "content", text);
+            if (msg && c->tool_calls)
+                json_object_set(msg, "tool_calls", c->tool_calls);
+            ch = json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)i, "message", msg,
+                           "logprobs", lp_or_null(c->logprobs), "finish_reason",
+                           str_or_null(c->finish_reason));
+        } else
             ch = json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)i, "text", text,
                            "logprobs", lp_or_null(c->logprobs), "finish_reason",
                            str_or_null(c->finish_reason));
@@ -173,6 +176,33 @@ int oai_chunk_append(const oai_meta *m, uint32_t index, const char *text, size_t
         ch = json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "text", t, "logprobs",
                        lp_or_null(logprobs), "finish_reason", str_or_null(finish_reason));
     if (!ch || json_array_append_new(json_object_get(root, "choices"), ch)) {
+        json_decref(root);
+        return -1;
+    }
+    return append_event(root, out);
+}
+
+int oai_tool_calls_chunk_append(const oai_meta *m, uint32_t index, json_t *calls, bool first,
+                                tok_bytes *out)
+{
+    json_t *deltas = json_array();
+    size_t k;
+    json_t *call;
+    json_array_foreach(calls, k, call) {
+        json_t *d = json_deep_copy(call);
+        if (!d || json_object_set_new(d, "index", json_integer((json_int_t)k)) ||
+            json_array_append_new(deltas, d)) {
+            json_decref(deltas);
+            return -1;
+        }
+    }
+    json_t *delta = first ? json_pack("{s:s, s:n, s:o}", "role", "assistant", "content",
+                                      "tool_calls", deltas)
+                          : json_pack("{s:o}", "tool_calls", deltas);
+    json_t *root = meta_object(m, true);
+    json_t *ch = json_pack("{s:I, s:o, s:n, s:n}", "index", (json_int_t)index, "delta", delta,
+                           "logprobs", "finish_reason");
+    if (!root || !ch || json_array_append_new(json_object_get(root, "choices"), ch)) {
         json_decref(root);
         return -1;
     }

@@ -13,7 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const oai_limits lim = {"tiny", 32000, 512, 512 * 16};
+static const oai_limits lim = {"tiny", 32000, 512, 512 * 16, TOOL_HERMES};
 
 /* Templates that select each family, Llama 2 with all of its options. */
 static const char *const templates[] = {
