@@ -209,7 +209,7 @@ static void answer_whole(completion_run *run, http_response *resp)
         }
         if (json_array_size(c->parsed.calls) > 0) {
             ch[i].text = c->parsed.content;
-            ch[i].len = c->parsed.content ? strlen(c->parsed.content) : 0;
+            ch[i].len = c->parsed.content_len;
             ch[i].tool_calls = c->parsed.calls;
             ch[i].finish_reason = "tool_calls";
         }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/tokenizer.h"
 #include "server/tool_grammar.h"
 
 #define BAD(param, ...) api_fail(err, 400, param, NULL, __VA_ARGS__)
@@ -89,14 +90,41 @@ static int parse_choice(json_t *root, oai_tools *t, api_error *err)
     return 0;
 }
 
-/* A copy of the messages with each assistant tool call's arguments as an object, as
- * vLLM hands them to templates (which write them with tojson). */
+/* content as vLLM hands it to templates: a string, "" for null, text parts joined by
+ * "\n" (the request parser has checked that a list holds text parts only). */
+static int content_string(json_t *m)
+{
+    json_t *c = json_object_get(m, "content");
+    if (json_is_string(c))
+        return 0;
+    tok_bytes joined = {0};
+    size_t k;
+    json_t *part;
+    int rc = tok_bytes_append(&joined, "", 0);
+    json_array_foreach(c, k, part) {
+        json_t *text = json_object_get(part, "text");
+        if ((k && tok_bytes_append(&joined, "\n", 1)) ||
+            tok_bytes_append(&joined, json_string_value(text), json_string_length(text)))
+            rc = -1;
+    }
+    if (!rc)
+        rc = json_object_set_new(m, "content", json_stringn(joined.p, joined.n));
+    tok_bytes_free(&joined);
+    return rc;
+}
+
+/* A copy of the messages as vLLM hands them to templates: string contents, and each
+ * assistant tool call's arguments as an object (templates write them with tojson). */
 static json_t *template_messages(json_t *messages)
 {
     json_t *copy = json_deep_copy(messages);
     size_t i, k;
     json_t *m, *call;
     json_array_foreach(copy, i, m) {
+        if (content_string(m)) {
+            json_decref(copy);
+            return NULL;
+        }
         json_array_foreach(json_object_get(m, "tool_calls"), k, call) {
             json_t *fn = json_object_get(call, "function");
             json_t *args = json_object_get(fn, "arguments");

@@ -131,12 +131,14 @@ static int set_content(tool_parse_result *out, const char *text, size_t len)
         return -1;
     memcpy(out->content, text, len);
     out->content[len] = 0;
+    out->content_len = len;
     return 0;
 }
 
 int tool_parse(tool_format f, const char *text, size_t len, bool forced, tool_parse_result *out)
 {
     out->content = NULL;
+    out->content_len = 0;
     out->calls = json_array();
     json_t *found = json_array();
     size_t content_end = len;

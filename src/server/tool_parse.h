@@ -29,7 +29,9 @@ tool_format tool_format_detect(const char *tmpl, bool has_tool_calls_token);
 typedef struct tool_parse_result {
     json_t *calls;  /* [{"id", "type": "function", "function": {"name", "arguments"}}] with
                      * arguments as JSON text; empty when the reply holds none */
-    char *content;  /* the text outside the calls (malloc'd), NULL when there is none */
+    char *content;  /* the text outside the calls (malloc'd, NUL-terminated, and it may
+                     * hold NULs of its own), NULL when there is none */
+    size_t content_len;
 } tool_parse_result;
 
 /* Reads text (not NUL-terminated). forced: the output was constrained to calls by the

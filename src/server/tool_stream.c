@@ -82,10 +82,10 @@ int tool_stream_finish(tool_stream *ts, tool_parse_result *res, const char **res
     if (json_array_size(res->calls) == 0) {
         *rest = ts->text.p + ts->sent;
         *rest_n = ts->text.n - ts->sent;
-    } else if (res->content && strlen(res->content) > ts->sent &&
+    } else if (res->content && res->content_len > ts->sent &&
                !memcmp(res->content, ts->text.p, ts->sent)) {
         *rest = res->content + ts->sent;
-        *rest_n = strlen(res->content) - ts->sent;
+        *rest_n = res->content_len - ts->sent;
     }
     return 0;
 }
