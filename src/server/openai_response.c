@@ -182,23 +182,13 @@ int oai_chunk_append(const oai_meta *m, uint32_t index, const char *text, size_t
     return append_event(root, out);
 }
 
-int oai_tool_calls_chunk_append(const oai_meta *m, uint32_t index, json_t *calls, bool first,
-                                tok_bytes *out)
+/* One chunk whose delta holds one tool-call delta. */
+static int tool_delta_event(const oai_meta *m, uint32_t index, json_t *tc, bool first,
+                            tok_bytes *out)
 {
-    json_t *deltas = json_array();
-    size_t k;
-    json_t *call;
-    json_array_foreach(calls, k, call) {
-        json_t *d = json_deep_copy(call);
-        if (!d || json_object_set_new(d, "index", json_integer((json_int_t)k)) ||
-            json_array_append_new(deltas, d)) {
-            json_decref(deltas);
-            return -1;
-        }
-    }
-    json_t *delta = first ? json_pack("{s:s, s:n, s:o}", "role", "assistant", "content",
-                                      "tool_calls", deltas)
-                          : json_pack("{s:o}", "tool_calls", deltas);
+    json_t *delta = first ? json_pack("{s:s, s:n, s:[o]}", "role", "assistant", "content",
+                                      "tool_calls", tc)
+                          : json_pack("{s:[o]}", "tool_calls", tc);
     json_t *root = meta_object(m, true);
     json_t *ch = json_pack("{s:I, s:o, s:n, s:n}", "index", (json_int_t)index, "delta", delta,
                            "logprobs", "finish_reason");
@@ -207,6 +197,30 @@ int oai_tool_calls_chunk_append(const oai_meta *m, uint32_t index, json_t *calls
         return -1;
     }
     return append_event(root, out);
+}
+
+int oai_tool_calls_chunk_append(const oai_meta *m, uint32_t index, json_t *calls, bool first,
+                                tok_bytes *out)
+{
+    size_t k;
+    json_t *call;
+    json_array_foreach(calls, k, call) {
+        json_t *fn = json_object_get(call, "function");
+        json_t *head = json_pack("{s:I, s:O, s:s, s:{s:O, s:s}}", "index", (json_int_t)k, "id",
+                                 json_object_get(call, "id"), "type", "function", "function",
+                                 "name", json_object_get(fn, "name"), "arguments", "");
+        json_t *args = json_pack("{s:I, s:{s:O}}", "index", (json_int_t)k, "function",
+                                 "arguments", json_object_get(fn, "arguments"));
+        if (!head || !args) {
+            json_decref(head);
+            json_decref(args);
+            return -1;
+        }
+        if (tool_delta_event(m, index, head, first && k == 0, out) ||
+            tool_delta_event(m, index, args, false, out))
+            return -1;
+    }
+    return 0;
 }
 
 int oai_usage_chunk_append(const oai_meta *m, const oai_usage *u, tok_bytes *out)

@@ -54,9 +54,9 @@ char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
  * when first), the finish reason when finish_reason is set. Appended to out. */
 int oai_chunk_append(const oai_meta *m, uint32_t index, const char *text, size_t len,
                      bool first, const char *finish_reason, json_t *logprobs, tok_bytes *out);
-/* A chat chunk of delta.tool_calls: each call of calls (tool_parse.h's shape) with its
- * index among them, its id, type and name, and its whole arguments; with the assistant
- * role when first. */
+/* Chat chunks of delta.tool_calls, two per call of calls (tool_parse.h's shape), as the
+ * OpenAI API streams them: the call's index, id, type and name with arguments "", then its
+ * arguments; the first with the assistant role when first. */
 int oai_tool_calls_chunk_append(const oai_meta *m, uint32_t index, json_t *calls, bool first,
                                 tok_bytes *out);
 /* The usage-only chunk of stream_options.include_usage (empty choices). */

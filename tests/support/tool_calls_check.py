@@ -65,9 +65,10 @@ def gather(chunks):
         content += d.get("content") or ""
         for tc in d.get("tool_calls") or []:
             cur = calls.setdefault(tc["index"], {"id": None, "name": None, "arguments": ""})
-            if tc.get("id"):
-                cur["id"] = tc["id"]
             fn = tc.get("function") or {}
+            if tc.get("id"):  # a call opens with its id, type and name, no arguments yet
+                assert tc["type"] == "function" and fn["name"] and fn["arguments"] == "", tc
+                cur["id"] = tc["id"]
             if fn.get("name"):
                 cur["name"] = fn["name"]
             cur["arguments"] += fn.get("arguments") or ""
