@@ -134,7 +134,11 @@ static void test_forced_grammars(void **state)
     json_t *tools = json_loads(
         "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\","
         "\"properties\":{\"n\":{\"type\":\"integer\"}},\"required\":[\"n\"]}}},"
-        "{\"type\":\"function\",\"function\":{\"name\":\"g\"}}]", 0, NULL);
+        "{\"type\":\"function\",\"function\":{\"name\":\"g\"}},"
+        "{\"type\":\"function\",\"function\":{\"name\":\"h\",\"parameters\":{\"type\":\"object\","
+        "\"properties\":{\"p\":{\"$ref\":\"#/$defs/pt\"}},\"required\":[\"p\"],"
+        "\"$defs\":{\"pt\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"maxItems\":2}}}}}]",
+        0, NULL);
     assert_non_null(tools);
     static const struct {
         tool_format f;
@@ -150,6 +154,9 @@ static void test_forced_grammars(void **state)
          "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"n\": 3}}\n</tool_call>"},
         {TOOL_MISTRAL, NULL, false, "[{\"name\": \"f\", \"arguments\": {\"n\": -1}}]",
          "[{\"name\": \"f\", \"arguments\": {\"n\": 1}}, {\"name\": \"g\", \"arguments\": {}}]"},
+        /* the tool's $defs still resolve inside the call's schema */
+        {TOOL_HERMES, "h", false, "<tool_call>\n{\"name\": \"h\", \"arguments\": {\"p\": [1, 2]}}\n</tool_call>",
+         "<tool_call>\n{\"name\": \"h\", \"arguments\": {\"p\": [1, 2, 3]}}\n</tool_call>"},
         {TOOL_LLAMA3_JSON, "f", true, "{\"name\": \"f\", \"parameters\": {\"n\": 0}}; "
                                       "{\"name\": \"f\", \"parameters\": {\"n\": 1}}",
          "{\"name\": \"f\", \"parameters\": {\"n\": \"x\"}}"},
