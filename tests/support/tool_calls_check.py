@@ -7,7 +7,9 @@ For tool_choice "required" and a named function, at temperature 0 and 1, streame
 every reply must be parsed calls (finish_reason "tool_calls") whose names are the tools'
 and whose arguments validate with jsonschema against the tool's parameters; at temperature 0
 the stream must give the calls the whole answer gives. A second turn with the call and its
-result must render and reuse the first turn's KV (cached_tokens > 0); "none" never parses.
+result must render and reuse the first turn's KV (cached_tokens > 0); "none" never parses;
+"auto" streams what the whole answer gives; Mistral's [TOOL_CALLS] reaches the parser only
+when tools are on; bad tool requests are 400s naming the field.
 
     tool_calls_check.py CHATML_MODEL TEKKEN_MODEL TEMPLATES_DIR TMPDIR"""
 import json
@@ -155,6 +157,19 @@ def check_second_turn(srv, fmt):
           (fmt, len(results), cached, second["usage"]["prompt_tokens"]))
 
 
+def check_mistral_marker(srv):
+    """[TOOL_CALLS] is a control token: shown to the parser when tools may be called (a
+    reply of markers alone is no call, so it comes back as content), hidden otherwise."""
+    body = {"messages": [USER], "tools": TOOLS, "temperature": 0, "max_tokens": 3,
+            "logit_bias": {"9": 100}}
+    auto = srv.post("/v1/chat/completions", body)["choices"][0]
+    assert auto["message"]["content"] == "[TOOL_CALLS]" * 3, auto
+    assert "tool_calls" not in auto["message"] and auto["finish_reason"] == "length", auto
+    none = srv.post("/v1/chat/completions", dict(body, tool_choice="none"))["choices"][0]
+    assert none["message"]["content"] == "", none
+    print("mistral: [TOOL_CALLS] shown to the parser with tools, hidden without")
+
+
 def check_errors(srv):
     bad = [({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
            ({"tool_choice": "required", "tools": []}, "tool_choice"),
@@ -188,6 +203,8 @@ def main():
             check_second_turn(srv, fmt)
             if fmt == "hermes":
                 check_errors(srv)
+            if fmt == "mistral":
+                check_mistral_marker(srv)
         finally:
             srv.stop()
 
