@@ -27,9 +27,9 @@ const char *tool_format_name(tool_format f)
 
 tool_format tool_format_detect(const char *tmpl, bool has_tool_calls_token)
 {
-    if ((tmpl && strstr(tmpl, "[TOOL_CALLS]")) || has_tool_calls_token)
+    if ((tmpl && strstr(tmpl, TOOL_MISTRAL_MARK)) || has_tool_calls_token)
         return TOOL_MISTRAL;
-    if (tmpl && (strstr(tmpl, "<|python_tag|>") || strstr(tmpl, "<|start_header_id|>")))
+    if (tmpl && (strstr(tmpl, TOOL_LLAMA3_TAG) || strstr(tmpl, "<|start_header_id|>")))
         return TOOL_LLAMA3_JSON;
     return TOOL_HERMES;
 }
@@ -43,7 +43,7 @@ size_t tool_find(const char *text, size_t len, const char *needle)
     return len;
 }
 
-static size_t skip_space(const char *text, size_t len, size_t pos)
+size_t tool_skip_space(const char *text, size_t len, size_t pos)
 {
     while (pos < len && strchr(" \t\r\n", text[pos]) && text[pos])
         pos++;
@@ -52,14 +52,14 @@ static size_t skip_space(const char *text, size_t len, size_t pos)
 
 json_t *tool_json_at(const char *text, size_t len, size_t *pos)
 {
-    size_t p = skip_space(text, len, *pos);
+    size_t p = tool_skip_space(text, len, *pos);
     if (p >= len || (text[p] != '{' && text[p] != '['))
         return NULL;
     json_error_t jerr;
     json_t *v = json_loadb(text + p, len - p, JSON_DISABLE_EOF_CHECK, &jerr);
     if (!v)
         return NULL;
-    *pos = skip_space(text, len, p + (size_t)jerr.position);
+    *pos = tool_skip_space(text, len, p + (size_t)jerr.position);
     return v;
 }
 
@@ -123,7 +123,7 @@ static json_t *api_call(tool_format f, const json_t *found)
 
 static int set_content(tool_parse_result *out, const char *text, size_t len)
 {
-    size_t b = skip_space(text, len, 0);
+    size_t b = tool_skip_space(text, len, 0);
     if (b == len)
         return 0; /* white space alone is no content */
     out->content = malloc(len + 1);

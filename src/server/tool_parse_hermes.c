@@ -4,8 +4,8 @@
 
 #include "server/tool_parse_internal.h"
 
-#define OPEN "<tool_call>"
-#define CLOSE "</tool_call>"
+#define OPEN TOOL_HERMES_OPEN
+#define CLOSE TOOL_HERMES_CLOSE
 
 int tool_parse_hermes(const char *text, size_t len, json_t *calls, size_t *content_end)
 {

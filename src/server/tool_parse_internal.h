@@ -9,11 +9,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The texts that open calls in each format. */
+#define TOOL_HERMES_OPEN "<tool_call>"
+#define TOOL_HERMES_CLOSE "</tool_call>"
+#define TOOL_MISTRAL_MARK "[TOOL_CALLS]"
+#define TOOL_MISTRAL_ARGS "[ARGS]"
+#define TOOL_LLAMA3_TAG "<|python_tag|>"
+
 int tool_parse_hermes(const char *text, size_t len, json_t *calls, size_t *content_end);
 int tool_parse_mistral(const char *text, size_t len, bool forced, json_t *calls,
                        size_t *content_end);
 int tool_parse_llama3(const char *text, size_t len, json_t *calls, size_t *content_end);
 
+/* The first position from pos on that is not white space (or len). */
+size_t tool_skip_space(const char *text, size_t len, size_t pos);
 /* Finds needle in text[0, len); returns its offset or len when absent. */
 size_t tool_find(const char *text, size_t len, const char *needle);
 /* Parses one JSON value from text[*pos, len) (white space around it skipped) and moves

@@ -4,13 +4,11 @@
 
 #include "server/tool_parse_internal.h"
 
-#define TAG "<|python_tag|>"
+#define TAG TOOL_LLAMA3_TAG
 
 int tool_parse_llama3(const char *text, size_t len, json_t *calls, size_t *content_end)
 {
-    size_t pos = 0;
-    while (pos < len && strchr(" \t\r\n", text[pos]) && text[pos])
-        pos++;
+    size_t pos = tool_skip_space(text, len, 0);
     if (len - pos >= strlen(TAG) && !memcmp(text + pos, TAG, strlen(TAG)))
         pos += strlen(TAG);
     *content_end = 0;

@@ -4,8 +4,8 @@
 
 #include "server/tool_parse_internal.h"
 
-#define MARK "[TOOL_CALLS]"
-#define ARGS "[ARGS]"
+#define MARK TOOL_MISTRAL_MARK
+#define ARGS TOOL_MISTRAL_ARGS
 
 /* The JSON form: one array of calls or one call, and nothing after it. */
 static int json_form(const char *text, size_t len, size_t pos, json_t *calls)
@@ -57,9 +57,7 @@ int tool_parse_mistral(const char *text, size_t len, bool forced, json_t *calls,
     if (at == len && !forced)
         return 0;
     *content_end = at < len ? at : 0;
-    size_t first = pos;
-    while (first < len && strchr(" \t\r\n", text[first]) && text[first])
-        first++;
+    size_t first = tool_skip_space(text, len, pos);
     if (first < len && (text[first] == '[' || text[first] == '{'))
         return json_form(text, len, pos, calls);
     return args_form(text, len, pos, calls);

@@ -36,14 +36,12 @@ static size_t safe_prefix(const tool_stream *ts, const char *text, size_t len)
     if (ts->forced)
         return 0;
     if (ts->format == TOOL_HERMES)
-        return marker_start(text, len, "<tool_call>");
+        return marker_start(text, len, TOOL_HERMES_OPEN);
     if (ts->format == TOOL_MISTRAL)
-        return marker_start(text, len, "[TOOL_CALLS]");
+        return marker_start(text, len, TOOL_MISTRAL_MARK);
     /* Llama 3: calls are the whole reply, so the reply's first characters decide. */
-    static const char tag[] = "<|python_tag|>";
-    size_t p = 0;
-    while (p < len && strchr(" \t\r\n", text[p]) && text[p])
-        p++;
+    static const char tag[] = TOOL_LLAMA3_TAG;
+    size_t p = tool_skip_space(text, len, 0);
     size_t rest = len - p, cmp = rest < sizeof tag - 1 ? rest : sizeof tag - 1;
     if (p == len || text[p] == '{' || !memcmp(text + p, tag, cmp))
         return 0;
@@ -62,8 +60,8 @@ int tool_stream_push(tool_stream *ts, const char *p, size_t n, const char **send
     /* Llama 3 decides at once: text that can open a call holds the rest for good. */
     if (safe < ts->text.n && (ts->format == TOOL_LLAMA3_JSON || ts->forced ||
                               tool_find(ts->text.p + safe, ts->text.n - safe,
-                                        ts->format == TOOL_HERMES ? "<tool_call>"
-                                                                  : "[TOOL_CALLS]") == 0))
+                                        ts->format == TOOL_HERMES ? TOOL_HERMES_OPEN
+                                                                  : TOOL_MISTRAL_MARK) == 0))
         ts->held = true;
     if (safe > ts->sent) {
         *send = ts->text.p + ts->sent;
