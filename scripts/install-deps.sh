@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kvspill builds and tests with, when any is missing
-# (chromium: the web page's browser test, tests/integration/test_web_browser.sh).
+# (chromium: the web page's browser test, tests/integration/test_web_browser.sh; nodejs and
+# npm when there is no npm yet), then the npm packages of tests/npm (the official OpenAI
+# client, tests/integration/test_openai_npm.sh) with `npm ci` from its package-lock.json.
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 
@@ -13,6 +15,13 @@ packages=(
   chromium
 )
 
+# A node from elsewhere (NodeSource's nodejs carries npm) is used as it is.
+command -v npm >/dev/null || packages+=(nodejs npm)
+
+npm_packages() {
+  (cd "$(dirname "$0")/../tests/npm" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -20,6 +29,7 @@ for p in "${packages[@]}"; do
   fi
 done
 if [ ${#missing[@]} -eq 0 ]; then
+  npm_packages
   exec "$(dirname "$0")/install-helm.sh"
 fi
 
@@ -31,4 +41,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_packages
 "$(dirname "$0")/install-helm.sh"

@@ -35,6 +35,7 @@ static void usage(FILE *f, const char *cmd)
             "         [--kv-offload-always-load] [--chat-template FILE|chatml|llama2|llama3|phi3]\n"
             "         [--max-request-bytes BYTES[K|M|G]] [--max-connections N]\n"
             "         [--max-connections-per-ip N] [--connection-timeout SECONDS]\n"
+            "         [--tool-call-parser hermes|mistral|llama3_json] [--enable-auto-tool-choice]\n"
             "Defaults: --host 0.0.0.0 --port 8000; the API key may also come from VLLM_API_KEY.\n"
             "Limits: a body over --max-request-bytes (32M) is refused with 413; at most\n"
             "--max-connections (1024) connections, --max-connections-per-ip (64, 0: no limit)\n"
@@ -54,7 +55,11 @@ static void usage(FILE *f, const char *cmd)
             "Face org/repo:FILE.gguf (HF_TOKEN sent), fetched once into $KVSPILL_MODEL_CACHE\n"
             "(~/.cache/kvspill/models), resumed after a broken transfer, size and sha256 checked.\n"
             "--chat-template replaces the model's chat template (tokenizer.chat_template, rendered\n"
-            "as Jinja) with a Jinja file or a built-in format; a model without one uses chatml.\n",
+            "as Jinja) with a Jinja file or a built-in format; a model without one uses chatml.\n"
+            "--tool-call-parser names the format tool calls are read and forced in; without it\n"
+            "the format is guessed from the chat template and the vocabulary (printed at\n"
+            "startup). tool_choice \"auto\" is always served (--enable-auto-tool-choice is\n"
+            "accepted for vLLM's command lines).\n",
             cmd);
 }
 
@@ -221,12 +226,13 @@ int cmd_serve(int argc, char **argv)
 {
     const char *cmd = argv[0], *host = "0.0.0.0", *kv_transfer = NULL;
     const char *api_key = getenv("VLLM_API_KEY"), *chat_template_arg = NULL;
+    const char *tool_parser = NULL;
     uint32_t port = 8000;
     engine_config ec;
     engine_config_init(&ec);
     enum { O_HOST = 256, O_PORT, O_KEY, O_MML, O_THREADS, O_NAME, O_APC, O_NO_APC, O_KVT,
            O_KVMEM, O_SEQS, O_BATCHED, O_DTYPE, O_ALWAYS, O_DEVICE, O_GPU_UTIL, O_MAXREQ,
-           O_MAXCONN, O_MAXCONN_IP, O_CONN_TIMEOUT, O_CHAT, O_TOKMODE };
+           O_MAXCONN, O_MAXCONN_IP, O_CONN_TIMEOUT, O_CHAT, O_TOKMODE, O_TOOL_PARSER, O_AUTO_TOOLS };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"host", required_argument, 0, O_HOST},
@@ -252,6 +258,8 @@ int cmd_serve(int argc, char **argv)
         {"connection-timeout", required_argument, 0, O_CONN_TIMEOUT},
         {"chat-template", required_argument, 0, O_CHAT},
         {"tokenizer-mode", required_argument, 0, O_TOKMODE},
+        {"tool-call-parser", required_argument, 0, O_TOOL_PARSER},
+        {"enable-auto-tool-choice", no_argument, 0, O_AUTO_TOOLS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     vllm_ignored ignored = {.n = 0};
@@ -283,6 +291,8 @@ int cmd_serve(int argc, char **argv)
         case O_KVT: kv_transfer = optarg; break;
         case O_ALWAYS: ec.offload_always_load = true; break;
         case O_CHAT: chat_template_arg = optarg; break;
+        case O_TOOL_PARSER: tool_parser = optarg; break;
+        case O_AUTO_TOOLS: break; /* tool_choice "auto" is always served */
         case O_TOKMODE:
             if (strcmp(optarg, "auto") && strcmp(optarg, "slow") && strcmp(optarg, "mistral"))
                 bad = "--tokenizer-mode";
@@ -388,13 +398,15 @@ int cmd_serve(int argc, char **argv)
     int status = 2;
     server srv;
     http_server *http = NULL;
-    if (server_init(&srv, e, api_key, (size_t)max_request, chat_template_arg, &err)) {
+    if (server_init(&srv, e, api_key, (size_t)max_request, chat_template_arg, tool_parser, &err)) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         engine_destroy(e);
         return 2;
     }
     fprintf(stderr, "kvspill: chat template: %s (%s)\n", chat_source_name(srv.tmpl.source),
             srv.tmpl.jinja ? "jinja" : chat_family_name(srv.tmpl.family));
+    fprintf(stderr, "kvspill: tool calls: %s (%s)\n", tool_format_name(srv.tool_format),
+            tool_parser ? "--tool-call-parser" : "guessed from the template");
     http_options ho = {.host = host, .port = (uint16_t)port, .max_body = srv.max_request_bytes,
                        .max_connections = max_conn, .max_connections_per_ip = max_conn_ip,
                        .connection_timeout_s = conn_timeout};

@@ -11,6 +11,7 @@ void detok_init(detok *d, const tokenizer *tk, char *const *stops, size_t n_stop
     d->tk = tk;
     d->stops = stops;
     d->n_stops = n_stops;
+    d->shown_control = -1;
 }
 
 void detok_free(detok *d)
@@ -111,7 +112,8 @@ int detok_push(detok *d, int32_t token)
 {
     if (d->stopped || d->finished)
         return 0;
-    if (tokenizer_append_piece(d->tk, token, false, &d->raw) || drain_raw(d, false))
+    if (tokenizer_append_piece(d->tk, token, token == d->shown_control, &d->raw) ||
+        drain_raw(d, false))
         return -1;
     if (d->n_stops && d->text.n)
         find_stop(d);

@@ -21,6 +21,8 @@ typedef struct detok {
     size_t searched;      /* text before this has been searched for stop strings */
     bool stopped;         /* a stop string was found; text ends before it */
     bool finished;
+    int32_t shown_control;  /* a control token written as its text (Mistral's [TOOL_CALLS],
+                             * which its tool parser reads), -1 for none */
 } detok;
 
 void detok_init(detok *d, const tokenizer *tk, char *const *stops, size_t n_stops);

@@ -7,6 +7,7 @@
 #include "server/detok.h"
 #include "server/openai_response.h"
 #include "server/server.h"
+#include "server/tool_stream.h"
 
 enum { WAIT_SLICE_MS = 50 }; /* how often a waiting thread looks for a vanished client */
 
@@ -19,6 +20,8 @@ typedef struct choice_state {
     uint32_t completion_tokens;
     bool error;
     bool first_sent, final_sent;
+    tool_stream ts;           /* chat with tools: the text held back around calls */
+    tool_parse_result parsed; /* the reply's calls, once it ended */
 } choice_state;
 
 typedef struct completion_run {
@@ -42,11 +45,25 @@ static void run_free(completion_run *run)
         detok_free(&run->c[i].dt);
         gen_update_free(&run->c[i].u);
         json_decref(run->c[i].logprobs);
+        tool_stream_free(&run->c[i].ts);
+        tool_parse_result_free(&run->c[i].parsed);
     }
     free(run->c);
     tok_bytes_free(&run->out);
     oai_request_free(&run->r);
     free(run);
+}
+
+/* The reply may hold tool calls to parse: tools were given and tool_choice is not "none". */
+static bool tools_on(const completion_run *run)
+{
+    return run->r.tools.choice != OAI_TOOLS_NONE;
+}
+
+/* The call was forced by the grammar (tool_choice "required" or a named function). */
+static bool tools_forced(const completion_run *run)
+{
+    return run->r.tools.choice == OAI_TOOLS_REQUIRED || run->r.tools.choice == OAI_TOOLS_NAMED;
 }
 
 static const char *finish_name(engine_finish f)
@@ -178,9 +195,24 @@ static void answer_whole(completion_run *run, http_response *resp)
         return;
     }
     for (size_t i = 0; i < run->n; i++) {
-        ch[i].text = detok_text(&run->c[i].dt, &ch[i].len);
-        ch[i].finish_reason = run->c[i].finish;
-        ch[i].logprobs = run->c[i].logprobs;
+        choice_state *c = &run->c[i];
+        ch[i].text = detok_text(&c->dt, &ch[i].len);
+        ch[i].finish_reason = c->finish;
+        ch[i].logprobs = c->logprobs;
+        if (!tools_on(run))
+            continue;
+        if (tool_parse(run->r.tools.format, ch[i].text, ch[i].len, tools_forced(run),
+                       &c->parsed)) {
+            free(ch);
+            server_reply(resp, 500, NULL, NULL, 0);
+            return;
+        }
+        if (json_array_size(c->parsed.calls) > 0) {
+            ch[i].text = c->parsed.content;
+            ch[i].len = c->parsed.content_len;
+            ch[i].tool_calls = c->parsed.calls;
+            ch[i].finish_reason = "tool_calls";
+        }
     }
     oai_usage u;
     usage_of(run, &u);
@@ -188,6 +220,29 @@ static void answer_whole(completion_run *run, http_response *resp)
     char *body = oai_response_body(&run->meta, ch, run->n, &u, &len);
     free(ch);
     server_reply(resp, 200, "application/json", body, len);
+}
+
+/* The end of a choice that may hold tool calls: the content not sent yet, the calls as
+ * delta.tool_calls, then the finish reason ("tool_calls" when there were calls). */
+static int stream_tool_end(completion_run *run, size_t i)
+{
+    choice_state *c = &run->c[i];
+    const char *rest;
+    size_t rest_n;
+    if (tool_stream_finish(&c->ts, &c->parsed, &rest, &rest_n))
+        return -1;
+    bool called = json_array_size(c->parsed.calls) > 0;
+    if (rest_n && oai_chunk_append(&run->meta, (uint32_t)i, rest, rest_n, !c->first_sent, NULL,
+                                   NULL, &run->out))
+        return -1;
+    c->first_sent |= rest_n > 0;
+    if (called && oai_tool_calls_chunk_append(&run->meta, (uint32_t)i, c->parsed.calls,
+                                              !c->first_sent, &run->out))
+        return -1;
+    c->first_sent |= called;
+    c->final_sent = true;
+    return oai_chunk_append(&run->meta, (uint32_t)i, "", 0, !c->first_sent,
+                            called ? "tool_calls" : c->finish, NULL, &run->out);
 }
 
 /* Queues the chunks that the new events allow; the [DONE] line once all choices end. */
@@ -218,18 +273,25 @@ static int stream_step(completion_run *run)
         }
         size_t len;
         const char *text = detok_take(&c->dt, &len);
+        if (tools_on(run) && tool_stream_push(&c->ts, text, len, &text, &len)) {
+            json_decref(lp);
+            return -1;
+        }
         bool has_lp = lp && json_array_size(json_object_get(lp, run->meta.kind == OAI_CHAT
                                                                     ? "content" : "tokens"));
-        if (len || c->finish || has_lp || (!c->first_sent && run->meta.kind == OAI_CHAT)) {
-            if (oai_chunk_append(&run->meta, (uint32_t)i, text, len, !c->first_sent, c->finish,
+        const char *finish = tools_on(run) ? NULL : c->finish; /* tools: after the calls */
+        if (len || finish || has_lp || (!c->first_sent && run->meta.kind == OAI_CHAT)) {
+            if (oai_chunk_append(&run->meta, (uint32_t)i, text, len, !c->first_sent, finish,
                                  has_lp ? lp : NULL, &run->out)) {
                 json_decref(lp);
                 return -1;
             }
             c->first_sent = true;
-            c->final_sent = c->finish != NULL;
+            c->final_sent = finish != NULL;
         }
         json_decref(lp);
+        if (tools_on(run) && c->finish && stream_tool_end(run, i))
+            return -1;
     }
     if (!run->ended && all_finished(run)) {
         oai_usage u;
@@ -278,8 +340,7 @@ static void handle(server *s, oai_kind kind, const http_request *req, http_respo
     run->s = s;
     run->fd = req->fd;
     const tokenizer *tk = engine_tokenizer(s->e);
-    oai_limits lim = {s->model_name, tokenizer_n_vocab(tk), s->max_model_len,
-                      s->max_prompt_bytes};
+    oai_limits lim = server_limits(s);
     token_ids prompt = {0};
     if (oai_request_parse(kind, req->body, req->body_len, &lim, &run->r, &err) ||
         server_prompt_tokens(s, &run->r, true, &prompt, &err) ||
@@ -294,6 +355,9 @@ static void handle(server *s, oai_kind kind, const http_request *req, http_respo
     }
     for (size_t i = 0; i < run->n; i++) {
         detok_init(&run->c[i].dt, tk, run->r.stop, run->r.n_stop);
+        if (tools_on(run) && run->r.tools.format == TOOL_MISTRAL)
+            run->c[i].dt.shown_control = s->tool_calls_token;
+        tool_stream_init(&run->c[i].ts, run->r.tools.format, tools_forced(run));
         if (run->r.logprobs && !(run->c[i].logprobs = oai_logprobs_new(kind))) {
             api_fail(&err, 500, NULL, NULL, "out of memory starting the request");
             goto fail;

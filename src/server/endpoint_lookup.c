@@ -12,9 +12,7 @@ void ep_kvspill_lookup(server *s, const http_request *req, http_response *resp)
     oai_request r;
     memset(&r, 0, sizeof r);
     token_ids ids = {0};
-    const tokenizer *tk = engine_tokenizer(s->e);
-    oai_limits lim = {s->model_name, tokenizer_n_vocab(tk), s->max_model_len,
-                      s->max_prompt_bytes};
+    oai_limits lim = server_limits(s);
     json_t *root = json_loadb(req->body, req->body_len, 0, NULL);
     oai_kind kind = root && json_object_get(root, "messages") ? OAI_CHAT : OAI_COMPLETION;
     json_decref(root);

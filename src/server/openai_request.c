@@ -377,32 +377,6 @@ static int parse_output_options(json_t *root, oai_request *r, api_error *err)
     return 0;
 }
 
-static bool present(json_t *root, const char *key)
-{
-    json_t *v = json_object_get(root, key);
-    return v && !json_is_null(v);
-}
-
-/* Tool calls are refused: free text in their place would look like an answer and be
- * wrong. */
-static int refuse_tools(json_t *root, api_error *err)
-{
-    json_t *tools = json_object_get(root, "tools");
-    if (tools && !json_is_null(tools) && (!json_is_array(tools) || json_array_size(tools) > 0))
-        return BAD("tools", "'tools' is not supported: kvspill does not parse tool calls yet");
-    json_t *tc = json_object_get(root, "tool_choice");
-    if (tc && !json_is_null(tc) &&
-        !(json_is_string(tc) && (!strcmp(json_string_value(tc), "none") ||
-                                 !strcmp(json_string_value(tc), "auto"))))
-        return BAD("tool_choice", "'tool_choice' other than \"none\" or \"auto\" needs "
-                                  "'tools', which kvspill does not support yet");
-    if (present(root, "functions") || present(root, "function_call"))
-        return BAD(present(root, "functions") ? "functions" : "function_call",
-                   "'functions' and 'function_call' are not supported: kvspill does not parse "
-                   "tool calls yet");
-    return 0;
-}
-
 int oai_request_parse(oai_kind kind, const char *body, size_t len, const oai_limits *lim,
                       oai_request *out, api_error *err)
 {
@@ -435,7 +409,10 @@ int oai_request_parse(oai_kind kind, const char *body, size_t len, const oai_lim
     if ((kind == OAI_COMPLETION ? parse_prompt(root, lim, out, err)
                                 : parse_messages(root, lim, out, err)) ||
         parse_sampling(root, lim, out, err) || parse_output_options(root, out, err) ||
-        refuse_tools(root, err) || structured_output_parse(root, &out->grammar, err))
+        structured_output_parse(root, &out->grammar, err))
+        goto out;
+    if (kind == OAI_CHAT && oai_tools_parse(root, lim->tool_format, out->grammar != NULL,
+                                            &out->tools, &out->grammar, err))
         goto out;
     rc = 0;
 out:
@@ -480,5 +457,6 @@ void oai_request_free(oai_request *r)
         free(r->stop[i]);
     free(r->cache_salt);
     free(r->grammar);
+    oai_tools_free(&r->tools);
     memset(r, 0, sizeof *r);
 }

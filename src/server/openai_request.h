@@ -12,6 +12,7 @@
 #include "model/chat_template.h"
 #include "model/sampler.h"
 #include "server/api_error.h"
+#include "server/tool_calls.h"
 
 typedef enum oai_kind { OAI_COMPLETION, OAI_CHAT } oai_kind;
 
@@ -27,6 +28,7 @@ typedef struct oai_limits {
     size_t max_prompt_bytes;  /* prompt text (completions) or message contents (chat) longer
                                * than this cannot fit the context: 400 before tokenizing
                                * (0: not checked); see oai_max_prompt_bytes */
+    tool_format tool_format;  /* how tool calls are written (--tool-call-parser) */
 } oai_limits;
 
 typedef struct oai_request {
@@ -54,7 +56,9 @@ typedef struct oai_request {
     uint32_t top_logprobs;
     bool seed_set;
     char *cache_salt;
-    char *grammar;            /* GBNF the output must match (structured_output.h), or NULL */
+    char *grammar;            /* GBNF the output must match (structured_output.h, or a forced
+                               * tool call's, tool_grammar.h), or NULL */
+    oai_tools tools;          /* chat: tools, tool_choice, the messages as JSON */
 } oai_request;
 
 /* The longest text, in bytes, that can tokenize to at most max_model_len tokens when no

@@ -123,12 +123,15 @@ char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
         return NULL;
     for (size_t i = 0; i < n; i++) {
         const oai_choice *c = &choices[i];
-        json_t *text = oai_text(c->text, c->len), *ch;
-        if (m->kind == OAI_CHAT)
-            ch = json_pack("{s:I, s:{s:s, s:o}, s:o, s:o}", "index", (json_int_t)i, "message",
-                           "role", "assistant", "content", text, "logprobs",
-                           lp_or_null(c->logprobs), "finish_reason", str_or_null(c->finish_reason));
-        else
+        json_t *text = c->text ? oai_text(c->text, c->len) : json_null(), *ch;
+        if (m->kind == OAI_CHAT) {
+            json_t *msg = json_pack("{s:s, s:o}", "role", "assistant", "content", text);
+            if (msg && c->tool_calls)
+                json_object_set(msg, "tool_calls", c->tool_calls);
+            ch = json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)i, "message", msg,
+                           "logprobs", lp_or_null(c->logprobs), "finish_reason",
+                           str_or_null(c->finish_reason));
+        } else
             ch = json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)i, "text", text,
                            "logprobs", lp_or_null(c->logprobs), "finish_reason",
                            str_or_null(c->finish_reason));
@@ -177,6 +180,47 @@ int oai_chunk_append(const oai_meta *m, uint32_t index, const char *text, size_t
         return -1;
     }
     return append_event(root, out);
+}
+
+/* One chunk whose delta holds one tool-call delta. */
+static int tool_delta_event(const oai_meta *m, uint32_t index, json_t *tc, bool first,
+                            tok_bytes *out)
+{
+    json_t *delta = first ? json_pack("{s:s, s:n, s:[o]}", "role", "assistant", "content",
+                                      "tool_calls", tc)
+                          : json_pack("{s:[o]}", "tool_calls", tc);
+    json_t *root = meta_object(m, true);
+    json_t *ch = json_pack("{s:I, s:o, s:n, s:n}", "index", (json_int_t)index, "delta", delta,
+                           "logprobs", "finish_reason");
+    if (!root || !ch || json_array_append_new(json_object_get(root, "choices"), ch)) {
+        json_decref(root);
+        return -1;
+    }
+    return append_event(root, out);
+}
+
+int oai_tool_calls_chunk_append(const oai_meta *m, uint32_t index, json_t *calls, bool first,
+                                tok_bytes *out)
+{
+    size_t k;
+    json_t *call;
+    json_array_foreach(calls, k, call) {
+        json_t *fn = json_object_get(call, "function");
+        json_t *head = json_pack("{s:I, s:O, s:s, s:{s:O, s:s}}", "index", (json_int_t)k, "id",
+                                 json_object_get(call, "id"), "type", "function", "function",
+                                 "name", json_object_get(fn, "name"), "arguments", "");
+        json_t *args = json_pack("{s:I, s:{s:O}}", "index", (json_int_t)k, "function",
+                                 "arguments", json_object_get(fn, "arguments"));
+        if (!head || !args) {
+            json_decref(head);
+            json_decref(args);
+            return -1;
+        }
+        if (tool_delta_event(m, index, head, first && k == 0, out) ||
+            tool_delta_event(m, index, args, false, out))
+            return -1;
+    }
+    return 0;
 }
 
 int oai_usage_chunk_append(const oai_meta *m, const oai_usage *u, tok_bytes *out)

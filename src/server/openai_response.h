@@ -32,9 +32,10 @@ void oai_meta_init(oai_meta *m, oai_kind kind, const char *model_name);
 
 /* One choice of a whole response. */
 typedef struct oai_choice {
-    const char *text;
+    const char *text;           /* chat: NULL for a null content (a reply of tool calls) */
     size_t len;
-    const char *finish_reason;  /* "stop", "length", NULL while running */
+    json_t *tool_calls;         /* chat: message.tool_calls (borrowed), NULL when none */
+    const char *finish_reason;  /* "stop", "length", "tool_calls", NULL while running */
     json_t *logprobs;           /* borrowed; NULL → null */
 } oai_choice;
 
@@ -53,6 +54,11 @@ char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
  * when first), the finish reason when finish_reason is set. Appended to out. */
 int oai_chunk_append(const oai_meta *m, uint32_t index, const char *text, size_t len,
                      bool first, const char *finish_reason, json_t *logprobs, tok_bytes *out);
+/* Chat chunks of delta.tool_calls, two per call of calls (tool_parse.h's shape), as the
+ * OpenAI API streams them: the call's index, id, type and name with arguments "", then its
+ * arguments; the first with the assistant role when first. */
+int oai_tool_calls_chunk_append(const oai_meta *m, uint32_t index, json_t *calls, bool first,
+                                tok_bytes *out);
 /* The usage-only chunk of stream_options.include_usage (empty choices). */
 int oai_usage_chunk_append(const oai_meta *m, const oai_usage *u, tok_bytes *out);
 int oai_done_append(tok_bytes *out);

@@ -20,8 +20,14 @@ int server_prompt_tokens(server *s, const oai_request *r, bool add_generation_pr
         return 0;
     }
     tok_bytes text = {0};
-    if (chat_template_render(&s->tmpl, r->messages, r->n_messages, add_generation_prompt, &text,
-                             &merr)) {
+    /* Tools and tool turns need the messages as sent; plain chats render from the parsed
+     * messages, whose content parts are already joined. */
+    int rendered = r->tools.messages
+                       ? chat_template_render_json(&s->tmpl, r->tools.messages, r->tools.tools,
+                                                   NULL, add_generation_prompt, &text, &merr)
+                       : chat_template_render(&s->tmpl, r->messages, r->n_messages,
+                                              add_generation_prompt, &text, &merr);
+    if (rendered) {
         tok_bytes_free(&text);
         return api_fail(err, 400, "messages", NULL, "cannot render the chat: %s", merr.msg);
     }

@@ -30,7 +30,7 @@ static char *token_text(const tokenizer *tk, int32_t id, char *buf, size_t cap)
 }
 
 int server_init(server *s, engine *e, const char *api_key, size_t max_request_bytes,
-                const char *chat_template_arg, model_error *err)
+                const char *chat_template_arg, const char *tool_parser, model_error *err)
 {
     memset(s, 0, sizeof *s);
     s->e = e;
@@ -52,11 +52,28 @@ int server_init(server *s, engine *e, const char *api_key, size_t max_request_by
         chat_template_free(&s->tmpl);
         return -1;
     }
+    s->tool_calls_token = tokenizer_find(tk, "[TOOL_CALLS]", strlen("[TOOL_CALLS]"));
+    if (s->tool_calls_token >= 0 && tokenizer_token_type(tk, s->tool_calls_token) != TOKEN_CONTROL)
+        s->tool_calls_token = -1;
+    s->tool_format = tool_format_detect(
+        chat_template_arg ? (s->tmpl.family == CHAT_LLAMA3 ? "<|start_header_id|>" : NULL) : t,
+        s->tool_calls_token >= 0); /* an override is known by its family */
+    if (tool_parser && tool_format_parse(tool_parser, &s->tool_format)) {
+        chat_template_free(&s->tmpl);
+        return model_fail(err, "--tool-call-parser '%s': kvspill reads hermes, mistral and "
+                               "llama3_json", tool_parser);
+    }
     if (gen_registry_init(&s->reg)) {
         chat_template_free(&s->tmpl);
         return model_fail(err, "cannot create the server's request registry lock");
     }
     return 0;
+}
+
+oai_limits server_limits(const server *s)
+{
+    return (oai_limits){s->model_name, tokenizer_n_vocab(engine_tokenizer(s->e)),
+                        s->max_model_len, s->max_prompt_bytes, s->tool_format};
 }
 
 void server_destroy(server *s)

@@ -26,14 +26,20 @@ typedef struct server {
     uint32_t max_model_len;
     size_t max_prompt_bytes;   /* longer prompt text cannot fit max_model_len tokens → 400 */
     chat_template tmpl;
+    tool_format tool_format;   /* --tool-call-parser, or guessed from the template */
+    int32_t tool_calls_token;  /* Mistral's [TOOL_CALLS] control token, -1 when none */
     gen_registry reg;
 } server;
 
 /* chat_template_arg: --chat-template (a family name or a Jinja file), or NULL for the
- * model's own template. A template the interpreter cannot run is an error here. */
+ * model's own template. A template the interpreter cannot run is an error here.
+ * tool_parser: --tool-call-parser (tool_parse.h's names), or NULL to guess the format from
+ * the template and the vocabulary; an unknown name is an error. */
 int server_init(server *s, engine *e, const char *api_key, size_t max_request_bytes,
-                const char *chat_template_arg,
+                const char *chat_template_arg, const char *tool_parser,
                 model_error *err) MODEL_MUST_CHECK;
+/* The limits of a request to this server (oai_request_parse). */
+oai_limits server_limits(const server *s);
 void server_destroy(server *s);
 
 /* The http_handler_fn: every request goes through here. */

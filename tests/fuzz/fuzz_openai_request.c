@@ -2,6 +2,8 @@
  * validate the body for both endpoint kinds, render a chat's messages with every chat
  * template family (as server_prompt_tokens does before tokenizing), check the lengths with
  * the rendered bytes standing in for tokens, and build the error body of every rejection.
+ * Tools, tool_choice and tool turns go through tool_calls.c and the forced call's grammar
+ * in each reply format.
  * Nothing a client sends may crash it. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,7 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const oai_limits lim = {"tiny", 32000, 512, 512 * 16};
+static oai_limits lim = {"tiny", 32000, 512, 512 * 16, TOOL_HERMES};
 
 /* Templates that select each family, Llama 2 with all of its options. */
 static const char *const templates[] = {
@@ -37,7 +39,10 @@ static int prompt_length(const oai_request *r, size_t *n_prompt)
         chat_template tmpl = chat_template_detect(templates[t], strlen(templates[t]));
         tok_bytes text = {0};
         model_error merr;
-        int rc = chat_template_render(&tmpl, r->messages, r->n_messages, true, &text, &merr);
+        int rc = r->tools.messages
+                     ? chat_template_render_json(&tmpl, r->tools.messages, r->tools.tools, NULL,
+                                                 true, &text, &merr)
+                     : chat_template_render(&tmpl, r->messages, r->n_messages, true, &text, &merr);
         if (rc == 0 && text.n + 1 > *n_prompt)
             *n_prompt = text.n + 1;
         tok_bytes_free(&text);
@@ -64,6 +69,10 @@ static void check_accepted(const oai_request *r, size_t n_prompt)
         r->n_messages > lim.max_model_len || r->prompt_len > lim.max_prompt_bytes ||
         n_prompt + r->max_tokens > lim.max_model_len || r->sampling.max_tokens != r->max_tokens)
         __builtin_trap();
+    /* A forced tool call always comes with its grammar. */
+    if ((r->tools.choice == OAI_TOOLS_REQUIRED || r->tools.choice == OAI_TOOLS_NAMED) &&
+        !r->grammar)
+        __builtin_trap();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -73,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!body)
         return 0;
     memcpy(body, data, size);
+    lim.tool_format = (tool_format)(size % 3); /* each reply format's grammar in turn */
     for (int kind = OAI_COMPLETION; kind <= OAI_CHAT; kind++) {
         oai_request r;
         api_error err;

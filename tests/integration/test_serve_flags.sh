@@ -70,20 +70,27 @@ fi
 # 2. '_' spellings of honoured flags, a positional MODEL, --flag=value; LMCACHE_* unused.
 LOG=$DIR/underscore.log
 if LMCACHE_LOCAL_DISK="file://$DIR/cache2" LMCACHE_MAX_LOCAL_DISK_SIZE=1 \
-   start underscore "$LOG" "$MODEL" --max_model_len=256 --served_model_name tiny-u; then
+   start underscore "$LOG" "$MODEL" --max_model_len=256 --served_model_name tiny-u \
+     --enable_auto_tool_choice --tool_call_parser=llama3_json; then
   pass "positional model and _ flags"
   curl -sf "http://127.0.0.1:$P/v1/models" | grep -q '"id": *"tiny-u"' &&
     pass "--served_model_name honoured" || fail "--served_model_name honoured"
   has "--max_model_len honoured" "$LOG" "kvspill: KV cache"
   has "LMCACHE without a connector" "$LOG" "LMCACHE_LOCAL_DISK, LMCACHE_MAX_LOCAL_DISK_SIZE are set but no KV connector is configured: offload is off; add --kv-transfer-config"
   has "offload off said" "$LOG" "kvspill: KV offload off"
-  # Until tool calls exist, asking for them is a 400 that says so, never free text.
-  body='"tools":[{"type":"function","function":{"name":"f","parameters":{}}}]'
+  has "--tool_call_parser honoured" "$LOG" "kvspill: tool calls: llama3_json (--tool-call-parser)"
+  # A named tool call comes back parsed in that format (test_tool_calls covers the rest).
+  body='"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",
+        "properties":{"n":{"type":"integer"}},"required":["n"]}}}],
+        "tool_choice":{"type":"function","function":{"name":"f"}}'
   code=$(curl -s -o "$DIR/resp" -w '%{http_code}' "http://127.0.0.1:$P/v1/chat/completions" \
          -H 'Content-Type: application/json' \
-         -d "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],$body}")
-  [ "$code" = 400 ] && grep -q '"message": *"[^"]*not supported' "$DIR/resp" &&
-    pass "400 for tools" || { fail "400 for tools (got $code)"; cat "$DIR/resp"; }
+         -d "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":150,$body}")
+  [ "$code" = 200 ] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["choices"][0]
+assert r["finish_reason"] == "tool_calls", r
+c = r["message"]["tool_calls"][0]["function"]
+assert c["name"] == "f" and isinstance(json.loads(c["arguments"])["n"], int), r' "$DIR/resp" &&
+    pass "named tool call" || { fail "named tool call (got $code)"; cat "$DIR/resp"; }
   # A JSON object is asked for and given (test_structured_outputs covers the rest).
   code=$(curl -s -o "$DIR/resp" -w '%{http_code}' "http://127.0.0.1:$P/v1/chat/completions" \
          -H 'Content-Type: application/json' \

@@ -10,7 +10,7 @@
 #include "testutil.h"
 
 /* Room for 256 tokens of at most 4 bytes each: 1024 bytes of prompt text. */
-static const oai_limits lim = {"tiny", 1000, 256, 1024};
+static const oai_limits lim = {"tiny", 1000, 256, 1024, TOOL_HERMES};
 
 typedef struct bad_case {
     oai_kind kind;
@@ -76,7 +76,12 @@ static const bad_case bad[] = {
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":\"json\"}", 400, "response_format"},
     {OAI_COMPLETION, "{\"prompt\":\"a\",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"type\":\"integer\",\"minimum\":0}}}}", 400, "response_format.json_schema.schema"},
     {OAI_COMPLETION, "{\"prompt\":\"a\",\"response_format\":{\"type\":\"xml\"}}", 400, "response_format"},
-    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}", 400, "tools"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{}}]}", 400, "tools"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":[]}}]}", 400, "tools"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}}}", 400, "tool_choice"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"any\"}", 400, "tool_choice"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"required\",\"guided_regex\":\"a\"}", 400, "tool_choice"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"parallel_tool_calls\":1}", 400, "parallel_tool_calls"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":{}}", 400, "tools"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"required\"}", 400, "tool_choice"},
     {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"functions\":[{\"name\":\"f\"}]}", 400, "functions"},
@@ -167,6 +172,41 @@ static void test_unconstrained_accepted(void **state)
     r = parse_ok(OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                            "\"response_format\":null,\"tools\":null,\"tool_choice\":\"auto\"}");
     oai_request_free(&r);
+}
+
+/* Tools are kept for the template with the messages; a forced choice gets a grammar of
+ * the tool's call, auto none. */
+static void test_tools_accepted(void **state)
+{
+    (void)state;
+    const char *tools = "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+                        "\"parameters\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}}}]";
+    const char *msgs = "\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\","
+                       "\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":"
+                       "{\"name\":\"f\",\"arguments\":\"{\\\"a\\\": 1}\"}}]},{\"role\":\"tool\","
+                       "\"tool_call_id\":\"c1\",\"content\":\"2\"}]";
+    static const char *const choices[] = {"\"auto\"", "\"required\"",
+                                          "{\"type\":\"function\",\"function\":{\"name\":\"f\"}}",
+                                          "\"none\""};
+    static const oai_tool_choice want[] = {OAI_TOOLS_AUTO, OAI_TOOLS_REQUIRED, OAI_TOOLS_NAMED,
+                                           OAI_TOOLS_NONE};
+    for (size_t i = 0; i < 4; i++) {
+        char body[1024];
+        snprintf(body, sizeof body, "{%s,%s,\"tool_choice\":%s}", msgs, tools, choices[i]);
+        oai_request r = parse_ok(OAI_CHAT, body);
+        assert_int_equal(r.tools.choice, want[i]);
+        assert_int_equal(json_array_size(r.tools.tools), 1);
+        /* the template sees the call's arguments as an object */
+        json_t *args = json_object_get(json_object_get(json_array_get(json_object_get(
+            json_array_get(r.tools.messages, 1), "tool_calls"), 0), "function"), "arguments");
+        assert_true(json_is_object(args));
+        if (want[i] == OAI_TOOLS_REQUIRED || want[i] == OAI_TOOLS_NAMED) {
+            assert_non_null(r.grammar);
+            assert_non_null(strstr(r.grammar, "<tool_call>"));
+        } else
+            assert_null(r.grammar);
+        oai_request_free(&r);
+    }
 }
 
 /* Each structured-output field gives the request a grammar; plain text gives none. */
@@ -329,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_completion_fields),
         cmocka_unit_test(test_chat_fields),
         cmocka_unit_test(test_structured_outputs),
+        cmocka_unit_test(test_tools_accepted),
         cmocka_unit_test(test_unconstrained_accepted),
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_limits),
