@@ -86,7 +86,8 @@ class Browser:
              "--window-size=%d,%d" % (width, height), "about:blank"],
             stdout=subprocess.DEVNULL, stderr=self.log)
         port_file = os.path.join(tmp, "profile", "DevToolsActivePort")
-        for _ in range(300):
+        # Generous waits: on a loaded 2-core machine chromium can take many seconds to start.
+        for _ in range(900):
             if os.path.exists(port_file) and os.path.getsize(port_file) > 0:
                 break
             if self.p.poll() is not None:
@@ -94,7 +95,8 @@ class Browser:
             time.sleep(0.1)
         port = int(open(port_file).read().split()[0])
         import urllib.request
-        for _ in range(100):
+        page = []
+        for _ in range(300):
             try:
                 targets = json.loads(urllib.request.urlopen(
                     "http://127.0.0.1:%d/json/list" % port, timeout=5).read())
@@ -104,6 +106,8 @@ class Browser:
             except OSError:
                 pass
             time.sleep(0.1)
+        if not page:
+            raise RuntimeError("chromium offers no page target: " + self.text())
         self.ws = WebSocket(page[0]["webSocketDebuggerUrl"])
         self.next_id = 0
         self.cmd("Page.enable")
