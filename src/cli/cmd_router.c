@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_malloc.h"
 #include "cli/commands.h"
 #include "router/router.h"
 
@@ -49,7 +48,6 @@ static int parse_int(const char *cmd, const char *flag, const char *s, long lo, 
 
 int cmd_router(int argc, char **argv)
 {
-    cli_limit_malloc_arenas();
     const char *cmd = argv[0];
     router_config cfg = {.host = "0.0.0.0", .port = 8000, .logic = ROUTER_ROUNDROBIN,
                          .prefix_block_chars = 256, .prefix_blocks = 4,

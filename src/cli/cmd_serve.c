@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_malloc.h"
 #include "cli/commands.h"
 #include "cli/model_fetch.h"
 #include "cli/vllm_flags.h"
@@ -225,7 +224,6 @@ static void serve_until_signal(const char *cmd, server *srv, http_server *http,
 
 int cmd_serve(int argc, char **argv)
 {
-    cli_limit_malloc_arenas();
     const char *cmd = argv[0], *host = "0.0.0.0", *kv_transfer = NULL;
     const char *api_key = getenv("VLLM_API_KEY"), *chat_template_arg = NULL;
     const char *tool_parser = NULL;
