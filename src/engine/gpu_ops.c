@@ -52,9 +52,11 @@ static int gpu_copy_to_device(void *user, void *dst_device, const void *src, siz
     return cuda_copy_to_device(device_of(user), dst_device, src, n);
 }
 
+/* The library's own kernel, on this table's device. */
 static int gpu_xxh3_64(void *user, const void *src_device, size_t n, uint64_t *out)
 {
-    return cuda_xxh3_64(device_of(user), src_device, n, out);
+    int rc = cuda_bind_thread(device_of(user));
+    return rc ? rc : (int)kvs_xxh3_64_device(src_device, n, out, NULL);
 }
 
 static kvs_gpu_ops tables[GPU_OPS_MAX_DEVICES];
