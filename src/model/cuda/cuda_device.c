@@ -57,3 +57,14 @@ int cuda_copy_to_device(int device, void *dst_device, const void *src, size_t n)
 }
 
 const char *cuda_device_error_string(int rc) { return cudaGetErrorString((cudaError_t)rc); }
+
+const backend_gpu_services cuda_gpu_services = {
+    .host_alloc = cuda_host_alloc,
+    .host_free = cuda_host_free,
+    .device_alloc = cuda_device_alloc,
+    .device_free = cuda_device_free,
+    .bind_thread = cuda_bind_thread,
+    .copy_to_host = cuda_copy_to_host,
+    .copy_to_device = cuda_copy_to_device,
+    .error_string = cuda_device_error_string,
+};

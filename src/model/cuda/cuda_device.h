@@ -1,13 +1,18 @@
-/* A small C API over one CUDA device for the layers above the model (the engine lends it
- * to the KV offload library as kvs_gpu_ops): pinned host memory, device memory, thread
- * binding and synchronous copies (the checksum is the library's: kvs_xxh3_64_device).
- * Every function first makes `device` current on the calling thread. Functions returning
- * int return 0 on success, else the cudaError_t that failed. */
+/* A small C API over one CUDA device: pinned host memory, device memory, thread binding and
+ * synchronous copies, which the layers above the model reach as backend.h's GPU services
+ * (the engine lends them to the KV offload library; the checksum is the library's own,
+ * kvs_xxh3_64_device). Every function first makes `device` current on the calling thread.
+ * Functions returning int return 0 on success, else the cudaError_t that failed. */
 #ifndef KVSPILL_MODEL_CUDA_CUDA_DEVICE_H
 #define KVSPILL_MODEL_CUDA_CUDA_DEVICE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "model/backend.h"
+
+/* These functions as backend.h's GPU services. */
+extern const backend_gpu_services cuda_gpu_services;
 
 /* Page-locked host memory (cudaHostAlloc); NULL on failure. */
 void *cuda_host_alloc(int device, size_t bytes);
