@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cache/kvs_admin.h"
-#include "cli/bench_redis.h"
-#include "cli/commands.h"
+#include "tools/bench/bench.h"
+#include "tools/bench/bench_redis.h"
 
 /* TinyLlama's KV layout; a 256-token chunk of it is ~5.8 MB. */
 static const kvs_layout tinyllama = {22, 4, 64, KVS_DTYPE_F16};
@@ -280,7 +280,7 @@ static int lookup(const char *dir, lookup_cost *lc, kvs_error *err)
     return rc;
 }
 
-int cmd_bench_io(int argc, char **argv)
+int bench_io(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--redis"))

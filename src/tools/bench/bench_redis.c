@@ -6,7 +6,7 @@
  * bytes as plain SET/GET pipelines of the same batch size on one connection and does
  * nothing with the answers. Each figure is the median of ROUNDS rounds; tier and raw
  * alternate within a round so that drift on a shared machine hits both. */
-#include "cli/bench_redis.h"
+#include "tools/bench/bench_redis.h"
 
 #include <inttypes.h>
 #include <signal.h>

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/commands.h"
+#include "tools/bench/bench.h"
 #include "tools/model_runner.h"
 
 static double now_s(void)
@@ -75,7 +75,7 @@ static void usage(FILE *f, const char *cmd)
                "         [--kernels auto|scalar|avx2|avx512] [--json]\n", cmd);
 }
 
-int cmd_bench_engine(int argc, char **argv)
+int bench_engine(int argc, char **argv)
 {
     const char *cmd = argv[0];
     model_runner_opts o = {.threads = 2};
