@@ -313,7 +313,7 @@ kvs_status kvs_remove(kvs_cache *cache, const kvs_key *ns, const kvs_key *key, k
 
 /* ---- GPU memory ----------------------------------------------------------------------- */
 
-/* The library has no CUDA dependency: an engine whose KV cache lives on a GPU lends it these
+/* The library needs no GPU: an engine whose KV cache lives on a GPU lends it these
  * operations through kvs_config.gpu. With them, chunk payloads in host memory (the mem tier,
  * staging for the other tiers) are page-locked, and the gds tier (gds_path, with libcufile
  * found at run time by dlopen: $KVSPILL_CUFILE_LIB, else libcufile.so.0, else libcufile.so)
@@ -341,6 +341,13 @@ typedef struct kvs_gpu_ops {
      * memory is verified before it reaches the model. */
     int (*xxh3_64)(void *user, const void *src_device, size_t n, uint64_t *out);
 } kvs_gpu_ops;
+
+/* The library's own XXH3-64 (seed 0) of n bytes of device memory, computed on the calling
+ * thread's current CUDA device: what an engine puts behind kvs_gpu_ops.xxh3_64 once it has
+ * made its device current (the checksum is the object format's, so its kernel is the
+ * library's). Blocks until the sum is known; safe from several threads at once.
+ * KVS_ERR_UNSUPPORTED in a build without CUDA. */
+kvs_status kvs_xxh3_64_device(const void *src_device, size_t n, uint64_t *out, kvs_error *err);
 
 /* Whether the chunk's payload is in device memory (the gds tier's staging buffer): then
  * kvs_chunk_payload and kvs_chunk_segment return device pointers. A get from the gds tier

@@ -11,6 +11,7 @@
 #include "cache/batch.h"
 #include "cache/cache_internal.h"
 #include "cache/error.h"
+#include "cache/kvs_admin.h"
 #include "cache/object.h"
 
 /* Items idx[0..k) failed with st in a tier (or before reaching one). */

@@ -1,4 +1,5 @@
-#include "cache/file_evict.h"
+/* kvs_file_evict (kvs_admin.h): one eviction pass over a file tier directory. */
+#include "cache/kvs_admin.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -7,7 +8,6 @@
 
 #include "cache/error.h"
 #include "cache/file_lease.h"
-#include "cache/file_scan.h"
 #include "cache/file_usage.h"
 
 typedef struct victim {

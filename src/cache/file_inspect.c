@@ -1,4 +1,6 @@
-#include "cache/file_inspect.h"
+/* Reading single objects of a cache directory outside the tier (kvs_admin.h): the header
+ * alone, or the whole object verified against the namespace and key its path names. */
+#include "cache/kvs_admin.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,5 @@
-#include "cache/file_roots.h"
+/* kvs_file_is_root, kvs_file_find_roots (kvs_admin.h). */
+#include "cache/kvs_admin.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,4 +1,5 @@
-#include "cache/file_scan.h"
+/* kvs_file_scan (kvs_admin.h): the walk of a file tier directory. */
+#include "cache/kvs_admin.h"
 
 #include <dirent.h>
 #include <errno.h>

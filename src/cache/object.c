@@ -577,6 +577,12 @@ const void *kvs_chunk_payload(const kvs_chunk *chunk)
     return payload_of(chunk);
 }
 
+const uint8_t *kvs_chunk_object_bytes(const kvs_chunk *chunk, size_t *size)
+{
+    *size = chunk->total_size;
+    return chunk->buf;
+}
+
 /* NULL for a layer or kv out of range. */
 const void *kvs_chunk_segment(const kvs_chunk *chunk, uint32_t layer, int kv)
 {

@@ -65,9 +65,8 @@ size_t kvs_object_header_size(uint32_t n_tokens);
 void kvs_object_seal(kvs_chunk *chunk);
 /* The same with the payload's XXH3-64 computed by the caller. */
 void kvs_object_seal_with_sum(kvs_chunk *chunk, uint64_t payload_sum);
-/* Seals any chunk: kvs_object_seal, or for an external payload the header with the
- * checksum its operations compute (object_external.c). */
-kvs_status kvs_chunk_seal(kvs_chunk *chunk, kvs_error *err);
+/* kvs_chunk_seal (kvs_admin.h) seals any chunk: kvs_object_seal, or for an external
+ * payload the header with the checksum its operations compute (object_external.c). */
 
 /* A sealed chunk with the payload in buf and the same object bytes as the sealed chunk
  * with an external payload (copied with its copy_to_host). */

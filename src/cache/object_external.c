@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cache/error.h"
+#include "cache/kvs_admin.h"
 #include "cache/object.h"
 
 kvs_status kvs_chunk_seal(kvs_chunk *chunk, kvs_error *err)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cache/error.h"
+#include "cache/kvs_admin.h"
 
 static struct timeval ms_to_timeval(uint32_t ms)
 {
@@ -87,6 +88,15 @@ kvs_status kvs_redis_connect(const kvs_redis_target *t, redisContext **out, kvs_
     }
     *out = c;
     return KVS_OK;
+}
+
+kvs_status kvs_redis_connect_url(const char *url, uint32_t timeout_ms, redisContext **out,
+                                 kvs_error *err)
+{
+    *out = NULL;
+    kvs_redis_target t = {.connect_timeout_ms = timeout_ms, .command_timeout_ms = timeout_ms};
+    kvs_status s = kvs_redis_url_parse(url, &t.url, err);
+    return s != KVS_OK ? s : kvs_redis_connect(&t, out, err);
 }
 
 void kvs_sigpipe_block(kvs_sigpipe_guard *g)

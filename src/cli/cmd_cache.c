@@ -10,10 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/file_evict.h"
-#include "cache/file_inspect.h"
-#include "cache/file_roots.h"
-#include "cache/file_scan.h"
+#include "cache/kvs_admin.h"
 #include "cli/commands.h"
 
 static int usage_error(const char *cmd, const char *usage)

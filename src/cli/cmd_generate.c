@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_engine.h"
 #include "cli/cli_file.h"
 #include "cli/commands.h"
 #include "model/sampler.h"
 #include "model/tokenizer.h"
+#include "tools/model_runner.h"
 
 static void usage(FILE *f, const char *cmd)
 {
@@ -49,7 +49,7 @@ static int tokenize_file(const char *cmd, const char *path, const tokenizer *tk,
 int cmd_generate(int argc, char **argv)
 {
     const char *cmd = argv[0], *prompt_path = NULL, *tokens_path = NULL;
-    cli_engine_opts o = {0};
+    model_runner_opts o = {0};
     sampler_config sc = sampler_config_default();
     sc.temperature = 0.8f;
     sc.top_k = 40;
@@ -115,9 +115,9 @@ int cmd_generate(int argc, char **argv)
         fprintf(stderr, "kvspill %s: empty prompt\n", cmd);
         goto out;
     }
-    cli_engine e;
+    model_runner e;
     o.max_pos = n_prompt + (uint32_t)n_gen;
-    if (cli_engine_open(cmd, &o, &e) != 0)
+    if (model_runner_open(cmd, &o, &e) != 0)
         goto out;
     uint32_t vocab = e.m->hp.n_vocab;
     float *logits = malloc(vocab * sizeof *logits);
@@ -137,7 +137,7 @@ int cmd_generate(int argc, char **argv)
     uint32_t last = n_prompt - 1, zero = 0, n_out = 0;
     fwd_batch b = {n_prompt, prompt, pos, seq, 1, &last};
     status = 1;
-    if (cli_eval(&e, &b, logits, &err) != 0)
+    if (model_runner_eval(&e, &b, logits, &err) != 0)
         goto fail;
     while (n_out < (uint32_t)n_gen) {
         int32_t t = sampler_sample(smp, logits);
@@ -147,7 +147,7 @@ int cmd_generate(int argc, char **argv)
             break;
         uint32_t p = n_prompt + n_out - 1;
         fwd_batch step = {1, &t, &p, &zero, 1, &zero};
-        if (cli_eval(&e, &step, logits, &err) != 0)
+        if (model_runner_eval(&e, &step, logits, &err) != 0)
             goto fail;
     }
     for (uint32_t i = 0; i < n_out; i++)
@@ -171,7 +171,7 @@ close:
     free(seq);
     free(pos);
     free(logits);
-    cli_engine_close(&e);
+    model_runner_close(&e);
 out:
     tokenizer_free(tk);
     free(prompt);

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_engine.h"
+#include "cli/cli_file.h"
 #include "cli/commands.h"
+#include "tools/model_runner.h"
 
 static void usage(FILE *f, const char *cmd)
 {
@@ -19,7 +20,7 @@ static void usage(FILE *f, const char *cmd)
 int cmd_model_logits(int argc, char **argv)
 {
     const char *cmd = argv[0], *tokens_path = NULL, *pos_path = NULL, *out_path = NULL;
-    cli_engine_opts o = {0};
+    model_runner_opts o = {0};
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},  {"tokens-file", required_argument, 0, 't'},
         {"positions-file", required_argument, 0, 'p'}, {"out", required_argument, 0, 'o'},
@@ -53,10 +54,10 @@ int cmd_model_logits(int argc, char **argv)
         return 2;
     }
     int status = 2;
-    cli_engine e;
+    model_runner e;
     uint32_t *pos = malloc((n_tok + 1) * sizeof *pos), *seq = calloc(n_tok + 1, sizeof *seq);
     o.max_pos = n_tok;
-    if (!pos || !seq || n_tok == 0 || cli_engine_open(cmd, &o, &e) != 0) {
+    if (!pos || !seq || n_tok == 0 || model_runner_open(cmd, &o, &e) != 0) {
         if (n_tok == 0)
             fprintf(stderr, "kvspill %s: %s: no tokens\n", cmd, tokens_path);
         goto out;
@@ -75,7 +76,7 @@ int cmd_model_logits(int argc, char **argv)
     model_error err = {{0}};
     if (!logits) {
         fprintf(stderr, "kvspill %s: out of memory\n", cmd);
-    } else if (cli_eval(&e, &b, logits, &err) != 0) {
+    } else if (model_runner_eval(&e, &b, logits, &err) != 0) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
         status = 1;
     } else {
@@ -93,7 +94,7 @@ int cmd_model_logits(int argc, char **argv)
     }
     free(logits);
 close:
-    cli_engine_close(&e);
+    model_runner_close(&e);
 out:
     free(pos);
     free(seq);

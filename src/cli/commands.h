@@ -1,4 +1,5 @@
-/* One function per `kvspill` command; each lives in its own cmd_*.c file. A command gets
+/* One function per `kvspill` command; each lives in its own cmd_*.c file (the `bench`
+ * commands are the tools' benchmark drivers, tools/bench/bench.h). A command gets
  * the arguments after its name (argv[0] is the command's full name, e.g. "cache ls") and
  * returns the process exit status: 0 success, 1 the command found a problem (a damaged
  * object, a failed check), 2 a usage error or the command could not run. */
@@ -18,13 +19,5 @@ int cmd_model_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_router(int argc, char **argv);
-
-int cmd_bench_io(int argc, char **argv);
-int cmd_bench_engine(int argc, char **argv);
-int cmd_bench_ttft(int argc, char **argv);
-int cmd_bench_gds(int argc, char **argv);
-int cmd_bench_scale(int argc, char **argv);
-int cmd_bench_router(int argc, char **argv);
-int cmd_bench_codec(int argc, char **argv);
 
 #endif

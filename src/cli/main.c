@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "tools/bench/bench.h"
 
 typedef struct command {
     const char *group; /* NULL for a top-level command */
@@ -24,13 +25,13 @@ static const command commands[] = {
     {NULL, "generate", cmd_generate, "generate tokens from a prompt"},
     {NULL, "serve", cmd_serve, "OpenAI-compatible server with KV offload"},
     {NULL, "router", cmd_router, "OpenAI-compatible front for several serve replicas"},
-    {"bench", "io", cmd_bench_io, "file tier bandwidth against the raw file system"},
-    {"bench", "engine", cmd_bench_engine, "prefill and decode tokens/s of the engine"},
-    {"bench", "ttft", cmd_bench_ttft, "time to first token, cold and warm from each tier"},
-    {"bench", "codec", cmd_bench_codec, "accuracy, bytes and speed of the offload KV codecs"},
-    {"bench", "scale", cmd_bench_scale, "file tier cost per operation at 10^4..10^6 objects"},
-    {"bench", "router", cmd_bench_router, "what the router adds to a request, against direct access"},
-    {"bench", "gds", cmd_bench_gds, "GPUDirect Storage against pread + cudaMemcpy (GPU)"},
+    {"bench", "io", bench_io, "file tier bandwidth against the raw file system"},
+    {"bench", "engine", bench_engine, "prefill and decode tokens/s of the engine"},
+    {"bench", "ttft", bench_ttft, "time to first token, cold and warm from each tier"},
+    {"bench", "codec", bench_codec, "accuracy, bytes and speed of the offload KV codecs"},
+    {"bench", "scale", bench_scale, "file tier cost per operation at 10^4..10^6 objects"},
+    {"bench", "router", bench_router, "what the router adds to a request, against direct access"},
+    {"bench", "gds", bench_gds, "GPUDirect Storage against pread + cudaMemcpy (GPU)"},
 };
 
 static void usage(FILE *out)

@@ -1,5 +1,5 @@
-/* Backend kinds by name, and backend_create: the CPU backend, or the CUDA one where this
- * build has it. */
+/* Backend kinds by name, backend_create (the CPU backend, or the CUDA one where this build
+ * has it), and the GPU services where this build has them. */
 #include "model/backend.h"
 
 #include <string.h>
@@ -7,6 +7,7 @@
 #include "model/backend_cpu.h"
 #ifdef KVSPILL_HAVE_CUDA
 #include "model/cuda/backend_cuda.h"
+#include "model/cuda/cuda_device.h"
 #endif
 
 static const char *const kind_names[] = {
@@ -61,4 +62,22 @@ int backend_create(backend_kind kind, const model *m, int n_threads, const kern_
     }
     }
     return model_fail(err, "backend: unknown kind %d", (int)kind);
+}
+
+const backend_gpu_services *backend_gpu(void)
+{
+#ifdef KVSPILL_HAVE_CUDA
+    return &cuda_gpu_services;
+#else
+    return NULL;
+#endif
+}
+
+int backend_gpu_device(const backend *b)
+{
+#ifdef KVSPILL_HAVE_CUDA
+    if (b && b->kind == BACKEND_CUDA)
+        return backend_cuda_device(b);
+#endif
+    return -1;
 }

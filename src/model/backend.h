@@ -2,7 +2,8 @@
  * struct of function pointers, as kv_cache_ops and the cache library's tiers are built, and
  * one implementation per device: backend_cpu.c (the thread pool and the CPU kernels of
  * forward.c) and cuda/backend_cuda.c (cuBLAS and our own kernels, built when nvcc is
- * found). The engine, the connector and the CLI's model tools see only this interface.
+ * found). The engine, the connector and the CLI's model tools see only this interface,
+ * and the engine reaches a GPU's memory (for the offload library) through it as well.
  *
  * Memory: the KV pool (every block's K and V rows) is allocated by the backend, so on a GPU
  * the kv_cache's k_block/v_block return device pointers; only the backend dereferences
@@ -97,5 +98,27 @@ static inline void backend_destroy(backend *b)
     if (b)
         b->ops->destroy(b);
 }
+
+/* A GPU's memory services for work outside the forward pass: what the engine lends the KV
+ * offload library (kvspill.h's kvs_gpu_ops), with or without a backend on that GPU. Every
+ * function first makes `device` current on the calling thread; those returning int return
+ * 0 on success, else a code that error_string names. Implemented by the CUDA backend
+ * (cuda/cuda_device.c). */
+typedef struct backend_gpu_services {
+    void *(*host_alloc)(int device, size_t bytes);   /* page-locked; NULL on failure */
+    void (*host_free)(int device, void *p);
+    void *(*device_alloc)(int device, size_t bytes); /* NULL on failure */
+    void (*device_free)(int device, void *p);
+    int (*bind_thread)(int device);
+    /* Synchronous, on the calling thread's own stream. */
+    int (*copy_to_host)(int device, void *dst, const void *src_device, size_t n);
+    int (*copy_to_device)(int device, void *dst_device, const void *src, size_t n);
+    const char *(*error_string)(int rc);
+} backend_gpu_services;
+
+/* The GPU services of this build; NULL in a build without CUDA. */
+const backend_gpu_services *backend_gpu(void);
+/* The GPU backend b runs on; -1 for a CPU backend. */
+int backend_gpu_device(const backend *b);
 
 #endif

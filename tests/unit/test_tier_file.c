@@ -15,7 +15,7 @@
 
 #include "cache/file_lease.h"
 #include "cache/file_path.h"
-#include "cache/file_scan.h"
+#include "cache/kvs_admin.h"
 #include "cache/object.h"
 #include "cache/tier_file.h"
 

@@ -10,8 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/file_evict.h"
-#include "cache/file_scan.h"
+#include "cache/kvs_admin.h"
 
 static char helper[4096];
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cache/file_lease.h"
-#include "cache/file_scan.h"
+#include "cache/kvs_admin.h"
 #include "cache/file_usage.h"
 #include "cache/object.h"
 #include "cache/tier_file.h"

@@ -9,8 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cache/file_evict.h"
-#include "cache/file_scan.h"
+#include "cache/kvs_admin.h"
 #include "cache/object.h"
 
 enum { WORKERS = 4, ITERS = 150 };

@@ -1,4 +1,4 @@
-/* The portable XXH3-64 of src/model/cuda/xxh3_portable.h (the algorithm the GPU checksum
+/* The portable XXH3-64 of src/cache/cuda/xxh3_portable.h (the algorithm the GPU checksum
  * runs) against libxxhash's XXH3_64bits: every length 0..2048 (each short-input path, the
  * block and stripe boundaries of the long one) and large inputs of 1 MiB and more plus odd
  * tails, at aligned and unaligned start addresses. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
-#include "model/cuda/xxh3_portable.h"
+#include "cache/cuda/xxh3_portable.h"
 
 static void check_lengths(const uint8_t *buf, size_t from, size_t to)
 {

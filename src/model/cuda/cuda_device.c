@@ -1,12 +1,9 @@
-/* cuda_device.h over the CUDA runtime. Copies and the checksum run on the per-thread
+/* cuda_device.h over the CUDA runtime. Copies run on the per-thread
  * default stream (cudaStreamPerThread), so I/O threads do not serialize on each other nor
  * wait for the backend's compute and copy streams. */
 #include "model/cuda/cuda_device.h"
 
 #include <cuda_runtime_api.h>
-
-#include "model/cuda/cuda_check.h"
-#include "model/cuda/cuda_kernels.h"
 
 void *cuda_host_alloc(int device, size_t bytes)
 {
@@ -59,24 +56,15 @@ int cuda_copy_to_device(int device, void *dst_device, const void *src, size_t n)
     return copy_sync(device, dst_device, src, n, cudaMemcpyHostToDevice);
 }
 
-int cuda_xxh3_64(int device, const void *src_device, size_t n, uint64_t *out)
-{
-    cudaStream_t s = cudaStreamPerThread;
-    uint64_t *result = NULL;
-    cudaError_t e = cudaSetDevice(device);
-    if (e == cudaSuccess)
-        e = cudaMallocAsync((void **)&result, sizeof *result, s);
-    if (e != cudaSuccess)
-        return (int)e;
-    cuda_clear_stale_error();
-    e = cuda_xxh3_launch(src_device, n, result, s);
-    if (e == cudaSuccess)
-        e = cudaMemcpyAsync(out, result, sizeof *out, cudaMemcpyDeviceToHost, s);
-    cudaError_t freed = cudaFreeAsync(result, s);
-    if (e == cudaSuccess)
-        e = freed;
-    cudaError_t synced = cudaStreamSynchronize(s);
-    return (int)(e != cudaSuccess ? e : synced);
-}
-
 const char *cuda_device_error_string(int rc) { return cudaGetErrorString((cudaError_t)rc); }
+
+const backend_gpu_services cuda_gpu_services = {
+    .host_alloc = cuda_host_alloc,
+    .host_free = cuda_host_free,
+    .device_alloc = cuda_device_alloc,
+    .device_free = cuda_device_free,
+    .bind_thread = cuda_bind_thread,
+    .copy_to_host = cuda_copy_to_host,
+    .copy_to_device = cuda_copy_to_device,
+    .error_string = cuda_device_error_string,
+};

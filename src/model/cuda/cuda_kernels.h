@@ -77,11 +77,6 @@ cudaError_t cuda_kv_copy_rows(void *const *seg_blocks, uint32_t n_blk, uint8_t *
                               uint32_t block_tokens, size_t row_bytes, bool to_blocks,
                               cudaStream_t s);
 
-/* ---- xxh3.cu ---- */
-
-/* *out (device memory) = XXH3-64, seed 0, of n bytes at in (device memory). */
-cudaError_t cuda_xxh3_launch(const void *in, size_t n, uint64_t *out, cudaStream_t s);
-
 #ifdef __cplusplus
 }
 #endif

@@ -15,10 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/object.h"
-#include "cache/tier_file.h"
-#include "cli/bench_redis.h"
-#include "cli/commands.h"
+#include "cache/kvs_admin.h"
+#include "tools/bench/bench.h"
+#include "tools/bench/bench_redis.h"
 
 /* TinyLlama's KV layout; a 256-token chunk of it is ~5.8 MB. */
 static const kvs_layout tinyllama = {22, 4, 64, KVS_DTYPE_F16};
@@ -122,13 +121,13 @@ static kvs_chunk **make_chain(const kvs_layout *lay, uint32_t tokens, uint32_t n
             return NULL;
         }
         uint64_t *p = (uint64_t *)kvs_chunk_segment_mut(c[i], 0, 0);
-        for (size_t k = 0; k < c[i]->info.payload_size / 8; k++) {
+        for (size_t k = 0; k < kvs_chunk_get_info(c[i])->payload_size / 8; k++) {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             p[k] = x;
         }
-        kvs_object_seal(c[i]);
+        kvs_chunk_seal(c[i], NULL);
         parent = key;
     }
     free(tok);
@@ -155,8 +154,8 @@ static int raw_io(const char *dir, bool direct, const uint8_t *buf, size_t obj, 
         fprintf(stderr, "kvspill bench io: create %s: %s\n", path, strerror(errno));
         return -1;
     }
-    uint8_t *rbuf = kvs_object_alloc_buffer(obj);
-    int rc = rbuf ? 0 : -1;
+    void *rbuf = NULL;
+    int rc = posix_memalign(&rbuf, 4096, obj) == 0 ? 0 : -1; /* O_DIRECT's alignment */
     double t0 = now_s();
     for (uint32_t i = 0; i < n && rc == 0; i++)
         if (pwrite(fd, buf, obj, (off_t)i * (off_t)obj) != (ssize_t)obj)
@@ -169,7 +168,7 @@ static int raw_io(const char *dir, bool direct, const uint8_t *buf, size_t obj, 
     *read_s = now_s() - t0;
     if (rc != 0)
         fprintf(stderr, "kvspill bench io: raw I/O on %s: %s\n", path, strerror(errno));
-    kvs_object_free_buffer(rbuf);
+    free(rbuf);
     close(fd);
     unlink(path);
     return rc;
@@ -220,9 +219,11 @@ static int tier_io(kvs_tier *t, kvs_chunk **c, uint32_t n, const kvs_key *ns, do
     t0 = now_s();
     for (uint32_t i = 0; i < n; i += BATCH) {
         uint32_t m = n - i < BATCH ? n - i : BATCH;
-        for (uint32_t k = 0; k < m; k++)
-            req[k] = (kvs_chunk_request){c[i + k]->info.key, i + k, c[i + k]->tokens,
-                                         c[i + k]->info.n_tokens};
+        for (uint32_t k = 0; k < m; k++) {
+            const kvs_chunk_info *info = kvs_chunk_get_info(c[i + k]);
+            req[k] = (kvs_chunk_request){info->key, i + k, kvs_chunk_tokens(c[i + k]),
+                                         info->n_tokens};
+        }
         t->methods->get(t, ns, req, m, out, st);
         for (uint32_t k = 0; k < m; k++) {
             if (st[k] != KVS_OK)
@@ -253,7 +254,7 @@ static int lookup(const char *dir, lookup_cost *lc, kvs_error *err)
     kvs_status st[LOOKUP_CHUNKS];
     t->methods->put(t, c, LOOKUP_CHUNKS, st);
     for (uint32_t i = 0; i < LOOKUP_CHUNKS; i++)
-        keys[i] = c[i]->info.key;
+        keys[i] = kvs_chunk_get_info(c[i])->key;
     free_chain(c, LOOKUP_CHUNKS);
     kvs_tier_stats s0, s1;
     int rc = 0;
@@ -279,7 +280,7 @@ static int lookup(const char *dir, lookup_cost *lc, kvs_error *err)
     return rc;
 }
 
-int cmd_bench_io(int argc, char **argv)
+int bench_io(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--redis"))
@@ -316,7 +317,8 @@ int cmd_bench_io(int argc, char **argv)
     }
     const char *mode = kvs_tier_file_io_mode(t);
     bool direct = kvs_tier_file_uses_direct(t);
-    size_t obj = c[0]->total_size;
+    size_t obj;
+    const uint8_t *object = kvs_chunk_object_bytes(c[0], &obj);
     double bytes = (double)obj * o.chunks;
     double tw[ROUNDS] = {0}, tr[ROUNDS] = {0}, rw[ROUNDS] = {0}, rr[ROUNDS] = {0};
     int rc = 0;
@@ -330,9 +332,9 @@ int cmd_bench_io(int argc, char **argv)
          * of renaming over (and freeing) the previous round's, as raw writes a new file. */
         if (!o.keep || r + 1 < ROUNDS)
             for (uint32_t i = 0; i < o.chunks; i++)
-                t->methods->remove(t, &ns, &c[i]->info.key, &err);
+                t->methods->remove(t, &ns, &kvs_chunk_get_info(c[i])->key, &err);
         if (rc == 0)
-            rc = raw_io(dir, direct, c[0]->buf, obj, o.chunks, &rw[r], &rr[r]);
+            rc = raw_io(dir, direct, object, obj, o.chunks, &rw[r], &rr[r]);
     }
     t->methods->close(t);
     free_chain(c, o.chunks);

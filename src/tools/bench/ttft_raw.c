@@ -1,5 +1,5 @@
 /* Raw read baselines for the TTFT benchmark. */
-#include "cli/ttft_raw.h"
+#include "tools/bench/ttft_raw.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/ttft_engine.h"
+#include "tools/bench/ttft_engine.h"
 
 #define ALIGN 4096
 

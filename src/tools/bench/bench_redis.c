@@ -6,7 +6,7 @@
  * bytes as plain SET/GET pipelines of the same batch size on one connection and does
  * nothing with the answers. Each figure is the median of ROUNDS rounds; tier and raw
  * alternate within a round so that drift on a shared machine hits both. */
-#include "cli/bench_redis.h"
+#include "tools/bench/bench_redis.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/object.h"
-#include "cache/redis_conn.h"
-#include "cache/tier.h"
+#include <hiredis/hiredis.h>
+
+#include "cache/kvs_admin.h"
 
 #define BATCH 8
 #define ROUNDS 5
@@ -117,8 +117,8 @@ static void pick_layout(uint64_t bytes, kvs_layout *layout, uint32_t *n_tokens)
     *layout = (kvs_layout){.n_kv_heads = 4, .head_dim = 64, .dtype = KVS_DTYPE_F16};
     if (bytes >= LAYER_BYTES_256) {
         uint64_t layers = (bytes + LAYER_BYTES_256 / 2) / LAYER_BYTES_256;
-        layout->n_layers = (uint32_t)(layers > KVS_OBJECT_MAX_LAYERS ? KVS_OBJECT_MAX_LAYERS
-                                                                     : layers);
+        /* At most 4096, the object format's bound, as --chunk-bytes is at most 1 GiB. */
+        layout->n_layers = (uint32_t)layers;
         *n_tokens = 256;
     } else {
         layout->n_layers = 1;
@@ -162,9 +162,9 @@ static kvs_status make_data(const bench_opts *o, bench_data *d, kvs_error *err)
                           &d->chunks[i], err);
         if (s != KVS_OK)
             break;
-        fill_random(d->chunks[i]->buf + d->chunks[i]->header_size,
-                    d->chunks[i]->info.payload_size, &rng);
-        kvs_object_seal(d->chunks[i]);
+        fill_random(kvs_chunk_segment_mut(d->chunks[i], 0, 0),
+                    kvs_chunk_get_info(d->chunks[i])->payload_size, &rng);
+        kvs_chunk_seal(d->chunks[i], NULL);
         d->reqs[i] = (kvs_chunk_request){.key = key, .chunk_index = i,
                                          .tokens = kvs_chunk_tokens(d->chunks[i]),
                                          .n_tokens = d->n_tokens};
@@ -225,16 +225,20 @@ static double raw_run(redisContext *c, const bench_data *d, bool set)
         for (uint32_t j = i; j < i + n; j++) {
             char key[64];
             raw_key(j, key, sizeof key);
-            const char *argv[3] = {set ? "SET" : "GET", key, (const char *)d->chunks[j]->buf};
-            const size_t lens[3] = {3, strlen(key), d->chunks[j]->total_size};
+            size_t size;
+            const char *value = (const char *)kvs_chunk_object_bytes(d->chunks[j], &size);
+            const char *argv[3] = {set ? "SET" : "GET", key, value};
+            const size_t lens[3] = {3, strlen(key), size};
             redisAppendCommandArgv(c, set ? 3 : 2, argv, lens);
         }
         for (uint32_t j = 0; j < n; j++) {
             redisReply *r;
             if (redisGetReply(c, (void **)&r) != REDIS_OK)
                 return -1;
+            size_t size;
+            kvs_chunk_object_bytes(d->chunks[i + j], &size);
             bool ok = set ? r->type == REDIS_REPLY_STATUS
-                          : r->type == REDIS_REPLY_STRING && r->len == d->chunks[i + j]->total_size;
+                          : r->type == REDIS_REPLY_STRING && r->len == size;
             freeReplyObject(r);
             if (!ok)
                 return -1;
@@ -301,26 +305,30 @@ static int run(const char *cmd, const bench_opts *o, kvs_tier *t, redisContext *
         }
     }
     double bytes = 0;
-    for (uint32_t i = 0; i < d->n; i++)
-        bytes += (double)d->chunks[i]->total_size;
+    size_t object_bytes = 0;
+    for (uint32_t i = 0; i < d->n; i++) {
+        kvs_chunk_object_bytes(d->chunks[i], &object_bytes);
+        bytes += (double)object_bytes;
+    }
     double gbps[N_MEASURES];
     for (int m = 0; m < N_MEASURES; m++)
         gbps[m] = bytes / median(secs[m]) / 1e9;
 
-    const kvs_chunk *c0 = d->chunks[0];
+    kvs_chunk_object_bytes(d->chunks[0], &object_bytes);
+    uint64_t payload_bytes = kvs_chunk_get_info(d->chunks[0])->payload_size;
     if (o->json) {
         printf("{\"bench\":\"io-redis\",\"object_bytes\":%zu,\"payload_bytes\":%" PRIu64
                ",\"chunks\":%u,\"batch\":%d,\"rounds\":%d,"
                "\"put\":{\"tier_gbps\":%.4f,\"raw_gbps\":%.4f,\"ratio\":%.4f},"
                "\"get\":{\"tier_gbps\":%.4f,\"raw_gbps\":%.4f,\"ratio\":%.4f}}\n",
-               c0->total_size, c0->info.payload_size, d->n, BATCH, ROUNDS, gbps[TIER_PUT],
+               object_bytes, payload_bytes, d->n, BATCH, ROUNDS, gbps[TIER_PUT],
                gbps[RAW_SET], gbps[TIER_PUT] / gbps[RAW_SET], gbps[TIER_GET], gbps[RAW_GET],
                gbps[TIER_GET] / gbps[RAW_GET]);
         return 0;
     }
     printf("redis tier vs hiredis alone: %u objects of %zu bytes (%u layers x %u heads x %u x "
            "%s x %u tokens), batches of %d, median of %d rounds\n",
-           d->n, c0->total_size, d->layout.n_layers, d->layout.n_kv_heads, d->layout.head_dim,
+           d->n, object_bytes, d->layout.n_layers, d->layout.n_kv_heads, d->layout.head_dim,
            kvs_dtype_name(d->layout.dtype), d->n_tokens, BATCH, ROUNDS);
     printf("%-5s %12s %12s %10s\n", "", "tier GB/s", "raw GB/s", "tier/raw");
     printf("%-5s %12.3f %12.3f %10.2f\n", "put", gbps[TIER_PUT], gbps[RAW_SET],
@@ -339,14 +347,12 @@ int bench_io_redis(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* the baseline writes with hiredis unguarded */
 
     kvs_error err = {0};
-    kvs_redis_target target = {.connect_timeout_ms = TIMEOUT_MS, .command_timeout_ms = TIMEOUT_MS};
     redisContext *raw = NULL;
     kvs_tier *t = NULL;
     kvs_redis_tier_options to = {.url = o.url, .pool_size = 1,
                                  .connect_timeout_ms = TIMEOUT_MS,
                                  .command_timeout_ms = TIMEOUT_MS};
-    if (kvs_redis_url_parse(o.url, &target.url, &err) != KVS_OK ||
-        kvs_redis_connect(&target, &raw, &err) != KVS_OK ||
+    if (kvs_redis_connect_url(o.url, TIMEOUT_MS, &raw, &err) != KVS_OK ||
         kvs_tier_redis_open(&to, &t, &err) != KVS_OK) {
         fprintf(stderr, "kvspill %s: %s\n", argv[0], err.msg);
         if (raw)

@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cli/commands.h"
 #include "kvspill.h"
+#include "tools/bench/bench.h"
 
 #define CHAIN 32u          /* chunks per stored prompt */
 #define TOKENS 16u         /* tokens per chunk */
@@ -298,7 +298,7 @@ static int usage(void)
     return 2;
 }
 
-int cmd_bench_scale(int argc, char **argv)
+int bench_scale(int argc, char **argv)
 {
     const char *dir = NULL;
     uint64_t counts[MAX_COUNTS] = {10000, 100000};

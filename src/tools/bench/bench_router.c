@@ -21,10 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
 #include "router/router.h"
 #include "router/upstream_client.h"
 #include "server/http.h"
+#include "tools/bench/bench.h"
 
 enum { PHASES = 4 };
 
@@ -227,7 +227,7 @@ static void print_row(const char *name, const result *r)
            r->stream_p99, r->stream_rps, r->failed);
 }
 
-int cmd_bench_router(int argc, char **argv)
+int bench_router(int argc, char **argv)
 {
     unsigned requests = 20000, conc = 64;
     static const struct option opts[] = {

@@ -1,7 +1,7 @@
 /* What `kvspill bench ttft` needs from the engine: opening one in a given cache
  * configuration, and running a request to completion while timing its first tokens. */
-#ifndef KVSPILL_CLI_TTFT_ENGINE_H
-#define KVSPILL_CLI_TTFT_ENGINE_H
+#ifndef KVSPILL_TOOLS_BENCH_TTFT_ENGINE_H
+#define KVSPILL_TOOLS_BENCH_TTFT_ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>

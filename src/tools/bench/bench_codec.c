@@ -15,10 +15,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli_engine.h"
-#include "cli/commands.h"
 #include "kvspill.h"
 #include "model/kv_codec.h"
+#include "tools/bench/bench.h"
+#include "tools/model_runner.h"
 
 enum { CHUNK = 256, MAX_LENGTHS = 8, PREFILL_BATCH = 512, CODEC_REPS = 5 };
 
@@ -46,7 +46,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Evaluates n tokens at positions [p0, p0 + n) of kv; logits of the last one when wanted. */
-static int eval_run(cli_engine *e, kv_cache *kv, const int32_t *tokens, uint32_t p0, uint32_t n,
+static int eval_run(model_runner *e, kv_cache *kv, const int32_t *tokens, uint32_t p0, uint32_t n,
                     float *logits, model_error *err)
 {
     uint32_t pos[PREFILL_BATCH], seq[PREFILL_BATCH] = {0}, last = n - 1;
@@ -55,13 +55,13 @@ static int eval_run(cli_engine *e, kv_cache *kv, const int32_t *tokens, uint32_t
     fwd_batch b = {n, tokens, pos, seq, logits ? 1 : 0, &last};
     kv_cache *keep = e->kv;
     e->kv = kv;
-    int rc = cli_eval(e, &b, logits, err);
+    int rc = model_runner_eval(e, &b, logits, err);
     e->kv = keep;
     return rc;
 }
 
 /* Positions [0, n) of a's KV through codec c into b, a chunk payload at a time. */
-static int through_codec(cli_engine *e, kv_cache *a, kv_cache *b, kv_codec c, uint32_t n,
+static int through_codec(model_runner *e, kv_cache *a, kv_cache *b, kv_codec c, uint32_t n,
                          model_error *err)
 {
     size_t row = kv_codec_row_bytes(c, a->dtype, a->n_kv_heads, a->head_dim);
@@ -152,7 +152,7 @@ static int parse_lengths(const char *s, uint32_t *out, int *n)
 }
 
 /* One prompt length: every codec's figures, printed. */
-static int measure(const char *cmd, cli_engine *e, kv_cache *b, uint32_t len, uint32_t gen,
+static int measure(const char *cmd, model_runner *e, kv_cache *b, uint32_t len, uint32_t gen,
                    unsigned seed)
 {
     size_t vocab = e->m->hp.n_vocab;
@@ -203,10 +203,10 @@ out:
     return rc;
 }
 
-int cmd_bench_codec(int argc, char **argv)
+int bench_codec(int argc, char **argv)
 {
     const char *cmd = argv[0], *lengths = "512,2048";
-    cli_engine_opts o = {.device = "cpu"};
+    model_runner_opts o = {.device = "cpu"};
     uint32_t gen = 16;
     unsigned seed = 1;
     static const struct option opts[] = {
@@ -239,8 +239,8 @@ int cmd_bench_codec(int argc, char **argv)
     for (int i = 0; i < n_lens; i++)
         max_len = lens[i] > max_len ? lens[i] : max_len;
     o.max_pos = max_len + gen;
-    cli_engine e;
-    if (cli_engine_open(cmd, &o, &e) != 0)
+    model_runner e;
+    if (model_runner_open(cmd, &o, &e) != 0)
         return 2;
     const model_hparams *hp = &e.m->hp;
     kv_cache *b = NULL;
@@ -272,6 +272,6 @@ int cmd_bench_codec(int argc, char **argv)
         status = measure(cmd, &e, b, lens[i], gen, seed) ? 1 : 0;
 close:
     kv_cache_destroy(b);
-    cli_engine_close(&e);
+    model_runner_close(&e);
     return status;
 }

@@ -1,11 +1,11 @@
-#include "cli/cli_engine.h"
+/* model_runner.h: the option strings parsed (a bad one reported with the command's name),
+ * then the model layer's constructors in order, undone in reverse on a failure. */
+#include "tools/model_runner.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-int cli_engine_open(const char *cmd, const cli_engine_opts *o, cli_engine *e)
+int model_runner_open(const char *cmd, const model_runner_opts *o, model_runner *e)
 {
     memset(e, 0, sizeof *e);
     model_error err = {{0}};
@@ -35,13 +35,13 @@ int cli_engine_open(const char *cmd, const cli_engine_opts *o, cli_engine *e)
         kv_contiguous_create(e->be, e->m->hp.n_layer, e->m->hp.n_head_kv, e->m->hp.head_dim,
                              1, o->max_pos ? o->max_pos : 1, dt, &e->kv, &err)) {
         fprintf(stderr, "kvspill %s: %s\n", cmd, err.msg);
-        cli_engine_close(e);
+        model_runner_close(e);
         return -1;
     }
     return 0;
 }
 
-void cli_engine_close(cli_engine *e)
+void model_runner_close(model_runner *e)
 {
     kv_cache_destroy(e->kv); /* before the backend whose memory it is */
     backend_destroy(e->be);
@@ -50,44 +50,7 @@ void cli_engine_close(cli_engine *e)
     memset(e, 0, sizeof *e);
 }
 
-int cli_eval(cli_engine *e, const fwd_batch *b, float *logits, model_error *err)
+int model_runner_eval(model_runner *e, const fwd_batch *b, float *logits, model_error *err)
 {
     return e->be->ops->eval(e->be, e->kv, b, logits, err);
-}
-
-int cli_read_ints(const char *cmd, const char *path, int32_t **out, uint32_t *n)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "kvspill %s: %s: %s\n", cmd, path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 256;
-    int32_t *v = malloc(cap * sizeof *v);
-    *n = 0;
-    long x;
-    int rc;
-    while (v && (rc = fscanf(f, "%ld", &x)) == 1) {
-        if (*n == cap) {
-            int32_t *g = realloc(v, 2 * cap * sizeof *v);
-            if (!g) {
-                free(v);
-                v = NULL;
-                break;
-            }
-            v = g;
-            cap *= 2;
-        }
-        v[(*n)++] = (int32_t)x;
-    }
-    int bad = v && !feof(f);
-    fclose(f);
-    if (!v || bad) {
-        fprintf(stderr, "kvspill %s: %s: %s\n", cmd, path,
-                v ? "not a list of integers" : "out of memory");
-        free(v);
-        return -1;
-    }
-    *out = v;
-    return 0;
 }

@@ -1,6 +1,6 @@
 /* The multi-turn chat replay of the TTFT benchmark: one thread per client, each blocking on
  * its own requests, as concurrent HTTP clients would. */
-#include "cli/ttft_chat.h"
+#include "tools/bench/ttft_chat.h"
 
 #include <pthread.h>
 #include <stdio.h>

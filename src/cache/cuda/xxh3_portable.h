@@ -1,5 +1,5 @@
 /* XXH3-64 with seed 0 and the default secret, written from the xxHash specification
- * (doc/xxhash_spec.md) once for both the CPU and the GPU: every function is KVS_HD
+ * (doc/xxhash_spec.md) once for both the CPU and the GPU: every function is KVS_XXH3_HD
  * (__host__ __device__ under nvcc, plain C elsewhere). tests/unit/test_xxh3_portable.c checks
  * it against libxxhash on the CPU; cuda/xxh3.cu runs the long-input loop with a warp per
  * buffer and calls the pieces below for everything else.
@@ -7,13 +7,17 @@
  * The secret is passed in (kvs_xxh3_host_secret(), or a device copy) because device
  * code cannot read a host variable. Every read is little-endian byte by byte, so any
  * alignment of input and secret works. */
-#ifndef KVSPILL_MODEL_CUDA_XXH3_PORTABLE_H
-#define KVSPILL_MODEL_CUDA_XXH3_PORTABLE_H
+#ifndef KVSPILL_CACHE_CUDA_XXH3_PORTABLE_H
+#define KVSPILL_CACHE_CUDA_XXH3_PORTABLE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/cuda/hd.h"
+#ifdef __CUDACC__
+#define KVS_XXH3_HD __host__ __device__
+#else
+#define KVS_XXH3_HD
+#endif
 
 #define KVS_XXH3_SECRET_SIZE 192
 #define KVS_XXH3_STRIPE_LEN 64
@@ -62,22 +66,22 @@ static inline const uint8_t *kvs_xxh3_host_secret(void)
     return secret;
 }
 
-static inline KVS_HD uint32_t kvs_xxh_read32(const uint8_t *p)
+static inline KVS_XXH3_HD uint32_t kvs_xxh_read32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static inline KVS_HD uint64_t kvs_xxh_read64(const uint8_t *p)
+static inline KVS_XXH3_HD uint64_t kvs_xxh_read64(const uint8_t *p)
 {
     return (uint64_t)kvs_xxh_read32(p) | (uint64_t)kvs_xxh_read32(p + 4) << 32;
 }
 
-static inline KVS_HD uint64_t kvs_xxh_rotl64(uint64_t x, int r)
+static inline KVS_XXH3_HD uint64_t kvs_xxh_rotl64(uint64_t x, int r)
 {
     return (x << r) | (x >> (64 - r));
 }
 
-static inline KVS_HD uint64_t kvs_xxh_swap64(uint64_t x)
+static inline KVS_XXH3_HD uint64_t kvs_xxh_swap64(uint64_t x)
 {
     uint64_t r = 0;
     for (int i = 0; i < 8; i++)
@@ -86,7 +90,7 @@ static inline KVS_HD uint64_t kvs_xxh_swap64(uint64_t x)
 }
 
 /* The 128-bit product of a and b, folded: low half XOR high half. */
-static inline KVS_HD uint64_t kvs_xxh_mul128_fold64(uint64_t a, uint64_t b)
+static inline KVS_XXH3_HD uint64_t kvs_xxh_mul128_fold64(uint64_t a, uint64_t b)
 {
 #ifdef __CUDA_ARCH__
     return (a * b) ^ __umul64hi(a, b);
@@ -96,7 +100,7 @@ static inline KVS_HD uint64_t kvs_xxh_mul128_fold64(uint64_t a, uint64_t b)
 #endif
 }
 
-static inline KVS_HD uint64_t kvs_xxh64_avalanche(uint64_t h)
+static inline KVS_XXH3_HD uint64_t kvs_xxh64_avalanche(uint64_t h)
 {
     h ^= h >> 33;
     h *= KVS_XXH_PRIME64_2;
@@ -106,7 +110,7 @@ static inline KVS_HD uint64_t kvs_xxh64_avalanche(uint64_t h)
     return h;
 }
 
-static inline KVS_HD uint64_t kvs_xxh3_avalanche(uint64_t h)
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_avalanche(uint64_t h)
 {
     h ^= h >> 37;
     h *= KVS_XXH_PRIME_MX1;
@@ -114,7 +118,7 @@ static inline KVS_HD uint64_t kvs_xxh3_avalanche(uint64_t h)
     return h;
 }
 
-static inline KVS_HD uint64_t kvs_xxh3_rrmxmx(uint64_t h, uint64_t len)
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_rrmxmx(uint64_t h, uint64_t len)
 {
     h ^= kvs_xxh_rotl64(h, 49) ^ kvs_xxh_rotl64(h, 24);
     h *= KVS_XXH_PRIME_MX2;
@@ -126,7 +130,7 @@ static inline KVS_HD uint64_t kvs_xxh3_rrmxmx(uint64_t h, uint64_t len)
 
 /* ---- short inputs (seed 0, so the seed terms of the specification vanish) ---- */
 
-static inline KVS_HD uint64_t kvs_xxh3_len_0to16(const uint8_t *in, size_t len,
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_len_0to16(const uint8_t *in, size_t len,
                                                  const uint8_t *secret)
 {
     if (len > 8) {
@@ -151,13 +155,13 @@ static inline KVS_HD uint64_t kvs_xxh3_len_0to16(const uint8_t *in, size_t len,
     return kvs_xxh64_avalanche(kvs_xxh_read64(secret + 56) ^ kvs_xxh_read64(secret + 64));
 }
 
-static inline KVS_HD uint64_t kvs_xxh3_mix16(const uint8_t *in, const uint8_t *secret)
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_mix16(const uint8_t *in, const uint8_t *secret)
 {
     return kvs_xxh_mul128_fold64(kvs_xxh_read64(in) ^ kvs_xxh_read64(secret),
                                  kvs_xxh_read64(in + 8) ^ kvs_xxh_read64(secret + 8));
 }
 
-static inline KVS_HD uint64_t kvs_xxh3_len_17to128(const uint8_t *in, size_t len,
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_len_17to128(const uint8_t *in, size_t len,
                                                    const uint8_t *secret)
 {
     uint64_t acc = (uint64_t)len * KVS_XXH_PRIME64_1;
@@ -170,7 +174,7 @@ static inline KVS_HD uint64_t kvs_xxh3_len_17to128(const uint8_t *in, size_t len
     return kvs_xxh3_avalanche(acc);
 }
 
-static inline KVS_HD uint64_t kvs_xxh3_len_129to240(const uint8_t *in, size_t len,
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_len_129to240(const uint8_t *in, size_t len,
                                                     const uint8_t *secret)
 {
     uint64_t acc = (uint64_t)len * KVS_XXH_PRIME64_1;
@@ -188,20 +192,20 @@ static inline KVS_HD uint64_t kvs_xxh3_len_129to240(const uint8_t *in, size_t le
 
 /* What one 8-byte word of a stripe adds to its own accumulator (the other accumulator of
  * its pair receives the word itself). */
-static inline KVS_HD uint64_t kvs_xxh3_word_product(uint64_t word, uint64_t key)
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_word_product(uint64_t word, uint64_t key)
 {
     uint64_t k = word ^ key;
     return (k & 0xffffffffu) * (k >> 32);
 }
 
-static inline KVS_HD uint64_t kvs_xxh3_scramble_one(uint64_t acc, uint64_t key)
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_scramble_one(uint64_t acc, uint64_t key)
 {
     acc ^= acc >> 47;
     acc ^= key;
     return acc * KVS_XXH_PRIME32_1;
 }
 
-static inline KVS_HD void kvs_xxh3_init_accs(uint64_t acc[8])
+static inline KVS_XXH3_HD void kvs_xxh3_init_accs(uint64_t acc[8])
 {
     acc[0] = KVS_XXH_PRIME32_3;
     acc[1] = KVS_XXH_PRIME64_1;
@@ -213,7 +217,7 @@ static inline KVS_HD void kvs_xxh3_init_accs(uint64_t acc[8])
     acc[7] = KVS_XXH_PRIME32_1;
 }
 
-static inline KVS_HD void kvs_xxh3_accumulate_stripe(uint64_t acc[8], const uint8_t *stripe,
+static inline KVS_XXH3_HD void kvs_xxh3_accumulate_stripe(uint64_t acc[8], const uint8_t *stripe,
                                                      const uint8_t *secret)
 {
     for (int i = 0; i < 8; i++) {
@@ -223,14 +227,14 @@ static inline KVS_HD void kvs_xxh3_accumulate_stripe(uint64_t acc[8], const uint
     }
 }
 
-static inline KVS_HD void kvs_xxh3_scramble(uint64_t acc[8], const uint8_t *secret)
+static inline KVS_XXH3_HD void kvs_xxh3_scramble(uint64_t acc[8], const uint8_t *secret)
 {
     for (int i = 0; i < 8; i++)
         acc[i] = kvs_xxh3_scramble_one(acc[i], kvs_xxh_read64(secret + KVS_XXH3_SCRAMBLE_OFFSET + 8 * i));
 }
 
 /* Stripes [first, first + n) of a block (at most KVS_XXH3_STRIPES_PER_BLOCK). */
-static inline KVS_HD void kvs_xxh3_accumulate(uint64_t acc[8], const uint8_t *block, size_t n,
+static inline KVS_XXH3_HD void kvs_xxh3_accumulate(uint64_t acc[8], const uint8_t *block, size_t n,
                                               const uint8_t *secret)
 {
     for (size_t s = 0; s < n; s++)
@@ -238,13 +242,13 @@ static inline KVS_HD void kvs_xxh3_accumulate(uint64_t acc[8], const uint8_t *bl
 }
 
 /* Full blocks of a long input, followed by kvs_xxh3_long_finish. */
-static inline KVS_HD size_t kvs_xxh3_full_blocks(size_t len)
+static inline KVS_XXH3_HD size_t kvs_xxh3_full_blocks(size_t len)
 {
     return (len - 1) / KVS_XXH3_BLOCK_LEN;
 }
 
 /* After the full blocks: the partial last block, the input's last 64 bytes, the merge. */
-static inline KVS_HD uint64_t kvs_xxh3_long_finish(uint64_t acc[8], const uint8_t *in,
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_long_finish(uint64_t acc[8], const uint8_t *in,
                                                    size_t len, const uint8_t *secret)
 {
     size_t done = kvs_xxh3_full_blocks(len) * KVS_XXH3_BLOCK_LEN;
@@ -260,7 +264,7 @@ static inline KVS_HD uint64_t kvs_xxh3_long_finish(uint64_t acc[8], const uint8_
 }
 
 /* Inputs of at most KVS_XXH3_MIDSIZE_MAX bytes. */
-static inline KVS_HD uint64_t kvs_xxh3_short(const uint8_t *in, size_t len, const uint8_t *secret)
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_short(const uint8_t *in, size_t len, const uint8_t *secret)
 {
     if (len <= 16)
         return kvs_xxh3_len_0to16(in, len, secret);
@@ -270,7 +274,7 @@ static inline KVS_HD uint64_t kvs_xxh3_short(const uint8_t *in, size_t len, cons
 }
 
 /* The whole hash, sequentially (the CPU reference of the GPU path). */
-static inline KVS_HD uint64_t kvs_xxh3_64(const void *data, size_t len, const uint8_t *secret)
+static inline KVS_XXH3_HD uint64_t kvs_xxh3_64(const void *data, size_t len, const uint8_t *secret)
 {
     const uint8_t *in = (const uint8_t *)data;
     if (len <= KVS_XXH3_MIDSIZE_MAX)

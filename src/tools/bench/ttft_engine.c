@@ -1,6 +1,6 @@
 /* Engines for the TTFT benchmark, configured as `kvspill serve` configures them from the
  * LMCACHE_* variables, and a synchronous request runner on top of the event callback. */
-#include "cli/ttft_engine.h"
+#include "tools/bench/ttft_engine.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli_engine.h"
-#include "cli/commands.h"
+#include "tools/bench/bench.h"
+#include "tools/model_runner.h"
 
 static double now_s(void)
 {
@@ -75,10 +75,10 @@ static void usage(FILE *f, const char *cmd)
                "         [--kernels auto|scalar|avx2|avx512] [--json]\n", cmd);
 }
 
-int cmd_bench_engine(int argc, char **argv)
+int bench_engine(int argc, char **argv)
 {
     const char *cmd = argv[0];
-    cli_engine_opts o = {.threads = 2};
+    model_runner_opts o = {.threads = 2};
     long n_prompt = 512, n_gen = 64;
     int json = 0;
     static const struct option opts[] = {
@@ -107,9 +107,9 @@ int cmd_bench_engine(int argc, char **argv)
         usage(stderr, cmd);
         return 2;
     }
-    cli_engine e;
+    model_runner e;
     o.max_pos = (uint32_t)(n_prompt + n_gen);
-    if (cli_engine_open(cmd, &o, &e) != 0)
+    if (model_runner_open(cmd, &o, &e) != 0)
         return 2;
     uint32_t vocab = e.m->hp.n_vocab, np = (uint32_t)n_prompt;
     int32_t *tok = malloc(np * sizeof *tok);
@@ -130,7 +130,7 @@ int cmd_bench_engine(int argc, char **argv)
     uint32_t last = np - 1, zero = 0;
     fwd_batch b = {np, tok, pos, seq, 1, &last};
     double t0 = now_s();
-    if (cli_eval(&e, &b, logits, &err) != 0)
+    if (model_runner_eval(&e, &b, logits, &err) != 0)
         goto fail;
     double t_prefill = now_s() - t0;
     t0 = now_s();
@@ -138,7 +138,7 @@ int cmd_bench_engine(int argc, char **argv)
         int32_t t = tok[i % np];
         uint32_t p = np + (uint32_t)i;
         fwd_batch step = {1, &t, &p, &zero, 1, &zero};
-        if (cli_eval(&e, &step, logits, &err) != 0)
+        if (model_runner_eval(&e, &step, logits, &err) != 0)
             goto fail;
     }
     double t_decode = now_s() - t0;
@@ -174,6 +174,6 @@ out:
     free(pos);
     free(seq);
     free(logits);
-    cli_engine_close(&e);
+    model_runner_close(&e);
     return status;
 }

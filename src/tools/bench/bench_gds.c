@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
 #include "engine/gpu_ops.h"
 #include "kvspill.h"
+#include "tools/bench/bench.h"
 
 /* TinyLlama's KV layout, 256-token chunks (5.8 MB payloads), as `bench io` uses. */
 static const kvs_layout tinyllama = {22, 4, 64, KVS_DTYPE_F16};
@@ -377,7 +377,7 @@ static void teardown(gds_bench *b)
     free(b->tokens);
 }
 
-int cmd_bench_gds(int argc, char **argv)
+int bench_gds(int argc, char **argv)
 {
     gds_bench b = {.n = 64};
     bool json = false;

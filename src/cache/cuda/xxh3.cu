@@ -4,8 +4,8 @@
 // on one warp: each lane loads 4 of a block's 128 words with coalesced loads, and since
 // every word of a block is added into the accumulators, the lanes' shares are summed with
 // shuffles. Lane L keeps accumulator L % 8 (all 8 x 4 copies stay identical).
-#include "model/cuda/cuda_kernels.h"
-#include "model/cuda/xxh3_portable.h"
+#include "cache/cuda/xxh3_kernel.h"
+#include "cache/cuda/xxh3_portable.h"
 
 namespace {
 
@@ -76,7 +76,7 @@ __global__ void xxh3_warp_kernel(const uint8_t *in, size_t len, uint64_t *out)
 
 } // namespace
 
-extern "C" cudaError_t cuda_xxh3_launch(const void *in, size_t n, uint64_t *out, cudaStream_t s)
+extern "C" cudaError_t kvs_xxh3_launch(const void *in, size_t n, uint64_t *out, cudaStream_t s)
 {
     xxh3_warp_kernel<<<1, 32, 0, s>>>((const uint8_t *)in, n, out);
     return cudaGetLastError();

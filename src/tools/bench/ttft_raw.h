@@ -1,7 +1,7 @@
 /* Baselines of `kvspill bench ttft`, measured in the same run: how fast the bytes a warm
  * request loads can be read with no cache library in the way. */
-#ifndef KVSPILL_CLI_TTFT_RAW_H
-#define KVSPILL_CLI_TTFT_RAW_H
+#ifndef KVSPILL_TOOLS_BENCH_TTFT_RAW_H
+#define KVSPILL_TOOLS_BENCH_TTFT_RAW_H
 
 #include <stdint.h>
 

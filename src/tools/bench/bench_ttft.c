@@ -20,11 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
-#include "cli/ttft_chat.h"
-#include "cli/ttft_engine.h"
-#include "cli/ttft_raw.h"
 #include "model/model.h"
+#include "tools/bench/bench.h"
+#include "tools/bench/ttft_chat.h"
+#include "tools/bench/ttft_engine.h"
+#include "tools/bench/ttft_raw.h"
 
 #define MAX_LENGTHS 16
 #define CHUNK 256
@@ -262,7 +262,7 @@ static void print_rows(bool json, uint32_t len, row rows[N_CASES], const double 
     }
 }
 
-int cmd_bench_ttft(int argc, char **argv)
+int bench_ttft(int argc, char **argv)
 {
     const char *cmd = argv[0], *lengths = "1024,2048,4096,8192";
     ttft_setup base = {.threads = 2, .chunk = CHUNK};
