@@ -83,7 +83,8 @@ static int drain_raw(detok *d, bool final)
             return -1;
         i += (size_t)len;
     }
-    memmove(d->raw.p, d->raw.p + i, n - i);
+    if (i < n) /* (raw.p is NULL before a token with bytes arrives) */
+        memmove(d->raw.p, d->raw.p + i, n - i);
     d->raw.n = n - i;
     return 0;
 }
