@@ -159,9 +159,9 @@ static void test_backend_transfer(void **state)
     model_gen_params p = {.n_layer = 2, .n_embd = 64, .n_head = 4, .n_head_kv = 2,
                           .n_ff = 128, .n_ctx = 256, .rope_base = 10000.0f,
                           .type = GGML_TYPE_F32, .seed = 20261207};
-    fixture_model fm;
+    fixture_model fm = {0};
     backend *b = NULL;
-    kv_cache *a, *z;
+    kv_cache *a = NULL, *z = NULL;
     model_error err = {{0}};
     if (model_gen_write(&p, path, NULL, NULL, &err) || gguf_open(path, &fm.gf, &err) ||
         model_load(fm.gf, &fm.m, &err) ||
