@@ -19,6 +19,7 @@
 #include "model/kv_codec.h"
 #include "tools/bench/bench.h"
 #include "tools/model_runner.h"
+#include "tools/bench/bench_util.h"
 
 enum { CHUNK = 256, MAX_LENGTHS = 8, PREFILL_BATCH = 512, CODEC_REPS = 5 };
 
@@ -30,19 +31,6 @@ static void usage(FILE *f, const char *cmd)
     fprintf(f, "usage: kvspill %s --model FILE [--lengths 512,2048] [--gen N (16)]\n"
                "         [--device auto|cpu|cuda] [--kv f16|f32] [--threads N] [--seed S]\n",
             cmd);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Evaluates n tokens at positions [p0, p0 + n) of kv; logits of the last one when wanted. */
@@ -119,36 +107,20 @@ static void codec_speed(kv_codec c, uint32_t heads, uint32_t dim, double *enc, d
         src[i] = (uint16_t)(0x3000 + rand() % 0x1000) | (uint16_t)(rand() & 1 ? 0x8000 : 0);
     double te[CODEC_REPS], td[CODEC_REPS];
     for (int r = 0; r < CODEC_REPS; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         kv_codec_encode(c, KV_F16, src, q, rows, heads, dim);
-        double t1 = now_s();
+        double t1 = bench_now_s();
         kv_codec_decode(c, KV_F16, q, back, rows, heads, dim);
-        double t2 = now_s();
+        double t2 = bench_now_s();
         te[r] = (double)n * 2 / (t1 - t0) / 1e9;
         td[r] = (double)n * 2 / (t2 - t1) / 1e9;
     }
-    qsort(te, CODEC_REPS, sizeof *te, cmp_double);
-    qsort(td, CODEC_REPS, sizeof *td, cmp_double);
-    *enc = te[CODEC_REPS / 2];
-    *dec = td[CODEC_REPS / 2];
+    *enc = bench_median(te, CODEC_REPS);
+    *dec = bench_median(td, CODEC_REPS);
 out:
     free(src);
     free(back);
     free(q);
-}
-
-static int parse_lengths(const char *s, uint32_t *out, int *n)
-{
-    *n = 0;
-    for (const char *p = s; *p && *n < MAX_LENGTHS;) {
-        char *end;
-        unsigned long v = strtoul(p, &end, 10);
-        if (end == p || v < 2 || v > (1u << 20) || (*end && *end != ','))
-            return -1;
-        out[(*n)++] = (uint32_t)v;
-        p = *end ? end + 1 : end;
-    }
-    return *n ? 0 : -1;
 }
 
 /* One prompt length: every codec's figures, printed. */
@@ -231,7 +203,8 @@ int bench_codec(int argc, char **argv)
     }
     uint32_t lens[MAX_LENGTHS];
     int n_lens;
-    if (!o.model_path || optind != argc || gen == 0 || parse_lengths(lengths, lens, &n_lens)) {
+    if (!o.model_path || optind != argc || gen == 0 ||
+        bench_parse_lengths(lengths, 2, 1u << 20, lens, MAX_LENGTHS, &n_lens)) {
         usage(stderr, cmd);
         return 2;
     }

@@ -13,13 +13,7 @@
 
 #include "tools/bench/bench.h"
 #include "tools/model_runner.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "tools/bench/bench_util.h"
 
 typedef struct read_part {
     const uint64_t *p;
@@ -54,7 +48,7 @@ static double weight_read_gbs(const gguf_file *gf, int threads, double *bytes)
     for (int rep = 0; rep < 3; rep++) {
         pthread_t th[64];
         read_part parts[64];
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (int i = 0; i < threads; i++) {
             parts[i] = (read_part){(const uint64_t *)(const void *)lo + i * per,
                                    i == threads - 1 ? words - i * per : per, 0};
@@ -62,7 +56,7 @@ static double weight_read_gbs(const gguf_file *gf, int threads, double *bytes)
         }
         for (int i = 0; i < threads; i++)
             pthread_join(th[i], NULL);
-        double gbs = words * 8.0 / (now_s() - t0) / 1e9;
+        double gbs = words * 8.0 / (bench_now_s() - t0) / 1e9;
         best = gbs > best ? gbs : best;
     }
     return best;
@@ -129,11 +123,11 @@ int bench_engine(int argc, char **argv)
     }
     uint32_t last = np - 1, zero = 0;
     fwd_batch b = {np, tok, pos, seq, 1, &last};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (model_runner_eval(&e, &b, logits, &err) != 0)
         goto fail;
-    double t_prefill = now_s() - t0;
-    t0 = now_s();
+    double t_prefill = bench_now_s() - t0;
+    t0 = bench_now_s();
     for (long i = 0; i < n_gen; i++) {
         int32_t t = tok[i % np];
         uint32_t p = np + (uint32_t)i;
@@ -141,7 +135,7 @@ int bench_engine(int argc, char **argv)
         if (model_runner_eval(&e, &step, logits, &err) != 0)
             goto fail;
     }
-    double t_decode = now_s() - t0;
+    double t_decode = bench_now_s() - t0;
     double pp = np / t_prefill, tg = n_gen ? n_gen / t_decode : 0.0;
     const model_hparams *hp = &e.m->hp;
     double wbytes, gbs = weight_read_gbs(e.gf, o.threads, &wbytes);

@@ -23,6 +23,7 @@
 #include "engine/gpu_ops.h"
 #include "kvspill.h"
 #include "tools/bench/bench.h"
+#include "tools/bench/bench_util.h"
 
 /* TinyLlama's KV layout, 256-token chunks (5.8 MB payloads), as `bench io` uses. */
 static const kvs_layout tinyllama = {22, 4, 64, KVS_DTYPE_F16};
@@ -44,13 +45,6 @@ typedef struct gds_bench {
     kvs_chunk_request *req;
     int32_t *tokens;     /* n × TOKENS */
 } gds_bench;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int usage(void)
 {
@@ -142,12 +136,12 @@ static int tier_write(gds_bench *b, double *s)
         return fail("write", "out of memory");
     /* Device chunks are filled untimed: in an engine a gather kernel writes them in place.
      * Host chunks are filled timed: the copy from the GPU is part of that path's cost. */
-    double t0 = now_s();
+    double t0 = bench_now_s();
     uint32_t made = 0;
     while (made < b->n && (c[made] = make_chunk(b, made)))
         made++;
     if (b->device_chunks)
-        t0 = now_s();
+        t0 = bench_now_s();
     kvs_batch *batch = NULL;
     kvs_error err;
     int rc = made == b->n ? 0 : -1;
@@ -161,7 +155,7 @@ static int tier_write(gds_bench *b, double *s)
     } else
         for (uint32_t i = 0; i < made; i++)
             kvs_chunk_release(c[i]);
-    *s = now_s() - t0;
+    *s = bench_now_s() - t0;
     free(c);
     return rc;
 }
@@ -171,7 +165,7 @@ static int tier_read(gds_bench *b, double *s)
 {
     kvs_batch *batch = NULL;
     kvs_error err;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (kvs_get_async(b->cache, &b->ns, b->req, b->n, &batch, &err) != KVS_OK)
         return fail("get", err.msg);
     kvs_batch_wait(batch, -1);
@@ -182,7 +176,7 @@ static int tier_read(gds_bench *b, double *s)
             b->gpu->copy_to_device(b->gpu->user, b->dev, kvs_chunk_payload(c), b->payload))
             rc = fail("get", "copy to the GPU failed");
     }
-    *s = now_s() - t0;
+    *s = bench_now_s() - t0;
     if (kvs_batch_loaded(batch) != b->n)
         rc = fail("get", kvs_status_str(kvs_batch_item_status(batch, kvs_batch_loaded(batch))));
     if (rc == 0) {
@@ -257,22 +251,22 @@ static int raw_io(gds_bench *b, double *write_s, double *read_s, double *bytes)
             fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
             return fail(path, strerror(errno));
-        double t0 = now_s();
+        double t0 = bench_now_s();
         int rc = b->gpu->copy_to_host(b->gpu->user, b->host, b->dev, size) ? -1 : 0;
         if (rc == 0 && pwrite(fd, b->host, size, 0) != (ssize_t)size)
             rc = -1;
-        *write_s += now_s() - t0;
+        *write_s += bench_now_s() - t0;
         close(fd);
         if (rc == 0) {
             drop_cached_pages(path);
             fd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
             if (fd < 0)
                 fd = open(path, O_RDONLY | O_CLOEXEC);
-            t0 = now_s();
+            t0 = bench_now_s();
             if (fd < 0 || pread(fd, b->host, size, 0) != (ssize_t)size ||
                 b->gpu->copy_to_device(b->gpu->user, b->dev, b->host, size))
                 rc = -1;
-            *read_s += now_s() - t0;
+            *read_s += bench_now_s() - t0;
             if (fd >= 0)
                 close(fd);
         }
@@ -291,18 +285,6 @@ static int remove_chain(gds_bench *b)
         if (kvs_remove(b->cache, &b->ns, &b->req[i].key, &err) != KVS_OK)
             return fail("remove", err.msg);
     return 0;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, c = *(const double *)y;
-    return (a > c) - (a < c);
-}
-
-static double median(double *v)
-{
-    qsort(v, ROUNDS, sizeof *v, cmp_double);
-    return v[ROUNDS / 2];
 }
 
 typedef struct gds_round {
@@ -410,7 +392,8 @@ int bench_gds(int argc, char **argv)
             rw[r] = rounds[r].raw_write;
             rr[r] = rounds[r].raw_read;
         }
-        double gw = median(tw), gr = median(tr), pw = median(rw), pr = median(rr);
+        double gw = bench_median(tw, ROUNDS), gr = bench_median(tr, ROUNDS);
+        double pw = bench_median(rw, ROUNDS), pr = bench_median(rr, ROUNDS);
         if (json)
             printf("{\"io_path\":\"%s\",\"chunks\":%u,\"payload_bytes\":%zu,"
                    "\"gds_write_gbps\":%.3f,\"gds_read_gbps\":%.3f,\"raw_write_gbps\":%.3f,"

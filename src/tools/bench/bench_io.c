@@ -18,6 +18,7 @@
 #include "cache/kvs_admin.h"
 #include "tools/bench/bench.h"
 #include "tools/bench/bench_redis.h"
+#include "tools/bench/bench_util.h"
 
 /* TinyLlama's KV layout; a 256-token chunk of it is ~5.8 MB. */
 static const kvs_layout tinyllama = {22, 4, 64, KVS_DTYPE_F16};
@@ -37,13 +38,6 @@ typedef struct bench_opts {
     uint32_t streams; /* threads a tier batch is split over; 0: the tier's default */
     bool json, keep;
 } bench_opts;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int usage(void)
 {
@@ -156,16 +150,16 @@ static int raw_io(const char *dir, bool direct, const uint8_t *buf, size_t obj, 
     }
     void *rbuf = NULL;
     int rc = posix_memalign(&rbuf, 4096, obj) == 0 ? 0 : -1; /* O_DIRECT's alignment */
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t i = 0; i < n && rc == 0; i++)
         if (pwrite(fd, buf, obj, (off_t)i * (off_t)obj) != (ssize_t)obj)
             rc = -1;
-    *write_s = now_s() - t0;
-    t0 = now_s();
+    *write_s = bench_now_s() - t0;
+    t0 = bench_now_s();
     for (uint32_t i = 0; i < n && rc == 0; i++)
         if (pread(fd, rbuf, obj, (off_t)i * (off_t)obj) != (ssize_t)obj)
             rc = -1;
-    *read_s = now_s() - t0;
+    *read_s = bench_now_s() - t0;
     if (rc != 0)
         fprintf(stderr, "kvspill bench io: raw I/O on %s: %s\n", path, strerror(errno));
     free(rbuf);
@@ -207,7 +201,7 @@ static int tier_io(kvs_tier *t, kvs_chunk **c, uint32_t n, const kvs_key *ns, do
     kvs_status st[BATCH];
     kvs_chunk *out[BATCH];
     kvs_chunk_request req[BATCH];
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t i = 0; i < n; i += BATCH) {
         uint32_t m = n - i < BATCH ? n - i : BATCH;
         t->methods->put(t, c + i, m, st);
@@ -215,8 +209,8 @@ static int tier_io(kvs_tier *t, kvs_chunk **c, uint32_t n, const kvs_key *ns, do
             if (st[k] != KVS_OK)
                 return -1;
     }
-    *write_s = now_s() - t0;
-    t0 = now_s();
+    *write_s = bench_now_s() - t0;
+    t0 = bench_now_s();
     for (uint32_t i = 0; i < n; i += BATCH) {
         uint32_t m = n - i < BATCH ? n - i : BATCH;
         for (uint32_t k = 0; k < m; k++) {
@@ -231,7 +225,7 @@ static int tier_io(kvs_tier *t, kvs_chunk **c, uint32_t n, const kvs_key *ns, do
             kvs_chunk_release(out[k]);
         }
     }
-    *read_s = now_s() - t0;
+    *read_s = bench_now_s() - t0;
     return 0;
 }
 
@@ -265,9 +259,9 @@ static int lookup(const char *dir, lookup_cost *lc, kvs_error *err)
                 return -1;
         }
         t->methods->stats(t, &s0);
-        double t0 = now_s();
+        double t0 = bench_now_s();
         size_t hit = t->methods->contains_prefix(t, &ns, keys, LOOKUP_CHUNKS);
-        double us = (now_s() - t0) * 1e6;
+        double us = (bench_now_s() - t0) * 1e6;
         t->methods->stats(t, &s1);
         if (hit != LOOKUP_CHUNKS)
             rc = -1;

@@ -19,6 +19,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cache/kvs_admin.h"
+#include "tools/bench/bench_util.h"
 
 #define BATCH 8
 #define ROUNDS 5
@@ -88,13 +89,6 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     if (!o->url)
         return usage_error(argv[0], "--redis URL is required");
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void fill_random(void *buf, size_t n, uint64_t *state)
@@ -179,7 +173,7 @@ static kvs_status make_data(const bench_opts *o, bench_data *d, kvs_error *err)
 static double tier_put(kvs_tier *t, const bench_data *d)
 {
     kvs_status st[BATCH];
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t i = 0; i < d->n; i += BATCH) {
         size_t n = d->n - i < BATCH ? d->n - i : BATCH;
         t->methods->put(t, d->chunks + i, n, st);
@@ -187,7 +181,7 @@ static double tier_put(kvs_tier *t, const bench_data *d)
             if (st[j] != KVS_OK)
                 return -1;
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 static double tier_get(kvs_tier *t, const bench_data *d)
@@ -195,7 +189,7 @@ static double tier_get(kvs_tier *t, const bench_data *d)
     kvs_status st[BATCH];
     kvs_chunk *out[BATCH];
     bool ok = true;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t i = 0; i < d->n; i += BATCH) {
         size_t n = d->n - i < BATCH ? d->n - i : BATCH;
         t->methods->get(t, &d->ns, d->reqs + i, n, out, st);
@@ -205,7 +199,7 @@ static double tier_get(kvs_tier *t, const bench_data *d)
                 kvs_chunk_release(out[j]);
         }
     }
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     return ok ? dt : -1;
 }
 
@@ -219,7 +213,7 @@ static void raw_key(uint32_t i, char *out, size_t size)
 /* Pipelines SET (values) or GET of the same sizes in the same batches; -1 on a failure. */
 static double raw_run(redisContext *c, const bench_data *d, bool set)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t i = 0; i < d->n; i += BATCH) {
         uint32_t n = d->n - i < BATCH ? d->n - i : BATCH;
         for (uint32_t j = i; j < i + n; j++) {
@@ -244,7 +238,7 @@ static double raw_run(redisContext *c, const bench_data *d, bool set)
                 return -1;
         }
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 static void raw_cleanup(redisContext *c, uint32_t n)

@@ -25,6 +25,7 @@
 #include "router/upstream_client.h"
 #include "server/http.h"
 #include "tools/bench/bench.h"
+#include "tools/bench/bench_util.h"
 
 enum { PHASES = 4 };
 
@@ -34,13 +35,6 @@ static const char whole_body[] =
     "\"completion_tokens\":1,\"total_tokens\":2}}";
 static const char event[] = "data: {\"choices\":[{\"index\":0,\"text\":\"x\"}]}\n\n";
 static const char done_event[] = "data: [DONE]\n\n";
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef struct upstream_stream {
     unsigned left, events;
@@ -113,7 +107,7 @@ static void *client_main(void *arg)
     char buf[4096];
     unsigned i;
     while ((i = atomic_fetch_add(&ph->next, 1)) < ph->requests) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         upstream_conn *c;
         upstream_stage stage;
         model_error err;
@@ -127,7 +121,7 @@ static void *client_main(void *arg)
         size_t got = 0;
         while ((n = upstream_read(c, buf, sizeof buf, 5000, &err)) > 0) {
             if (first < 0)
-                first = now_s() - t0;
+                first = bench_now_s() - t0;
             got += (size_t)n;
         }
         bool ok = n == 0 && upstream_status(c) == 200 && got > 0;
@@ -135,7 +129,7 @@ static void *client_main(void *arg)
         if (!ok)
             atomic_fetch_add(&ph->failed, 1);
         ph->first[i] = ok ? first : -1;
-        ph->total[i] = ok ? now_s() - t0 : -1;
+        ph->total[i] = ok ? bench_now_s() - t0 : -1;
     }
     return NULL;
 }
@@ -172,14 +166,14 @@ static int run_phase(uint16_t port, bool stream, unsigned requests, unsigned con
     pthread_t *t = calloc(conc, sizeof *t);
     if (!t)
         return -1;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     unsigned started = 0;
     for (; started < conc; started++)
         if (pthread_create(&t[started], NULL, client_main, &ph))
             break;
     for (unsigned i = 0; i < started; i++)
         pthread_join(t[i], NULL);
-    *rps = requests / (now_s() - t0);
+    *rps = requests / (bench_now_s() - t0);
     *failed += atomic_load(&ph.failed);
     free(t);
     return started ? 0 : -1;

@@ -18,6 +18,7 @@
 
 #include "kvspill.h"
 #include "tools/bench/bench.h"
+#include "tools/bench/bench_util.h"
 
 #define CHAIN 32u          /* chunks per stored prompt */
 #define TOKENS 16u         /* tokens per chunk */
@@ -34,13 +35,6 @@ typedef struct scale_row {
     uint64_t evicted, used_bytes;
     double rss_mb;
 } scale_row;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double rss_mb(void)
 {
@@ -199,9 +193,9 @@ static int measure(const char *dir, uint64_t n, scale_row *row, kvs_error *err)
     const uint64_t unbounded = UINT64_C(1) << 50;
     if (open_cache(dir, unbounded, &cache, err))
         return -1;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int rc = put_chains(cache, &ns, 0, chains, err);
-    row->put_us = (now_s() - t0) * 1e6 / (double)row->n;
+    row->put_us = (bench_now_s() - t0) * 1e6 / (double)row->n;
     kvs_cache_close(cache);
     if (rc)
         return -1;
@@ -209,7 +203,7 @@ static int measure(const char *dir, uint64_t n, scale_row *row, kvs_error *err)
     /* A fresh node: open, then the first lookup. */
     uint64_t x = 0x2545F4914F6CDD1Dull ^ n;
     chain_keys(&ns, rng_next(&x) % chains, keys);
-    t0 = now_s();
+    t0 = bench_now_s();
     size_t hit = 0;
     if (open_cache(dir, unbounded, &cache, err))
         return -1;
@@ -217,7 +211,7 @@ static int measure(const char *dir, uint64_t n, scale_row *row, kvs_error *err)
         kvs_cache_close(cache);
         return err->msg[0] ? -1 : fail(err, "first lookup: %zu of %u hit", hit, CHAIN);
     }
-    row->open_first_ms = (now_s() - t0) * 1e3;
+    row->open_first_ms = (bench_now_s() - t0) * 1e3;
 
     /* Lookups of distinct random chains this process has not seen (cold: the presence
      * index knows nothing of them), then of the same chains again (warm). */
@@ -231,9 +225,9 @@ static int measure(const char *dir, uint64_t n, scale_row *row, kvs_error *err)
         double lookup_s = 0;
         for (uint32_t l = 0; l < n_look && rc == 0; l++) {
             chain_keys(&ns, (first + l * step) % chains, keys);
-            t0 = now_s();
+            t0 = bench_now_s();
             rc = kvs_lookup(cache, &ns, keys, CHAIN, &hit, err) != KVS_OK ? -1 : 0;
-            lookup_s += now_s() - t0;
+            lookup_s += bench_now_s() - t0;
             if (!rc && hit != CHAIN)
                 rc = fail(err, "lookup %u: %zu of %u hit", l, hit, CHAIN);
         }
@@ -250,13 +244,13 @@ static int measure(const char *dir, uint64_t n, scale_row *row, kvs_error *err)
         for (uint32_t i = 0; i < CHAIN; i++)
             reqs[i] = (kvs_chunk_request){.key = keys[i], .chunk_index = i};
         kvs_batch *b;
-        t0 = now_s();
+        t0 = bench_now_s();
         if (kvs_get_async(cache, &ns, reqs, CHAIN, &b, err) != KVS_OK) {
             rc = -1;
             break;
         }
         kvs_batch_wait(b, -1);
-        get_s += now_s() - t0;
+        get_s += bench_now_s() - t0;
         size_t loaded = kvs_batch_loaded(b);
         kvs_batch_free(b);
         if (loaded != CHAIN)
@@ -280,9 +274,9 @@ static int measure(const char *dir, uint64_t n, scale_row *row, kvs_error *err)
         return -1;
     uint64_t more = chains / 5 ? chains / 5 : 1;
     uint64_t ev0 = disk_stats(cache, &st)->evictions;
-    t0 = now_s();
+    t0 = bench_now_s();
     rc = put_chains(cache, &ns, chains, chains + more, err);
-    double evict_s = now_s() - t0;
+    double evict_s = bench_now_s() - t0;
     row->evicted = disk_stats(cache, &st)->evictions - ev0;
     row->evict_put_us = evict_s * 1e6 / ((double)more * CHAIN);
     row->evict_per_s = (double)row->evicted / evict_s;

@@ -25,6 +25,7 @@
 #include "tools/bench/ttft_chat.h"
 #include "tools/bench/ttft_engine.h"
 #include "tools/bench/ttft_raw.h"
+#include "tools/bench/bench_util.h"
 
 #define MAX_LENGTHS 16
 #define CHUNK 256
@@ -229,20 +230,6 @@ fail:
     return -1;
 }
 
-static int parse_lengths(const char *s, uint32_t *out, int *n)
-{
-    *n = 0;
-    for (const char *q = s; *q;) {
-        char *end;
-        unsigned long v = strtoul(q, &end, 10);
-        if (end == q || v < CHUNK || v > 65536 || *n == MAX_LENGTHS || (*end && *end != ','))
-            return -1;
-        out[(*n)++] = (uint32_t)v;
-        q = *end ? end + 1 : end;
-    }
-    return *n ? 0 : -1;
-}
-
 static void print_rows(bool json, uint32_t len, row rows[N_CASES], const double bw[2],
                        bool *first)
 {
@@ -316,7 +303,7 @@ int bench_ttft(int argc, char **argv)
     uint32_t lens[MAX_LENGTHS];
     int n_lens = 0;
     if (!base.model || !base.dir || base.dir[0] != '/' || optind != argc ||
-        base.threads < 1 || base.threads > 256 || parse_lengths(lengths, lens, &n_lens) ||
+        base.threads < 1 || base.threads > 256 || bench_parse_lengths(lengths, CHUNK, 65536, lens, MAX_LENGTHS, &n_lens) ||
         conc < 0 || conc > 256 || turns < 1 || turns > 1000 || child < 0) {
         usage(stderr, cmd);
         return 2;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "model/model.h"
+#include "tools/bench/bench_util.h"
 
 enum { SYSTEM_TOKENS = 512, USER_TOKENS = 64, REPLY_TOKENS = 16 };
 
@@ -75,7 +76,7 @@ static int run(engine *e, uint32_t clients, uint32_t turns, chat_result *out)
     int rc = -1;
     if (!cs || !th || !all)
         goto out;
-    double t0 = ttft_now();
+    double t0 = bench_now_s();
     uint32_t started = 0;
     for (; started < clients; started++) {
         cs[started] = (client){e, started, turns, engine_model(e)->hp.n_vocab,
@@ -90,7 +91,7 @@ static int run(engine *e, uint32_t clients, uint32_t turns, chat_result *out)
         generated += cs[i].generated;
         failed |= cs[i].failed;
     }
-    double wall = ttft_now() - t0;
+    double wall = bench_now_s() - t0;
     if (failed)
         goto out;
     size_t n = (size_t)clients * turns;

@@ -1,6 +1,7 @@
 /* Engines for the TTFT benchmark, configured as `kvspill serve` configures them from the
  * LMCACHE_* variables, and a synchronous request runner on top of the event callback. */
 #include "tools/bench/ttft_engine.h"
+#include "tools/bench/bench_util.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -8,13 +9,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-double ttft_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int ttft_engine_open(const ttft_setup *s, engine **out)
 {
@@ -65,7 +59,7 @@ typedef struct waiter {
 static void on_event(void *user, const engine_event *ev)
 {
     waiter *w = user;
-    double t = ttft_now();
+    double t = bench_now_s();
     pthread_mutex_lock(&w->mu);
     if (ev->has_token) {
         if (!w->t_first)
@@ -98,7 +92,7 @@ int ttft_run(engine *e, const int32_t *prompt, size_t n, uint32_t max_tokens, tt
     req.sampling.max_tokens = max_tokens;
     engine_error err;
     uint64_t id;
-    double t0 = ttft_now();
+    double t0 = bench_now_s();
     int rc = engine_submit(e, &req, &id, &err);
     if (rc == 0) {
         pthread_mutex_lock(&w.mu);

@@ -42,6 +42,5 @@ uint64_t ttft_bytes_read(engine *e);
 /* Waits (bounded) until the engine's queued stores have reached the tiers. */
 void ttft_wait_stores(engine *e);
 
-double ttft_now(void);
 
 #endif

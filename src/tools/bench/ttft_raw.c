@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tools/bench/ttft_engine.h"
+#include "tools/bench/bench_util.h"
 
 #define ALIGN 4096
 
@@ -35,7 +36,7 @@ static int read_one(const char *path, const struct stat *st, int type, struct FT
             return rd.failed = 1;
         rd.cap = need;
     }
-    double t0 = ttft_now();
+    double t0 = bench_now_s();
     int fd = open(path, O_RDONLY | O_DIRECT);
     if (fd < 0)
         fd = open(path, O_RDONLY); /* file systems without O_DIRECT (tmpfs) */
@@ -46,7 +47,7 @@ static int read_one(const char *path, const struct stat *st, int type, struct FT
         if ((n = pread(fd, rd.buf + got, need - got, (off_t)got)) <= 0)
             break;
     close(fd);
-    rd.secs += ttft_now() - t0;
+    rd.secs += bench_now_s() - t0;
     rd.bytes += got;
     return 0;
 }
@@ -68,9 +69,9 @@ double ttft_mem_copy_gbs(uint64_t bytes)
         memset(a, 1, bytes);
         memset(b, 2, bytes); /* fault the pages in before timing */
         for (int rep = 0; rep < 3; rep++) {
-            double t0 = ttft_now();
+            double t0 = bench_now_s();
             memcpy(b, a, bytes);
-            double gbs = bytes / (ttft_now() - t0) / 1e9;
+            double gbs = bytes / (bench_now_s() - t0) / 1e9;
             best = gbs > best ? gbs : best;
         }
     }
