@@ -44,7 +44,10 @@ CXXF="$SAN -std=c++17 -I$EMU -I$ROOT/src -I$CUDA/include -w"
 O=$OUT/obj
 mkdir -p "$O"
 objs=()
-for f in "$ROOT"/src/model/cuda/*.cu; do
+# The library's one kernel (the device XXH3) too. Its host side (device_xxh3.c) and the
+# backend dispatcher (backend.c) are compiled below as in a CUDA build: the CPU-only
+# libraries hold their no-CUDA versions, which the objects named first on the link replace.
+for f in "$ROOT"/src/model/cuda/*.cu "$ROOT"/src/cache/cuda/*.cu; do
   n=$(basename "$f" .cu)
   python3 "$EMU/rewrite.py" "$f" >"$O/$n.cpp"
   g++ $CXXF -c "$O/$n.cpp" -o "$O/$n.o"
@@ -58,8 +61,11 @@ done
 g++ $CXXF -c "$EMU/emu_sched.cpp" -o "$O/emu_sched.o"
 gcc $CF -c "$EMU/emu_rt.c" -o "$O/emu_rt.o"
 gcc $CF -c "$ROOT/src/engine/gpu_ops.c" -o "$O/gpu_ops.o"
+gcc $CF -c "$ROOT/src/cache/device_xxh3.c" -o "$O/device_xxh3.o"
+gcc $CF -c "$ROOT/src/model/backend.c" -o "$O/backend.o"
 gcc $CF -c "$ROOT/tests/support/testutil.c" -o "$O/testutil.o"
-objs+=("$O/emu_sched.o" "$O/emu_rt.o" "$O/gpu_ops.o" "$O/testutil.o")
+objs+=("$O/emu_sched.o" "$O/emu_rt.o" "$O/gpu_ops.o" "$O/device_xxh3.o" "$O/backend.o"
+      "$O/testutil.o")
 B=$OUT/cpu
 LIBS=("$B/src/server/libkvspill_server.a" "$B/src/engine/libkvspill_engine.a"
       "$B/src/cache/libkvspill.a" "$B/src/tools/libkvspill_tools.a"
