@@ -3,6 +3,8 @@
 # (chromium: the web page's browser test, tests/integration/test_web_browser.sh; nodejs and
 # npm when there is no npm yet), then the npm packages of tests/npm (the official OpenAI
 # client, tests/integration/test_openai_npm.sh) with `npm ci` from its package-lock.json.
+# nfs-kernel-server: the shared tier over an NFS v4.2 loopback mount
+# (tests/integration/test_shared_tier_nfs.sh; it skips where the kernel has no NFS).
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 
@@ -11,7 +13,7 @@ packages=(
   libcmocka-dev libssl-dev libxxhash-dev liburing-dev libmicrohttpd-dev libjansson-dev
   libhiredis-dev libyaml-dev libutf8proc-dev libcurl4-openssl-dev
   redis-server curl python3 python3-jinja2 python3-numpy python3-yaml python3-jsonschema
-  libfaketime
+  libfaketime nfs-kernel-server
   chromium
 )
 
