@@ -374,14 +374,18 @@ def offload_metrics(server, marks):
         passed()
 
 
-def queue_bytes(server):
-    """The bytes in the server's write queue (0 when /metrics does not answer)."""
+def memory_gauges(server):
+    """The bytes in the server's write queue and its malloc's bytes in use and held free
+    (all 0 when /metrics does not answer)."""
+    names = ("kvspill_offload_write_queue_bytes", "kvspill_heap_in_use_bytes",
+             "kvspill_heap_free_bytes")
     try:
         st, raw = server.request("GET", "/metrics")
     except OSError:
-        return 0
-    m = re.search(r'^kvspill_offload_write_queue_bytes\{[^}]*\} (\d+)$', raw.decode(), re.M)
-    return int(m.group(1)) if st == 200 and m else 0
+        return [0] * len(names)
+    text = raw.decode() if st == 200 else ""
+    found = [re.search(r'^%s\{[^}]*\} (\d+)$' % n, text, re.M) for n in names]
+    return [int(m.group(1)) if m else 0 for m in found]
 
 
 # When each replica's write queue first held 3/4 of its budget (seconds after the start):
@@ -409,7 +413,8 @@ def watch(servers, answers, marks, series):
                 return
             rss = s.rss_kb()
             marks["rss_max_" + s.name] = max(marks.get("rss_max_" + s.name, 0), rss)
-            queued_kb = 0 if isinstance(s, Router) else queue_bytes(s) // 1024
+            queued, in_use, held_free = [0, 0, 0] if isinstance(s, Router) else memory_gauges(s)
+            queued_kb = queued // 1024
             if queued_kb >= 0.75 * WRITE_QUEUE_GB * (1 << 20) and s.name not in queue_full_at:
                 queue_full_at[s.name] = now - start
                 marks["queue_full_at_s_" + s.name] = int(now - start)
@@ -419,6 +424,11 @@ def watch(servers, answers, marks, series):
             marks["rss_warm_" + s.name] = base[s.name]
             series.setdefault(s.name, []).append((now - start, rss))
             series.setdefault(s.name + "_less_queue", []).append((now - start, rss - queued_kb))
+            if not isinstance(s, Router):
+                series.setdefault(s.name + "_heap_in_use", []).append((now - start, in_use // 1024))
+                series.setdefault(s.name + "_heap_in_use_less_queue", []).append(
+                    (now - start, (in_use - queued) // 1024))
+                series.setdefault(s.name + "_heap_free", []).append((now - start, held_free // 1024))
             if rss > base[s.name] + RSS_GROWTH_MB * 1024:
                 failed("%s RSS %d kB, %d kB after warm-up (limit +%d MB)" %
                        (s.name, rss, base[s.name], RSS_GROWTH_MB))
@@ -454,6 +464,10 @@ def main():
             marks["rss_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(series.get(s.name, [])))
             marks["rss_less_queue_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(
                 series.get(s.name + "_less_queue", [])))
+            for part in ("heap_in_use", "heap_in_use_less_queue", "heap_free"):
+                if series.get("%s_%s" % (s.name, part)):
+                    marks["%s_slope_kb_per_min_%s" % (part, s.name)] = int(slope_kb_per_min(
+                        series["%s_%s" % (s.name, part)]))
             if s.name in queue_full_at:
                 marks["rss_slope_after_queue_full_" + s.name] = int(slope_kb_per_min(
                     [p for p in series.get(s.name, []) if p[0] >= queue_full_at[s.name]]))
@@ -478,6 +492,10 @@ def main():
         print("soak: %s; %s; cache verify: %s" % (
             ", ".join("%s %d" % kv for kv in sorted(counts.items())),
             ", ".join("%s %d" % kv for kv in sorted(marks.items())), v.stdout.strip()))
+        # The sampled series (seconds, kB), for plotting or slopes over other windows.
+        with open(os.path.join(WORK, "soak-series.json"), "w") as f:
+            json.dump({"queue_full_at_s": queue_full_at, "series": series}, f)
+        print("soak: series in %s" % os.path.join(WORK, "soak-series.json"))
     finally:
         for s in servers:
             if s.p.poll() is None:

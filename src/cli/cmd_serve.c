@@ -17,6 +17,7 @@
 #include "cli/model_fetch.h"
 #include "cli/vllm_flags.h"
 #include "engine/engine.h"
+#include "server/heap.h"
 #include "server/http.h"
 #include "server/server.h"
 
@@ -204,12 +205,19 @@ static void warn_unused_lmcache_env(void)
             names, n > SHOWN ? ", ..." : "", n > 1 ? "are" : "is");
 }
 
-/* Waits for SIGINT or SIGTERM, then shuts the server down in order. */
+/* Waits for SIGINT or SIGTERM, then shuts the server down in order. Meanwhile, every
+ * HEAP_TRIM_S, gives malloc's free pages back to the system once they exceed
+ * HEAP_TRIM_BYTES (server/heap.h says why RSS otherwise creeps up under load). */
+#define HEAP_TRIM_S 10
+#define HEAP_TRIM_BYTES ((size_t)8 << 20)
 static void serve_until_signal(const char *cmd, server *srv, http_server *http,
                                const sigset_t *sigs)
 {
-    int sig = 0;
-    sigwait(sigs, &sig);
+    const struct timespec every = {HEAP_TRIM_S, 0};
+    int sig;
+    while ((sig = sigtimedwait(sigs, NULL, &every)) < 0)
+        if (errno == EAGAIN)
+            heap_trim(HEAP_TRIM_BYTES);
     fprintf(stderr, "kvspill: %s received, finishing %zu request(s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", gen_registry_live(&srv->reg));
     http_server_quiesce(http);

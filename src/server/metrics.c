@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/heap.h"
+
 typedef struct out_ctx {
     tok_bytes *out;
     char labels[256]; /* model_name="..." */
@@ -104,6 +106,18 @@ static void tiers(out_ctx *o, const kvs_stats *ks)
     }
 }
 
+/* The allocator's own view beside the kernel's RSS: when RSS grows while the bytes in use
+ * stay flat, the growth is memory freed but kept by malloc (fragmentation), not a leak. */
+static void heap(out_ctx *o)
+{
+    heap_usage u = heap_usage_now();
+    scalar(o, "kvspill_heap_in_use_bytes", "gauge",
+           "Bytes allocated with malloc and not freed (mallinfo2 uordblks + hblkhd).", u.in_use);
+    scalar(o, "kvspill_heap_free_bytes", "gauge",
+           "Bytes malloc holds free and has not returned to the system (mallinfo2 fordblks).",
+           u.free);
+}
+
 int metrics_render(const engine_stats *st, const char *model_name, tok_bytes *out)
 {
     out_ctx o = {.out = out};
@@ -133,5 +147,6 @@ int metrics_render(const engine_stats *st, const char *model_name, tok_bytes *ou
     scalar(&o, "kvspill_offload_dropped_stores_total", "counter", "Stores dropped because the write queue was full.", ks->dropped_puts);
     scalar(&o, "kvspill_offload_write_queue_bytes", "gauge", "Bytes waiting in the write queue.", ks->write_queue_bytes);
     tiers(&o, ks);
+    heap(&o);
     return o.failed ? -1 : 0;
 }

@@ -201,6 +201,14 @@ for name in ["kvspill_num_requests_running", "kvspill_num_requests_waiting", "kv
 for line in txt.splitlines():
     assert line.startswith("#") or re.match(r'^kvspill_[a-z_]+(\{[^}]*\})? -?[0-9.e+-]+$', line), line
 assert gauge(txt, "kvspill_time_to_first_token_seconds_count") >= 32
+# The allocator's view: bytes in use cover at least the server's own tables, and what it
+# holds free stays below what the kernel says the process holds (under ASan, glibc's
+# malloc is not the one in use and reports next to nothing).
+with open("/proc/%s/status" % os.environ["SERVER_PID"]) as f:
+    rss = int(f.read().split("VmRSS:")[1].split()[0]) * 1024
+in_use, held_free = gauge(txt, "kvspill_heap_in_use_bytes"), gauge(txt, "kvspill_heap_free_bytes")
+assert held_free < rss, (held_free, rss)
+assert in_use > 1 << 16 or os.environ.get("KVSPILL_SANITIZED"), in_use
 
 # A client that leaves mid-stream frees its sequence: the generation is cancelled long
 # before its 480 tokens, and running goes back to 0.
