@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "server/choice_logprobs.h"
 #include "server/detok.h"
 #include "server/openai_response.h"
 #include "server/server.h"
@@ -15,7 +16,12 @@ typedef struct choice_state {
     detok dt;
     gen_update u;
     size_t consumed;          /* tokens of u already pushed through dt */
-    json_t *logprobs;         /* all of them (whole response) */
+    size_t prompt_consumed;   /* echo: prompt logprobs of u already in logprobs */
+    size_t prompt_offset;     /* echo: the text offset of the next prompt token */
+    bool prompt_started;      /* echo: the first prompt token is in logprobs */
+    double cum_logprob;       /* of the tokens consumed: how best_of ranks the choices */
+    json_t *logprobs;         /* whole response: all of them; stream: those not sent yet */
+    bool echo_sent;           /* stream: the prompt went out */
     const char *finish;       /* set once the choice is over */
     uint32_t completion_tokens;
     bool error;
@@ -29,8 +35,11 @@ typedef struct completion_run {
     oai_request r;
     oai_meta meta;
     generation *g;
-    size_t n;
+    size_t n;                 /* choices generated: best_of, of which r.n are returned */
     choice_state *c;
+    token_ids prompt;
+    char *echo;               /* echo: the prompt's text, put before each choice's text */
+    size_t echo_len;
     int fd;
     tok_bytes out;            /* SSE bytes not yet handed to the connection */
     size_t out_pos;
@@ -49,6 +58,8 @@ static void run_free(completion_run *run)
         tool_parse_result_free(&run->c[i].parsed);
     }
     free(run->c);
+    token_ids_free(&run->prompt);
+    free(run->echo);
     tok_bytes_free(&run->out);
     oai_request_free(&run->r);
     free(run);
@@ -76,6 +87,28 @@ static const char *finish_name(engine_finish f)
     }
 }
 
+/* Echo with logprobs: the prompt's tokens come first, the first with null logprobs. */
+static int add_prompt_logprobs(completion_run *run, choice_state *c, json_t *lp)
+{
+    const tokenizer *tk = engine_tokenizer(run->s->e);
+    size_t len;
+    if (!c->prompt_started) {
+        if (choice_logprobs_first(lp, tk, run->prompt.ids[0], &len))
+            return -1;
+        c->prompt_offset = len;
+        c->prompt_started = true;
+    }
+    const gen_tokens *p = &c->u.prompt;
+    for (; c->prompt_consumed < p->n; c->prompt_consumed++) {
+        size_t j = c->prompt_consumed;
+        if (choice_logprobs_add(lp, run->meta.kind, tk, p->tokens[j], p->logprobs[j],
+                                &p->top[j * c->u.top_k], c->u.top_k, c->prompt_offset, &len))
+            return -1;
+        c->prompt_offset += len;
+    }
+    return 0;
+}
+
 /* Pushes choice i's new tokens through the detokenizer; lp (may be NULL) collects their
  * logprobs. Returns -1 when out of memory. */
 static int advance_choice(completion_run *run, size_t i, json_t *lp)
@@ -85,22 +118,18 @@ static int advance_choice(completion_run *run, size_t i, json_t *lp)
         return 0;
     if (gen_take(run->g, i, &c->u))
         return -1;
+    if (lp && run->r.echo && add_prompt_logprobs(run, c, lp))
+        return -1;
     const tokenizer *tk = engine_tokenizer(run->s->e);
-    for (; c->consumed < c->u.n && !c->dt.stopped; c->consumed++) {
-        int32_t tok = c->u.tokens[c->consumed];
-        size_t offset = c->dt.text.n;
-        if (detok_push(&c->dt, tok))
+    const gen_tokens *gt = &c->u.gen;
+    for (; c->consumed < gt->n && !c->dt.stopped; c->consumed++) {
+        size_t j = c->consumed, offset = run->echo_len + c->dt.text.n, len;
+        if (detok_push(&c->dt, gt->tokens[j]))
             return -1;
-        if (lp) {
-            tok_bytes piece = {0};
-            int rc = tokenizer_append_piece(tk, tok, false, &piece) ||
-                     oai_logprobs_add(lp, run->meta.kind, piece.p ? piece.p : "", piece.n,
-                                      c->u.logprobs[c->consumed], offset,
-                                      run->r.top_logprobs > 0);
-            tok_bytes_free(&piece);
-            if (rc)
-                return -1;
-        }
+        c->cum_logprob += gt->logprobs[j];
+        if (lp && choice_logprobs_add(lp, run->meta.kind, tk, gt->tokens[j], gt->logprobs[j],
+                                      &gt->top[j * c->u.top_k], c->u.top_k, offset, &len))
+            return -1;
     }
     if (c->dt.stopped) {
         /* A stop string ends the choice here; the engine need not go on. */
@@ -112,8 +141,8 @@ static int advance_choice(completion_run *run, size_t i, json_t *lp)
             return -1;
         c->finish = finish_name(c->u.finish);
         c->error = c->u.finish == ENGINE_FINISH_ERROR;
-        c->completion_tokens = c->u.completion_tokens > c->u.n ? c->u.completion_tokens
-                                                               : (uint32_t)c->u.n;
+        c->completion_tokens = c->u.completion_tokens > gt->n ? c->u.completion_tokens
+                                                              : (uint32_t)gt->n;
     }
     return 0;
 }
@@ -165,6 +194,18 @@ static const choice_state *first_error(const completion_run *run)
     return NULL;
 }
 
+/* order[0..n): the choices by cumulative logprob, highest first (best_of keeps the first
+ * r.n, as vLLM does); equal ones keep their order. */
+static void rank_choices(const completion_run *run, size_t *order)
+{
+    for (size_t i = 0; i < run->n; i++) {
+        size_t at = i;
+        for (; at > 0 && run->c[order[at - 1]].cum_logprob < run->c[i].cum_logprob; at--)
+            order[at] = order[at - 1];
+        order[at] = i;
+    }
+}
+
 static void answer_whole(completion_run *run, http_response *resp)
 {
     api_error err;
@@ -190,13 +231,20 @@ static void answer_whole(completion_run *run, http_response *resp)
         return;
     }
     oai_choice *ch = calloc(run->n, sizeof *ch);
-    if (!ch) {
+    size_t *order = calloc(run->n, sizeof *order);
+    if (!ch || !order) {
+        free(ch);
+        free(order);
         server_reply(resp, 500, NULL, NULL, 0);
         return;
     }
-    for (size_t i = 0; i < run->n; i++) {
-        choice_state *c = &run->c[i];
+    rank_choices(run, order);
+    size_t n_shown = run->r.n;
+    for (size_t i = 0; i < n_shown; i++) {
+        choice_state *c = &run->c[order[i]];
         ch[i].text = detok_text(&c->dt, &ch[i].len);
+        ch[i].prefix = run->echo;
+        ch[i].prefix_len = run->echo_len;
         ch[i].finish_reason = c->finish;
         ch[i].logprobs = c->logprobs;
         if (!tools_on(run))
@@ -204,6 +252,7 @@ static void answer_whole(completion_run *run, http_response *resp)
         if (tool_parse(run->r.tools.format, ch[i].text, ch[i].len, tools_forced(run),
                        &c->parsed)) {
             free(ch);
+            free(order);
             server_reply(resp, 500, NULL, NULL, 0);
             return;
         }
@@ -217,8 +266,9 @@ static void answer_whole(completion_run *run, http_response *resp)
     oai_usage u;
     usage_of(run, &u);
     size_t len = 0;
-    char *body = oai_response_body(&run->meta, ch, run->n, &u, &len);
+    char *body = oai_response_body(&run->meta, ch, n_shown, &u, &len);
     free(ch);
+    free(order);
     server_reply(resp, 200, "application/json", body, len);
 }
 
@@ -245,54 +295,92 @@ static int stream_tool_end(completion_run *run, size_t i)
                             called ? "tool_calls" : c->finish, NULL, &run->out);
 }
 
+/* Echo in a stream: the prompt goes out with the first chunk, once its logprobs are in
+ * (they all come before the first generated token). */
+static bool echo_held(const completion_run *run, const choice_state *c)
+{
+    return run->r.echo && !c->echo_sent && run->r.logprobs && c->u.gen.n == 0 && !c->u.done;
+}
+
+/* The chunk's text: the echoed prompt before text in the first one. */
+static int chunk_text(completion_run *run, choice_state *c, const char **text, size_t *len,
+                      tok_bytes *buf)
+{
+    if (!run->r.echo || c->echo_sent)
+        return 0;
+    c->echo_sent = true;
+    if (tok_bytes_append(buf, run->echo, run->echo_len) ||
+        (*len && tok_bytes_append(buf, *text, *len)))
+        return -1;
+    *text = buf->p ? buf->p : "";
+    *len = buf->n;
+    return 0;
+}
+
+/* Sends the logprobs not sent yet: the chunk takes them, a new empty object follows. */
+static json_t *take_logprobs(completion_run *run, choice_state *c)
+{
+    if (!c->logprobs || oai_logprobs_count(c->logprobs, run->meta.kind) == 0)
+        return NULL;
+    json_t *lp = c->logprobs;
+    c->logprobs = oai_logprobs_new(run->meta.kind);
+    return lp;
+}
+
+static int stream_error(completion_run *run, choice_state *c)
+{
+    api_error err;
+    api_fail(&err, 500, NULL, NULL, "generation failed: %s", c->u.message);
+    char *e = api_error_json(&err, NULL);
+    int rc = !e || tok_bytes_append(&run->out, "data: ", 6) ||
+             tok_bytes_append(&run->out, e, strlen(e)) ||
+             tok_bytes_append(&run->out, "\n\n", 2);
+    free(e);
+    c->final_sent = true;
+    return rc ? -1 : 0;
+}
+
+/* Queues choice i's chunk for what its new events allow. */
+static int stream_choice(completion_run *run, size_t i)
+{
+    choice_state *c = &run->c[i];
+    if (advance_choice(run, i, c->logprobs))
+        return -1;
+    if (c->error)
+        return stream_error(run, c);
+    if (echo_held(run, c))
+        return 0;
+    size_t len;
+    const char *text = detok_take(&c->dt, &len);
+    if (tools_on(run) && tool_stream_push(&c->ts, text, len, &text, &len))
+        return -1;
+    tok_bytes buf = {0};
+    if (chunk_text(run, c, &text, &len, &buf)) {
+        tok_bytes_free(&buf);
+        return -1;
+    }
+    json_t *lp = take_logprobs(run, c);
+    int rc = run->r.logprobs && !c->logprobs ? -1 : 0;
+    const char *finish = tools_on(run) ? NULL : c->finish; /* tools: after the calls */
+    if (rc == 0 && (len || finish || lp || (!c->first_sent && run->meta.kind == OAI_CHAT))) {
+        rc = oai_chunk_append(&run->meta, (uint32_t)i, text, len, !c->first_sent, finish, lp,
+                              &run->out);
+        c->first_sent = true;
+        c->final_sent = finish != NULL;
+    }
+    json_decref(lp);
+    tok_bytes_free(&buf);
+    if (rc == 0 && tools_on(run) && c->finish)
+        rc = stream_tool_end(run, i);
+    return rc;
+}
+
 /* Queues the chunks that the new events allow; the [DONE] line once all choices end. */
 static int stream_step(completion_run *run)
 {
-    for (size_t i = 0; i < run->n; i++) {
-        choice_state *c = &run->c[i];
-        if (c->final_sent)
-            continue;
-        json_t *lp = run->r.logprobs ? oai_logprobs_new(run->meta.kind) : NULL;
-        if ((run->r.logprobs && !lp) || advance_choice(run, i, lp)) {
-            json_decref(lp);
+    for (size_t i = 0; i < run->n; i++)
+        if (!run->c[i].final_sent && stream_choice(run, i))
             return -1;
-        }
-        if (c->error) {
-            api_error err;
-            api_fail(&err, 500, NULL, NULL, "generation failed: %s", c->u.message);
-            char *e = api_error_json(&err, NULL);
-            int rc = !e || tok_bytes_append(&run->out, "data: ", 6) ||
-                     tok_bytes_append(&run->out, e, strlen(e)) ||
-                     tok_bytes_append(&run->out, "\n\n", 2);
-            free(e);
-            json_decref(lp);
-            c->final_sent = true;
-            if (rc)
-                return -1;
-            continue;
-        }
-        size_t len;
-        const char *text = detok_take(&c->dt, &len);
-        if (tools_on(run) && tool_stream_push(&c->ts, text, len, &text, &len)) {
-            json_decref(lp);
-            return -1;
-        }
-        bool has_lp = lp && json_array_size(json_object_get(lp, run->meta.kind == OAI_CHAT
-                                                                    ? "content" : "tokens"));
-        const char *finish = tools_on(run) ? NULL : c->finish; /* tools: after the calls */
-        if (len || finish || has_lp || (!c->first_sent && run->meta.kind == OAI_CHAT)) {
-            if (oai_chunk_append(&run->meta, (uint32_t)i, text, len, !c->first_sent, finish,
-                                 has_lp ? lp : NULL, &run->out)) {
-                json_decref(lp);
-                return -1;
-            }
-            c->first_sent = true;
-            c->final_sent = finish != NULL;
-        }
-        json_decref(lp);
-        if (tools_on(run) && c->finish && stream_tool_end(run, i))
-            return -1;
-    }
     if (!run->ended && all_finished(run)) {
         oai_usage u;
         usage_of(run, &u);
@@ -329,6 +417,23 @@ static void stream_free(void *ctx)
     run_free(ctx);
 }
 
+/* The echoed prompt: its text as sent, or the text of its token ids. */
+static int echo_text(completion_run *run, api_error *err)
+{
+    tok_bytes t = {0};
+    model_error merr;
+    if (run->r.prompt_is_tokens
+            ? tokenizer_decode(engine_tokenizer(run->s->e), run->prompt.ids, run->prompt.n,
+                               false, &t, &merr)
+            : tok_bytes_append(&t, run->r.prompt_text, run->r.prompt_len)) {
+        tok_bytes_free(&t);
+        return api_fail(err, 500, NULL, NULL, "out of memory echoing the prompt");
+    }
+    run->echo = t.p ? t.p : strdup("");
+    run->echo_len = t.n;
+    return run->echo ? 0 : api_fail(err, 500, NULL, NULL, "out of memory echoing the prompt");
+}
+
 static void handle(server *s, oai_kind kind, const http_request *req, http_response *resp)
 {
     api_error err;
@@ -341,13 +446,14 @@ static void handle(server *s, oai_kind kind, const http_request *req, http_respo
     run->fd = req->fd;
     const tokenizer *tk = engine_tokenizer(s->e);
     oai_limits lim = server_limits(s);
-    token_ids prompt = {0};
+    token_ids *prompt = &run->prompt;
     if (oai_request_parse(kind, req->body, req->body_len, &lim, &run->r, &err) ||
-        server_prompt_tokens(s, &run->r, true, &prompt, &err) ||
-        oai_check_lengths(&run->r, prompt.n, s->max_model_len, &err))
+        server_prompt_tokens(s, &run->r, true, prompt, &err) ||
+        oai_check_lengths(&run->r, prompt->n, s->max_model_len, &err) ||
+        (run->r.echo && echo_text(run, &err)))
         goto fail;
     oai_meta_init(&run->meta, kind, s->model_name);
-    run->n = run->r.n;
+    run->n = run->r.best_of;
     run->c = calloc(run->n, sizeof *run->c);
     if (!run->c) {
         api_fail(&err, 500, NULL, NULL, "out of memory starting the request");
@@ -363,15 +469,17 @@ static void handle(server *s, oai_kind kind, const http_request *req, http_respo
             goto fail;
         }
     }
-    engine_request er = {.prompt = prompt.ids, .n_prompt = prompt.n,
+    engine_request er = {.prompt = prompt->ids, .n_prompt = prompt->n,
                          .sampling = run->r.sampling, .cache_salt = run->r.cache_salt,
                          .grammar = run->r.grammar,
-                         .grammar_len = run->r.grammar ? strlen(run->r.grammar) : 0};
+                         .grammar_len = run->r.grammar ? strlen(run->r.grammar) : 0,
+                         .top_logprobs = run->r.logprobs ? run->r.top_logprobs : 0,
+                         .prompt_logprobs = run->r.echo && run->r.logprobs,
+                         .prompt_only = run->r.max_tokens_set && run->r.max_tokens == 0};
     if (!run->r.seed_set && getrandom(&er.sampling.seed, sizeof er.sampling.seed, 0) < 0)
         er.sampling.seed = (uint64_t)(uintptr_t)run ^ (uint64_t)run->meta.created;
     if (gen_start(s->e, &s->reg, &er, run->n, &run->g, &err))
         goto fail;
-    token_ids_free(&prompt);
     if (run->r.stream) {
         resp->status = 200;
         resp->content_type = "text/event-stream";
@@ -384,7 +492,6 @@ static void handle(server *s, oai_kind kind, const http_request *req, http_respo
     run_free(run);
     return;
 fail:
-    token_ids_free(&prompt);
     run_free(run);
     server_reply_error(resp, &err);
 }
