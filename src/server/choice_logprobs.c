@@ -6,7 +6,7 @@
 
 int choice_logprobs_add(json_t *lp, oai_kind kind, const tokenizer *tk, int32_t token,
                         float logprob, const engine_alt *top, uint32_t k, size_t text_offset,
-                        size_t *piece_len)
+                        size_t *chars)
 {
     tok_bytes pieces[1 + ENGINE_MAX_TOP_LOGPROBS] = {{0}};
     oai_token_lp alts[ENGINE_MAX_TOP_LOGPROBS];
@@ -20,7 +20,7 @@ int choice_logprobs_add(json_t *lp, oai_kind kind, const tokenizer *tk, int32_t 
         alts[j] = (oai_token_lp){pieces[1 + j].p ? pieces[1 + j].p : "", pieces[1 + j].n,
                                  top[j].logprob};
     oai_token_lp t = {pieces[0].p ? pieces[0].p : "", pieces[0].n, logprob};
-    *piece_len = pieces[0].n;
+    *chars = oai_text_chars(t.piece, t.len);
     if (rc == 0)
         rc = oai_logprobs_add(lp, kind, &t, alts, n_alts, text_offset);
     for (size_t j = 0; j <= n_alts; j++) /* the one that failed included */
@@ -28,12 +28,12 @@ int choice_logprobs_add(json_t *lp, oai_kind kind, const tokenizer *tk, int32_t 
     return rc ? -1 : 0;
 }
 
-int choice_logprobs_first(json_t *lp, const tokenizer *tk, int32_t token, size_t *piece_len)
+int choice_logprobs_first(json_t *lp, const tokenizer *tk, int32_t token, size_t *chars)
 {
     tok_bytes piece = {0};
     int rc = tokenizer_append_piece(tk, token, false, &piece) ||
              oai_logprobs_add_first(lp, piece.p ? piece.p : "", piece.n);
-    *piece_len = piece.n;
+    *chars = oai_text_chars(piece.p ? piece.p : "", piece.n);
     tok_bytes_free(&piece);
     return rc ? -1 : 0;
 }

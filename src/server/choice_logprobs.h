@@ -12,11 +12,12 @@
 #include "server/openai_request.h"
 
 /* Adds token (logprob) with the first k of top (a token -1 ends them early) at text_offset;
- * *piece_len gets the token's length in bytes. -1 when out of memory. */
+ * *chars gets the length of the token's text in characters (oai_text_chars), which the
+ * next token's text_offset adds. -1 when out of memory. */
 int choice_logprobs_add(json_t *lp, oai_kind kind, const tokenizer *tk, int32_t token,
                         float logprob, const engine_alt *top, uint32_t k, size_t text_offset,
-                        size_t *piece_len);
-/* Echo: the prompt's first token, which has no logprob; *piece_len as above. */
-int choice_logprobs_first(json_t *lp, const tokenizer *tk, int32_t token, size_t *piece_len);
+                        size_t *chars);
+/* Echo: the prompt's first token, which has no logprob; *chars as above. */
+int choice_logprobs_first(json_t *lp, const tokenizer *tk, int32_t token, size_t *chars);
 
 #endif

@@ -82,13 +82,16 @@ int completion_advance(completion_run *run, size_t i, json_t *lp)
     const tokenizer *tk = engine_tokenizer(run->s->e);
     const gen_tokens *gt = &c->u.gen;
     for (; c->consumed < gt->n && !c->dt.stopped; c->consumed++) {
-        size_t j = c->consumed, offset = run->echo_len + c->dt.text.n, len;
+        size_t j = c->consumed, chars;
         if (detok_push(&c->dt, gt->tokens[j]))
             return -1;
         c->cum_logprob += gt->logprobs[j];
-        if (lp && choice_logprobs_add(lp, run->meta.kind, tk, gt->tokens[j], gt->logprobs[j],
-                                      &gt->top[j * c->u.top_k], c->u.top_k, offset, &len))
+        if (!lp)
+            continue;
+        if (choice_logprobs_add(lp, run->meta.kind, tk, gt->tokens[j], gt->logprobs[j],
+                                &gt->top[j * c->u.top_k], c->u.top_k, c->text_offset, &chars))
             return -1;
+        c->text_offset += chars;
     }
     if (c->dt.stopped) {
         /* A stop string ends the choice here; the engine need not go on. */

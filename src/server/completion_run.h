@@ -20,6 +20,8 @@ typedef struct choice_state {
     size_t consumed;          /* tokens of u already pushed through dt */
     size_t prompt_consumed;   /* echo: prompt logprobs of u already in logprobs */
     size_t prompt_offset;     /* echo: the text offset of the next prompt token */
+    size_t text_offset;       /* completions: of the next generated token, in characters
+                               * (after the echoed prompt's) */
     bool prompt_started;      /* echo: the first prompt token is in logprobs */
     double cum_logprob;       /* of the tokens consumed: how best_of ranks the choices */
     json_t *logprobs;         /* whole response: all of them; stream: those not sent yet */
@@ -41,7 +43,7 @@ typedef struct completion_run {
     choice_state *c;
     token_ids prompt;
     char *echo;               /* echo: the prompt's text, put before each choice's text */
-    size_t echo_len;
+    size_t echo_len, echo_chars;
     int fd;
     tok_bytes out;            /* SSE bytes not yet handed to the connection */
     size_t out_pos;

@@ -108,6 +108,7 @@ static int echo_text(completion_run *run, api_error *err)
     }
     run->echo = t.p ? t.p : strdup("");
     run->echo_len = t.n;
+    run->echo_chars = oai_text_chars(run->echo, run->echo_len);
     return run->echo ? 0 : api_fail(err, 500, NULL, NULL, "out of memory echoing the prompt");
 }
 
@@ -138,6 +139,7 @@ static void handle(server *s, oai_kind kind, const http_request *req, http_respo
     }
     for (size_t i = 0; i < run->n; i++) {
         detok_init(&run->c[i].dt, tk, run->r.stop, run->r.n_stop);
+        run->c[i].text_offset = run->echo_chars;
         if (completion_tools_on(run) && run->r.tools.format == TOOL_MISTRAL)
             run->c[i].dt.shown_control = s->tool_calls_token;
         tool_stream_init(&run->c[i].ts, run->r.tools.format, completion_tools_forced(run));

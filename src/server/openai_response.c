@@ -58,6 +58,17 @@ json_t *oai_text(const char *text, size_t len)
     return j;
 }
 
+size_t oai_text_chars(const char *text, size_t len)
+{
+    json_t *j = oai_text(text, len);
+    const char *s = json_string_value(j);
+    size_t n = 0;
+    for (size_t i = 0; s && i < json_string_length(j); i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80; /* every byte but a continuation byte */
+    json_decref(j);
+    return n;
+}
+
 json_t *oai_usage_json(const oai_usage *u)
 {
     return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", (json_int_t)u->prompt_tokens,

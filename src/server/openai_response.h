@@ -43,6 +43,9 @@ typedef struct oai_choice {
 
 /* A JSON string of text that may hold invalid UTF-8 (bad bytes become U+FFFD). */
 json_t *oai_text(const char *text, size_t len);
+/* The length of oai_text(text, len) in characters (code points), the unit of completions'
+ * text_offset as vLLM counts it (len of a Python string); 0 when out of memory. */
+size_t oai_text_chars(const char *text, size_t len);
 
 json_t *oai_usage_json(const oai_usage *u);
 /* The "kvspill" object of a response: {"cached_tokens": {"prefix_cache": n, "<tier>": n...},

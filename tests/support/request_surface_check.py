@@ -121,8 +121,10 @@ def check_completion_lp(srv, lp, rows, seq, first, k, what):
         assert len(top) == len(want), (what, j, k, top, want)
         for key, v in top.items():
             assert key in want and close(v, want[key]), (what, j, key, v, want)
-    offs = lp["text_offset"]
-    assert offs == sorted(offs), (what, offs)
+    # text_offset counts the characters of the tokens' texts before each, as vLLM does
+    toks = lp["tokens"]
+    assert lp["text_offset"] == [sum(map(len, toks[:i])) for i in range(len(toks))], \
+        (what, lp["text_offset"], toks)
 
 
 def check_chat_lp(content, rows, seq, first, k, what):
@@ -204,8 +206,10 @@ def echo_cases(srv, ref):
     ch = r["choices"][0]
     assert ch["text"] == text + plain["choices"][0]["text"], (ch["text"], plain)
     assert len(ch["logprobs"]["tokens"]) == len(prompt) + 4
-    offs = ch["logprobs"]["text_offset"]
-    assert offs[len(prompt)] > offs[len(prompt) - 1] and offs == sorted(offs), offs
+    offs, toks = ch["logprobs"]["text_offset"], ch["logprobs"]["tokens"]
+    # the generated tokens' offsets start after the echoed prompt's text, in characters
+    assert offs[len(prompt)] == len(text), (offs[len(prompt)], len(text))
+    assert all(offs[i + 1] - offs[i] == len(toks[i]) for i in range(len(prompt), len(offs) - 1))
     chunks = stream(srv, "/v1/completions", body)
     assert chunk_text(chunks) == ch["text"]
     m = merged_completion_lp(chunks)
