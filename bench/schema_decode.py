@@ -2,7 +2,7 @@
 """Decode tokens/s with and without a JSON schema (response_format json_schema) on one
 running `kvspill serve`, alternated request by request so that both see the same machine.
 
-  bench/schema_decode.py URL [--rounds 5] [--max-tokens 48]
+  python3 bench/schema_decode.py URL [--rounds 5] [--max-tokens 48]
 
 Each request is a greedy /v1/completions of the same prompt; its decode rate is
 (completion_tokens - 1) / (wall time - time to the first token), the first token's time
