@@ -7,6 +7,9 @@
 
 #include "server/completion_run.h"
 
+_Static_assert(OAI_MAX_LOGPROBS <= ENGINE_MAX_TOP_LOGPROBS,
+               "the engine reports fewer alternatives than a request may ask for");
+
 static const choice_state *first_error(const completion_run *run)
 {
     for (size_t i = 0; i < run->n; i++)
