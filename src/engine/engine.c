@@ -59,17 +59,19 @@ static void set_name(engine *e)
 static int alloc_buffers(engine *e, engine_error *err)
 {
     uint32_t nt = e->cfg.max_num_batched_tokens, ns = e->cfg.max_num_seqs;
+    uint32_t rows = ns + ENGINE_PROMPT_LOGIT_ROWS;
     e->running = calloc(ns, sizeof *e->running);
     e->free_slots = malloc(ns * sizeof *e->free_slots);
     e->b_tokens = malloc(nt * sizeof *e->b_tokens);
     e->b_pos = malloc(nt * sizeof *e->b_pos);
     e->b_seq = malloc(nt * sizeof *e->b_seq);
-    e->b_rows = malloc(ns * sizeof *e->b_rows);
-    e->b_out_seq = malloc(ns * sizeof *e->b_out_seq);
-    e->logits = malloc((size_t)ns * e->n_vocab * sizeof *e->logits);
+    e->b_rows = malloc(rows * sizeof *e->b_rows);
+    e->b_out_seq = malloc(rows * sizeof *e->b_out_seq);
+    e->b_out_pos = malloc(rows * sizeof *e->b_out_pos);
+    e->logits = malloc((size_t)rows * e->n_vocab * sizeof *e->logits);
     e->scratch = malloc(e->n_vocab * sizeof *e->scratch);
     if (!e->running || !e->free_slots || !e->b_tokens || !e->b_pos || !e->b_seq ||
-        !e->b_rows || !e->b_out_seq || !e->logits || !e->scratch)
+        !e->b_rows || !e->b_out_seq || !e->b_out_pos || !e->logits || !e->scratch)
         return engine_fail(err, "engine: out of memory for the batch buffers");
     for (uint32_t i = 0; i < ns; i++)
         e->free_slots[i] = ns - 1 - i;
@@ -243,6 +245,7 @@ void engine_destroy(engine *e)
     free(e->b_pos);
     free(e->b_seq);
     free(e->b_rows);
+    free(e->b_out_pos);
     free(e->b_out_seq);
     free(e->logits);
     free(e->scratch);
@@ -313,6 +316,10 @@ static int new_seq(engine *e, const engine_request *req, eng_seq **out, engine_e
         memcpy(s->stops, req->sampling.stop_tokens, req->sampling.n_stop * sizeof *s->stops);
     s->n_stops = req->sampling.n_stop;
     s->max_tokens = req->sampling.max_tokens;
+    s->top_logprobs = req->top_logprobs;
+    s->prompt_logprobs = req->prompt_logprobs;
+    s->prompt_only = req->prompt_only;
+    s->prompt_lp_next = 1;
     s->on_event = req->on_event;
     s->user = req->user;
     *out = s;
@@ -328,6 +335,9 @@ int engine_submit(engine *e, const engine_request *req, uint64_t *request_id, en
                           req->n_prompt, e->max_model_len);
     if (!req->on_event)
         return engine_fail(err, "request: no event callback");
+    if (req->top_logprobs > ENGINE_MAX_TOP_LOGPROBS)
+        return engine_fail(err, "request: top_logprobs %u is over the limit %d",
+                           req->top_logprobs, ENGINE_MAX_TOP_LOGPROBS);
     for (size_t i = 0; i < req->n_prompt; i++)
         if (req->prompt[i] < 0 || (uint32_t)req->prompt[i] >= e->n_vocab)
             return engine_fail(err, "request: token %d at %zu outside the vocabulary (%u)",

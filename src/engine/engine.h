@@ -103,11 +103,26 @@ typedef struct engine_cached_by {
                                           kvs_stats.tiers (engine_offload_tier_name) */
 } engine_cached_by;
 
+#define ENGINE_MAX_TOP_LOGPROBS 20
+
+/* A token and its log-softmax over the raw logits (temperature 1, before bias, penalties
+ * and the grammar mask), as OpenAI and vLLM report logprobs. */
+typedef struct engine_alt {
+    int32_t token;
+    float logprob;
+} engine_alt;
+
 typedef struct engine_event {
     uint64_t request_id;
     bool has_token;           /* a new generated token */
+    bool is_prompt;           /* instead: the logprob of prompt token prompt_index (from 1
+                                 on; engine_request.prompt_logprobs), in token and logprob */
+    uint32_t prompt_index;
     int32_t token;
-    float logprob;            /* log-softmax of the chosen token (temperature 1) */
+    float logprob;            /* log-softmax of the token (engine_alt) */
+    const engine_alt *top;    /* the request's top_logprobs most likely tokens at this
+                                 position, most likely first; valid during the callback */
+    uint32_t n_top;
     bool done;
     engine_finish finish;
     const char *message;      /* for ENGINE_FINISH_ERROR */
@@ -131,13 +146,19 @@ typedef struct engine_request {
                                  token only once the output is complete, and generation
                                  stops when nothing can follow. */
     size_t grammar_len;
+    uint32_t top_logprobs;    /* alternatives reported per position, 0..ENGINE_MAX_TOP_LOGPROBS */
+    bool prompt_logprobs;     /* also an event per prompt token from the second on: the
+                                 whole prompt is computed (no prefix-cache or offload hits),
+                                 since cached positions have no logits */
+    bool prompt_only;         /* compute the prompt and generate nothing (scoring it): the
+                                 final event has finish ENGINE_FINISH_LENGTH */
     engine_event_fn on_event;
     void *user;
 } engine_request;
 
 /* Queues a request. Fails (no events follow) on invalid input: empty prompt, prompt longer
- * than max_model_len, tokens outside the vocabulary, a grammar that does not parse, engine
- * shutting down. */
+ * than max_model_len, tokens outside the vocabulary, a grammar that does not parse,
+ * top_logprobs over ENGINE_MAX_TOP_LOGPROBS, engine shutting down. */
 int engine_submit(engine *e, const engine_request *req, uint64_t *request_id,
                   engine_error *err) ENGINE_MUST_CHECK;
 /* Asks the scheduler to drop a request (client went away); its final event follows. */

@@ -15,6 +15,9 @@
 #include "model/gguf.h"
 
 #define ENGINE_NO_SLOT UINT32_MAX
+/* Rows of prompt logits (engine_request.prompt_logprobs) one step computes at most, beyond
+ * a row per sequence: bounds the logits buffer, (max_num_seqs + this) x n_vocab floats. */
+#define ENGINE_PROMPT_LOGIT_ROWS 64
 
 typedef struct eng_seq {
     uint64_t id;
@@ -41,6 +44,10 @@ typedef struct eng_seq {
     int32_t *stops;
     size_t n_stops;
     uint32_t max_tokens;
+    uint32_t top_logprobs;     /* alternatives per event */
+    bool prompt_logprobs, prompt_only;
+    uint32_t prompt_lp_next;   /* prompt_logprobs: the next prompt token whose logprob is
+                                * due (1 at first: the first token has none) */
     engine_event_fn on_event;
     void *user;
     double t_submit, t_last;
@@ -88,6 +95,7 @@ struct engine {
     int32_t *b_tokens;
     uint32_t *b_pos, *b_seq, *b_rows;
     eng_seq **b_out_seq;
+    uint32_t *b_out_pos;       /* the position of each row of logits */
     float *logits, *scratch;
 };
 

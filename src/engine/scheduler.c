@@ -8,13 +8,13 @@
  * youngest sequence not yet in the batch is preempted: its blocks are freed and it goes
  * back to the front of the queue to be recomputed (its prefix blocks usually survive in
  * the prefix cache). */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "engine/engine_internal.h"
 #include "engine/histogram.h"
+#include "engine/token_logprobs.h"
 #include "model/tokenizer.h"
 
 static double now_s(void)
@@ -45,14 +45,31 @@ void eng_seq_free(eng_seq *s)
     free(s);
 }
 
-static void emit(eng_seq *s, bool has_token, int32_t token, float logprob,
-                 engine_finish finish, const char *message)
+/* What one event tells beyond the request's state: a generated token, or a prompt
+ * token's logprob (prompt_index > 0), with the alternatives at that position. */
+typedef struct seq_token {
+    bool has_token;
+    uint32_t prompt_index;
+    int32_t token;
+    float logprob;
+    const engine_alt *top;
+    uint32_t n_top;
+} seq_token;
+
+static void emit(eng_seq *s, const seq_token *t, engine_finish finish, const char *message)
 {
+    static const seq_token none;
+    if (!t)
+        t = &none;
     engine_event ev = {
         .request_id = s->id,
-        .has_token = has_token,
-        .token = token,
-        .logprob = logprob,
+        .has_token = t->has_token,
+        .is_prompt = t->prompt_index > 0,
+        .prompt_index = t->prompt_index,
+        .token = t->token,
+        .logprob = t->logprob,
+        .top = t->top,
+        .n_top = t->n_top,
         .done = finish != ENGINE_FINISH_NONE,
         .finish = finish,
         .message = message,
@@ -91,7 +108,7 @@ static void remove_running(engine *e, eng_seq *s)
 static void finish(engine *e, eng_seq *s, engine_finish why, const char *message)
 {
     release_slot(e, s);
-    emit(s, false, 0, 0.0f, why, message);
+    emit(s, NULL, why, message);
     eng_seq_free(s);
 }
 
@@ -120,12 +137,26 @@ static void loaded(engine *e, eng_seq *s, uint32_t end)
     register_blocks(e, s);
 }
 
+/* Prompt logprobs still due: positions served from a cache have no logits, so the whole
+ * prompt is computed (as vLLM skips its prefix cache for prompt logprobs). */
+static bool prompt_rows_due(const eng_seq *s)
+{
+    return s->prompt_logprobs && s->prompt_lp_next < s->n_prompt;
+}
+
+/* Position p's logits give the logprob of prompt token p + 1, when that one is due. */
+static bool wants_prompt_row(const eng_seq *s, uint32_t p)
+{
+    return s->prompt_logprobs && p + 1 >= s->prompt_lp_next && p + 1 < s->n_prompt;
+}
+
 /* Admits the head of the waiting queue when a slot and its blocks are available. */
 static bool admit(engine *e, eng_seq *s)
 {
     uint32_t slot = e->free_slots[--e->n_free_slots];
     uint32_t have = 0;
-    if (e->pc) {
+    bool use_cache = !prompt_rows_due(s);
+    if (e->pc && use_cache) {
         s->n_hashes = prefix_hash_extend(&s->ns, s->tokens, s->n_tokens, s->hashes, s->n_hashes);
         uint32_t max_hit = (s->n_tokens - 1) / KV_PAGED_BLOCK, i = 0;
         engine_error err;
@@ -146,7 +177,7 @@ static bool admit(engine *e, eng_seq *s)
         e->free_slots[e->n_free_slots++] = slot;
         return false;
     }
-    if (e->pc) {
+    if (e->pc && use_cache) {
         pthread_mutex_lock(&e->mu);
         e->st.prefix_cache_queries += s->n_tokens;
         e->st.prefix_cache_hits += have;
@@ -157,7 +188,7 @@ static bool admit(engine *e, eng_seq *s)
     s->cached_by.prefix_cache = have;
     s->n_registered = have / KV_PAGED_BLOCK;
     uint32_t load_end = have;
-    if (e->conn)
+    if (e->conn && use_cache)
         connector_admit(e->conn, &s->conn, &s->ns, s->tokens, s->n_tokens, have, &load_end);
     engine_error err;
     /* The free blocks were counted above; should it fail all the same, the slot, its
@@ -229,11 +260,14 @@ static eng_seq *victim_for(engine *e, const eng_seq *s)
 }
 
 /* Fills the batch buffers; returns the number of tokens and, in *n_out, the number of rows
- * to sample (b_rows, b_out_seq). Each sequence in the batch gets s->scheduled and its
- * token count in s->n_sched; sequences may be preempted to make room. */
+ * of logits (b_rows, b_out_seq, b_out_pos): one to sample where a sequence's last token is
+ * computed, and those of prompt logprobs (at most ENGINE_PROMPT_LOGIT_ROWS a step). Each
+ * sequence in the batch gets s->scheduled and its token count in s->n_sched; sequences
+ * may be preempted to make room. */
 static uint32_t build_batch(engine *e, uint32_t *n_out)
 {
     uint32_t nb = 0, no = 0, budget = e->cfg.max_num_batched_tokens;
+    uint32_t prompt_rows = ENGINE_PROMPT_LOGIT_ROWS;
     for (uint32_t i = 0; i < e->n_running; i++)
         e->running[i]->scheduled = false;
     for (int pass = 0; pass < 2 && budget > 0; pass++) {
@@ -243,6 +277,11 @@ static uint32_t build_batch(engine *e, uint32_t *n_out)
             if (s->loading || s->scheduled || remaining == 0 || (pass == 0) != (remaining == 1))
                 continue;
             uint32_t n = remaining < budget ? remaining : budget;
+            if (prompt_rows_due(s)) {
+                if (prompt_rows == 0)
+                    continue;
+                n = n < prompt_rows ? n : prompt_rows; /* no more rows than positions */
+            }
             bool self = false;
             engine_error err;
             while (kv_paged_seq_reserve(e->kv, s->slot, s->n_computed + n, &err) != 0) {
@@ -262,15 +301,23 @@ static uint32_t build_batch(engine *e, uint32_t *n_out)
             s->scheduled = true;
             s->n_sched = n;
             for (uint32_t j = 0; j < n; j++) {
-                e->b_tokens[nb + j] = s->tokens[s->n_computed + j];
-                e->b_pos[nb + j] = s->n_computed + j;
+                uint32_t p = s->n_computed + j;
+                e->b_tokens[nb + j] = s->tokens[p];
+                e->b_pos[nb + j] = p;
                 e->b_seq[nb + j] = s->slot;
+                if (wants_prompt_row(s, p)) {
+                    e->b_rows[no] = nb + j;
+                    e->b_out_seq[no] = s;
+                    e->b_out_pos[no++] = p;
+                    prompt_rows--;
+                }
             }
             nb += n;
             budget -= n;
-            if (s->n_computed + n == s->n_tokens) {
+            if (s->n_computed + n == s->n_tokens && !s->prompt_only) {
                 e->b_rows[no] = nb - 1;
-                e->b_out_seq[no++] = s;
+                e->b_out_seq[no] = s;
+                e->b_out_pos[no++] = s->n_tokens - 1;
             }
         }
     }
@@ -290,12 +337,7 @@ static bool is_stop(const eng_seq *s, int32_t t)
  * was freed). */
 static bool sample(engine *e, eng_seq *s, const float *row)
 {
-    float mx = row[0];
-    for (uint32_t i = 1; i < e->n_vocab; i++)
-        mx = row[i] > mx ? row[i] : mx;
-    double sum = 0;
-    for (uint32_t i = 0; i < e->n_vocab; i++)
-        sum += exp((double)(row[i] - mx));
+    double norm = logprobs_normalizer(row, e->n_vocab);
     memcpy(e->scratch, row, e->n_vocab * sizeof *row);
     engine_error gerr;
     if (s->gm && engine_grammar_mask(e, s, e->scratch, &gerr)) {
@@ -304,7 +346,10 @@ static bool sample(engine *e, eng_seq *s, const float *row)
         return true;
     }
     int32_t t = sampler_sample(s->smp, e->scratch);
-    float lp = (float)((double)(row[t] - mx) - log(sum));
+    engine_alt top[ENGINE_MAX_TOP_LOGPROBS];
+    seq_token st = {.has_token = true, .token = t,
+                    .logprob = (float)((double)row[t] - norm), .top = top,
+                    .n_top = logprobs_top(row, e->n_vocab, norm, s->top_logprobs, top)};
     sampler_accept(s->smp, t);
     s->tokens[s->n_tokens++] = t;
     s->n_generated++;
@@ -332,13 +377,37 @@ static bool sample(engine *e, eng_seq *s, const float *row)
     else if ((s->max_tokens && s->n_generated >= s->max_tokens) ||
              s->n_tokens >= e->max_model_len)
         why = ENGINE_FINISH_LENGTH;
-    emit(s, true, t, lp, why, message);
+    emit(s, &st, why, message);
     if (why == ENGINE_FINISH_NONE)
         return false;
     remove_running(e, s);
     release_slot(e, s);
     eng_seq_free(s);
     return true;
+}
+
+/* The logprob of prompt token p + 1 from the logits row of position p. */
+static void emit_prompt_logprob(engine *e, eng_seq *s, uint32_t p, const float *row)
+{
+    double norm = logprobs_normalizer(row, e->n_vocab);
+    int32_t t = s->tokens[p + 1];
+    engine_alt top[ENGINE_MAX_TOP_LOGPROBS];
+    seq_token st = {.prompt_index = p + 1, .token = t, .logprob = (float)((double)row[t] - norm),
+                    .top = top, .n_top = logprobs_top(row, e->n_vocab, norm, s->top_logprobs, top)};
+    emit(s, &st, ENGINE_FINISH_NONE, NULL);
+    s->prompt_lp_next = p + 2;
+}
+
+/* Sequences that only score their prompt end once it is computed. */
+static void finish_prompt_only(engine *e)
+{
+    for (uint32_t i = e->n_running; i-- > 0;) {
+        eng_seq *s = e->running[i];
+        if (s->prompt_only && s->n_computed == s->n_tokens) {
+            remove_running(e, s);
+            finish(e, s, ENGINE_FINISH_LENGTH, NULL);
+        }
+    }
 }
 
 static void run_step(engine *e)
@@ -374,8 +443,15 @@ static void run_step(engine *e)
             connector_store(e->conn, &s->conn, &s->ns, s->slot, s->tokens, s->n_computed,
                             s->n_prompt);
     }
-    for (uint32_t k = 0; k < n_out; k++)
-        sample(e, e->b_out_seq[k], e->logits + (size_t)k * e->n_vocab);
+    for (uint32_t k = 0; k < n_out; k++) {
+        eng_seq *s = e->b_out_seq[k];
+        const float *row = e->logits + (size_t)k * e->n_vocab;
+        if (e->b_out_pos[k] + 1 < s->n_tokens)
+            emit_prompt_logprob(e, s, e->b_out_pos[k], row);
+        else
+            sample(e, s, row); /* a sequence's last row: s may be freed */
+    }
+    finish_prompt_only(e);
 }
 
 static eng_seq *unlink_waiting(engine *e, uint64_t id)

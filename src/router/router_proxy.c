@@ -16,7 +16,7 @@
 enum { MAX_RESPONSE = 256u << 20 };
 
 static const char *const proxied[] = {"/v1/completions", "/v1/chat/completions", "/tokenize",
-                                      "/detokenize"};
+                                      "/detokenize", "/v1/embeddings"};
 
 static double now_s(void)
 {

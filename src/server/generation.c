@@ -22,6 +22,7 @@ struct generation {
     engine *e;
     gen_registry *reg;
     double t_start;   /* monotonic seconds at gen_start */
+    uint32_t top_k;   /* the request's top_logprobs */
     size_t n;
     gen_choice c[];
 };
@@ -106,23 +107,53 @@ static void unref_unlock(generation *g)
         gen_free(g);
 }
 
-static int push_token(gen_update *u, int32_t token, float logprob)
+static int push_token(gen_tokens *l, uint32_t k, int32_t token, float logprob,
+                      const engine_alt *top, uint32_t n_top)
 {
-    if (u->n == u->cap) {
-        size_t cap = u->cap ? u->cap * 2 : 64;
-        int32_t *t = realloc(u->tokens, cap * sizeof *t);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        int32_t *t = realloc(l->tokens, cap * sizeof *t);
         if (!t)
             return -1;
-        u->tokens = t;
-        float *l = realloc(u->logprobs, cap * sizeof *l);
-        if (!l)
+        l->tokens = t;
+        float *lp = realloc(l->logprobs, cap * sizeof *lp);
+        if (!lp)
             return -1;
-        u->logprobs = l;
-        u->cap = cap;
+        l->logprobs = lp;
+        if (k) {
+            engine_alt *a = realloc(l->top, cap * k * sizeof *a);
+            if (!a)
+                return -1;
+            l->top = a;
+        }
+        l->cap = cap;
     }
-    u->tokens[u->n] = token;
-    u->logprobs[u->n++] = logprob;
+    for (uint32_t j = 0; j < k; j++)
+        l->top[l->n * k + j] = j < n_top ? top[j] : (engine_alt){-1, 0.0f};
+    l->tokens[l->n] = token;
+    l->logprobs[l->n++] = logprob;
     return 0;
+}
+
+/* Appends all of from to to; on failure to keeps its length. */
+static int push_all(gen_tokens *to, const gen_tokens *from, uint32_t k)
+{
+    size_t had = to->n;
+    for (size_t i = 0; i < from->n; i++)
+        if (push_token(to, k, from->tokens[i], from->logprobs[i], k ? &from->top[i * k] : NULL,
+                       k)) {
+            to->n = had;
+            return -1;
+        }
+    return 0;
+}
+
+static void gen_tokens_free(gen_tokens *l)
+{
+    free(l->tokens);
+    free(l->logprobs);
+    free(l->top);
+    memset(l, 0, sizeof *l);
 }
 
 static void on_event(void *user, const engine_event *ev)
@@ -130,7 +161,8 @@ static void on_event(void *user, const engine_event *ev)
     gen_choice *c = user;
     generation *g = c->g;
     pthread_mutex_lock(&g->mu);
-    if (ev->has_token && !c->oom && push_token(&c->q, ev->token, ev->logprob))
+    gen_tokens *to = ev->has_token ? &c->q.gen : ev->is_prompt ? &c->q.prompt : NULL;
+    if (to && !c->oom && push_token(to, g->top_k, ev->token, ev->logprob, ev->top, ev->n_top))
         c->oom = true;
     c->q.prompt_tokens = ev->prompt_tokens;
     c->q.cached_tokens = ev->cached_tokens;
@@ -168,6 +200,7 @@ int gen_start(engine *e, gen_registry *reg, const engine_request *req, size_t n_
     g->reg = reg;
     g->t_start = mono_s();
     g->n = n_choices;
+    g->top_k = req->top_logprobs;
     g->refs = 1;
     pthread_mutex_lock(&reg->mu);
     reg->live++;
@@ -204,15 +237,14 @@ int gen_start(engine *e, gen_registry *reg, const engine_request *req, size_t n_
 int gen_take(generation *g, size_t i, gen_update *u)
 {
     gen_choice *c = &g->c[i];
-    int rc = 0;
     pthread_mutex_lock(&g->mu);
-    size_t had = u->n;
-    for (size_t k = 0; k < c->q.n && rc == 0; k++)
-        rc = push_token(u, c->q.tokens[k], c->q.logprobs[k]);
-    if (rc != 0) {
-        u->n = had; /* the queue keeps them all: the next take must not repeat some */
-    } else {
-        c->q.n = 0;
+    size_t had_prompt = u->prompt.n;
+    u->top_k = g->top_k;
+    int rc = push_all(&u->prompt, &c->q.prompt, g->top_k);
+    if (rc == 0 && (rc = push_all(&u->gen, &c->q.gen, g->top_k)) != 0)
+        u->prompt.n = had_prompt; /* the queues keep them all: the next take repeats none */
+    if (rc == 0) {
+        c->q.prompt.n = c->q.gen.n = 0;
         u->done = c->q.done;
         u->finish = c->q.finish;
         memcpy(u->message, c->q.message, sizeof u->message);
@@ -234,7 +266,7 @@ void gen_wait(generation *g, int timeout_ms)
     bool ready = false;
     while (!ready) {
         for (size_t i = 0; i < g->n && !ready; i++)
-            ready = g->c[i].q.n > 0 || g->c[i].q.done;
+            ready = g->c[i].q.gen.n > 0 || g->c[i].q.prompt.n > 0 || g->c[i].q.done;
         if (!ready && pthread_cond_timedwait(&g->cv, &g->mu, &ts) == ETIMEDOUT)
             break;
     }
@@ -271,9 +303,6 @@ void gen_release(generation *g)
 
 void gen_update_free(gen_update *u)
 {
-    free(u->tokens);
-    free(u->logprobs);
-    u->tokens = NULL;
-    u->logprobs = NULL;
-    u->n = u->cap = 0;
+    gen_tokens_free(&u->gen);
+    gen_tokens_free(&u->prompt);
 }

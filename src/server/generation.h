@@ -30,11 +30,20 @@ size_t gen_registry_wait_idle(gen_registry *r, int timeout_ms);
 
 typedef struct generation generation;
 
-/* What the HTTP side has taken of one choice so far (tokens appended by gen_take). */
-typedef struct gen_update {
+/* Tokens with their logprobs and, top_k per token, the most likely alternatives at each
+ * position (engine_alt; token -1 past a position's last). */
+typedef struct gen_tokens {
     int32_t *tokens;
     float *logprobs;
+    engine_alt *top;
     size_t n, cap;
+} gen_tokens;
+
+/* What the HTTP side has taken of one choice so far (tokens appended by gen_take). */
+typedef struct gen_update {
+    gen_tokens gen;           /* generated tokens */
+    gen_tokens prompt;        /* engine_request.prompt_logprobs: prompt tokens 1, 2, ... */
+    uint32_t top_k;           /* alternatives per token in gen.top and prompt.top */
     bool done;
     engine_finish finish;
     char message[256];

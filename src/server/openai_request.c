@@ -299,13 +299,20 @@ static int parse_sampling(json_t *root, const oai_limits *lim, oai_request *r, a
         get_int(root, "seed", INT64_MIN, INT64_MAX, &seed, &r->seed_set, err) ||
         get_int(root, "n", 1, OAI_MAX_N, &n, NULL, err))
         return -1;
+    long long best_of = n;
+    if (get_int(root, "best_of", 1, OAI_MAX_N, &best_of, NULL, err))
+        return -1;
+    if (best_of < n)
+        return BAD("best_of", "'best_of' must be greater than or equal to 'n', got n=%lld and "
+                              "best_of=%lld", n, best_of);
     if (top_p <= 0)
         return BAD("top_p", "'top_p' must be in (0, 1], got 0");
     const char *mt = "max_tokens";
     if (r->kind == OAI_CHAT && json_object_get(root, "max_completion_tokens") &&
         !json_is_null(json_object_get(root, "max_completion_tokens")))
         mt = "max_completion_tokens";
-    if (get_int(root, mt, 1, INT64_MAX, &max_tokens, &r->max_tokens_set, err))
+    /* 0 is refused below unless echo scores the prompt (check_combinations). */
+    if (get_int(root, mt, 0, INT64_MAX, &max_tokens, &r->max_tokens_set, err))
         return -1;
     if (r->max_tokens_set && max_tokens > max_len)
         return BAD(mt, "'%s' is %lld, more than the model's context length %lld", mt,
@@ -319,6 +326,7 @@ static int parse_sampling(json_t *root, const oai_limits *lim, oai_request *r, a
     sc->repetition_penalty = (float)rep;
     sc->seed = (uint64_t)seed;
     r->n = (uint32_t)n;
+    r->best_of = (uint32_t)best_of;
     r->max_tokens = (uint32_t)max_tokens;
     if (parse_stop(root, r, err) || parse_logit_bias(root, lim, r, err))
         return -1;
@@ -350,13 +358,10 @@ static int parse_output_options(json_t *root, oai_request *r, api_error *err)
     }
     if (r->kind == OAI_COMPLETION) {
         long long lp = -1;
-        bool echo = false;
         if (get_int(root, "logprobs", 0, OAI_MAX_LOGPROBS, &lp, &r->logprobs, err) ||
-            get_bool(root, "echo", &echo, err))
+            get_bool(root, "echo", &r->echo, err))
             return -1;
         r->top_logprobs = lp > 0 ? (uint32_t)lp : 0;
-        if (echo)
-            return BAD("echo", "'echo' is not supported");
     } else {
         long long tl = 0;
         if (get_bool(root, "logprobs", &r->logprobs, err) ||
@@ -374,6 +379,19 @@ static int parse_output_options(json_t *root, oai_request *r, api_error *err)
         if (!r->cache_salt)
             return nomem(err);
     }
+    return 0;
+}
+
+/* Fields that are valid alone but not together. */
+static int check_combinations(const oai_request *r, api_error *err)
+{
+    if (r->max_tokens_set && r->max_tokens == 0 && !r->echo)
+        return BAD("max_tokens", "'max_tokens' must be at least 1 (0 only with 'echo' on "
+                                 "/v1/completions, to score the prompt)");
+    if (r->stream && r->best_of > r->n)
+        return BAD("best_of", "'best_of' (%u) greater than 'n' (%u) cannot be streamed: the "
+                              "best choices are known only once all have ended",
+                   r->best_of, r->n);
     return 0;
 }
 
@@ -409,7 +427,7 @@ int oai_request_parse(oai_kind kind, const char *body, size_t len, const oai_lim
     if ((kind == OAI_COMPLETION ? parse_prompt(root, lim, out, err)
                                 : parse_messages(root, lim, out, err)) ||
         parse_sampling(root, lim, out, err) || parse_output_options(root, out, err) ||
-        structured_output_parse(root, &out->grammar, err))
+        check_combinations(out, err) || structured_output_parse(root, &out->grammar, err))
         goto out;
     if (kind == OAI_CHAT && oai_tools_parse(root, lim->tool_format, out->grammar != NULL,
                                             &out->tools, &out->grammar, err))

@@ -49,11 +49,14 @@ typedef struct oai_request {
     sampler_bias *bias;
     int32_t *stop_token_ids;
     uint32_t n;
+    uint32_t best_of;         /* candidates generated; the n most likely are returned (>= n) */
     char *stop[OAI_MAX_STOP];
     size_t n_stop;
     bool stream, include_usage;
     bool logprobs;            /* report the chosen token's logprob */
-    uint32_t top_logprobs;
+    uint32_t top_logprobs;    /* and this many alternatives (completions: 'logprobs') */
+    bool echo;                /* completions: the prompt before the text, and with logprobs
+                               * its tokens' logprobs; max_tokens 0 then scores the prompt */
     bool seed_set;
     char *cache_salt;
     char *grammar;            /* GBNF the output must match (structured_output.h, or a forced

@@ -58,6 +58,17 @@ json_t *oai_text(const char *text, size_t len)
     return j;
 }
 
+size_t oai_text_chars(const char *text, size_t len)
+{
+    json_t *j = oai_text(text, len);
+    const char *s = json_string_value(j);
+    size_t n = 0;
+    for (size_t i = 0; s && i < json_string_length(j); i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80; /* every byte but a continuation byte */
+    json_decref(j);
+    return n;
+}
+
 json_t *oai_usage_json(const oai_usage *u)
 {
     return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", (json_int_t)u->prompt_tokens,
@@ -115,6 +126,19 @@ static char *dump(json_t *root, size_t *len)
     return s;
 }
 
+static json_t *prefixed_text(const oai_choice *c)
+{
+    char *s = malloc(c->prefix_len + c->len + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, c->prefix, c->prefix_len);
+    if (c->len)
+        memcpy(s + c->prefix_len, c->text, c->len);
+    json_t *j = oai_text(s, c->prefix_len + c->len);
+    free(s);
+    return j;
+}
+
 char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
                         const oai_usage *u, size_t *len)
 {
@@ -123,7 +147,8 @@ char *oai_response_body(const oai_meta *m, const oai_choice *choices, size_t n,
         return NULL;
     for (size_t i = 0; i < n; i++) {
         const oai_choice *c = &choices[i];
-        json_t *text = c->text ? oai_text(c->text, c->len) : json_null(), *ch;
+        json_t *text = c->prefix ? prefixed_text(c) : c->text ? oai_text(c->text, c->len)
+                                                             : json_null(), *ch;
         if (m->kind == OAI_CHAT) {
             json_t *msg = json_pack("{s:s, s:o}", "role", "assistant", "content", text);
             if (msg && c->tool_calls)
@@ -247,35 +272,89 @@ json_t *oai_logprobs_new(oai_kind kind)
                      "text_offset");
 }
 
-int oai_logprobs_add(json_t *lp, oai_kind kind, const char *piece, size_t len, float logprob,
-                     size_t text_offset, bool with_top)
+size_t oai_logprobs_count(json_t *lp, oai_kind kind)
 {
-    json_t *tok = oai_text(piece, len);
-    if (!tok)
+    return json_array_size(json_object_get(lp, kind == OAI_CHAT ? "content" : "tokens"));
+}
+
+/* {"token", "logprob", "bytes"} of chat logprobs; the piece's bytes as they are, its text
+ * with U+FFFD for a part of a character. */
+static json_t *chat_token(const oai_token_lp *t)
+{
+    json_t *bytes = json_array();
+    for (size_t i = 0; bytes && i < t->len; i++)
+        if (json_array_append_new(bytes, json_integer((unsigned char)t->piece[i]))) {
+            json_decref(bytes);
+            return NULL;
+        }
+    return bytes ? json_pack("{s:o, s:f, s:o}", "token", oai_text(t->piece, t->len), "logprob",
+                             (double)t->logprob, "bytes", bytes)
+                 : NULL;
+}
+
+static int add_chat(json_t *lp, const oai_token_lp *tok, const oai_token_lp *alts,
+                    size_t n_alts)
+{
+    json_t *entry = chat_token(tok), *top = json_array();
+    int rc = !entry || !top || json_object_set(entry, "top_logprobs", top);
+    for (size_t i = 0; rc == 0 && i < n_alts; i++)
+        rc = json_array_append_new(top, chat_token(&alts[i]));
+    json_decref(top);
+    rc = rc || json_array_append(json_object_get(lp, "content"), entry);
+    json_decref(entry);
+    return rc ? -1 : 0;
+}
+
+/* Sets key text -> logprob unless a more likely token of the same text is there already. */
+static int top_entry(json_t *top, const oai_token_lp *t)
+{
+    json_t *key = oai_text(t->piece, t->len);
+    if (!key)
         return -1;
-    int rc;
-    if (kind == OAI_CHAT) {
-        json_t *bytes = json_array();
-        for (size_t i = 0; bytes && i < len; i++)
-            json_array_append_new(bytes, json_integer((unsigned char)piece[i]));
-        json_t *top = json_array();
-        if (with_top && top)
-            json_array_append_new(top, json_pack("{s:O, s:f, s:O}", "token", tok, "logprob",
-                                                 (double)logprob, "bytes", bytes));
-        json_t *entry = json_pack("{s:O, s:f, s:o, s:o}", "token", tok, "logprob",
-                                  (double)logprob, "bytes", bytes, "top_logprobs", top);
-        rc = entry ? json_array_append_new(json_object_get(lp, "content"), entry) : -1;
-    } else {
-        json_t *top = with_top ? json_object() : json_null();
-        if (with_top && top)
-            json_object_setn_new_nocheck(top, json_string_value(tok), json_string_length(tok),
-                                         json_real(logprob));
-        rc = json_array_append(json_object_get(lp, "tokens"), tok) ||
-             json_array_append_new(json_object_get(lp, "token_logprobs"), json_real(logprob)) ||
-             json_array_append_new(json_object_get(lp, "top_logprobs"), top) ||
+    const char *k = json_string_value(key);
+    size_t kn = json_string_length(key);
+    int rc = json_object_getn(top, k, kn) ? 0
+                                          : json_object_setn_new(top, k, kn,
+                                                                 json_real(t->logprob));
+    json_decref(key);
+    return rc ? -1 : 0;
+}
+
+static int add_completion(json_t *lp, json_t *token, json_t *logprob, json_t *top,
+                          size_t text_offset)
+{
+    int rc = !token || !logprob || !top ||
+             json_array_append(json_object_get(lp, "tokens"), token) ||
+             json_array_append(json_object_get(lp, "token_logprobs"), logprob) ||
+             json_array_append(json_object_get(lp, "top_logprobs"), top) ||
              json_array_append_new(json_object_get(lp, "text_offset"),
                                    json_integer((json_int_t)text_offset));
-    }
-    json_decref(tok);
+    json_decref(token);
+    json_decref(logprob);
+    json_decref(top);
     return rc ? -1 : 0;
+}
+
+int oai_logprobs_add(json_t *lp, oai_kind kind, const oai_token_lp *tok,
+                     const oai_token_lp *alts, size_t n_alts, size_t text_offset)
+{
+    if (kind == OAI_CHAT)
+        return add_chat(lp, tok, alts, n_alts);
+    json_t *top = json_object();
+    int rc = top ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n_alts; i++)
+        rc = top_entry(top, &alts[i]);
+    if (rc == 0)
+        rc = top_entry(top, tok);
+    if (rc) {
+        json_decref(top);
+        return -1;
+    }
+    return add_completion(lp, oai_text(tok->piece, tok->len), json_real(tok->logprob), top,
+                          text_offset);
+}
+
+int oai_logprobs_add_first(json_t *lp, const char *piece, size_t len)
+{
+    return add_completion(lp, oai_text(piece, len), json_null(), json_null(), 0);
 }

@@ -1,5 +1,5 @@
 /* Response bodies of the OpenAI completion endpoints: whole responses, server-sent-event
- * chunks of a stream, usage, and the cheap form of logprobs (the chosen token only). */
+ * chunks of a stream, usage, and logprobs. */
 #ifndef KVSPILL_SERVER_OPENAI_RESPONSE_H
 #define KVSPILL_SERVER_OPENAI_RESPONSE_H
 
@@ -34,6 +34,8 @@ void oai_meta_init(oai_meta *m, oai_kind kind, const char *model_name);
 typedef struct oai_choice {
     const char *text;           /* chat: NULL for a null content (a reply of tool calls) */
     size_t len;
+    const char *prefix;         /* completions' echo: the prompt, before text (or NULL) */
+    size_t prefix_len;
     json_t *tool_calls;         /* chat: message.tool_calls (borrowed), NULL when none */
     const char *finish_reason;  /* "stop", "length", "tool_calls", NULL while running */
     json_t *logprobs;           /* borrowed; NULL → null */
@@ -41,6 +43,9 @@ typedef struct oai_choice {
 
 /* A JSON string of text that may hold invalid UTF-8 (bad bytes become U+FFFD). */
 json_t *oai_text(const char *text, size_t len);
+/* The length of oai_text(text, len) in characters (code points), the unit of completions'
+ * text_offset as vLLM counts it (len of a Python string); 0 when out of memory. */
+size_t oai_text_chars(const char *text, size_t len);
 
 json_t *oai_usage_json(const oai_usage *u);
 /* The "kvspill" object of a response: {"cached_tokens": {"prefix_cache": n, "<tier>": n...},
@@ -66,7 +71,23 @@ int oai_done_append(tok_bytes *out);
 /* Logprobs of the tokens of one choice (or of one chunk): completions use
  * {tokens, token_logprobs, top_logprobs, text_offset}, chat {content: [...]}. */
 json_t *oai_logprobs_new(oai_kind kind);
-int oai_logprobs_add(json_t *lp, oai_kind kind, const char *piece, size_t len, float logprob,
-                     size_t text_offset, bool with_top);
+/* How many tokens lp holds. */
+size_t oai_logprobs_count(json_t *lp, oai_kind kind);
+
+/* A token as logprobs show it: its text (the piece's bytes) and its logprob. */
+typedef struct oai_token_lp {
+    const char *piece;
+    size_t len;
+    float logprob;
+} oai_token_lp;
+
+/* Adds tok, with alts, the position's most likely tokens, most likely first. Completions:
+ * top_logprobs is a dict of alts and tok ("up to logprobs + 1" entries, as OpenAI and
+ * vLLM); chat: content[].top_logprobs lists alts. */
+int oai_logprobs_add(json_t *lp, oai_kind kind, const oai_token_lp *tok,
+                     const oai_token_lp *alts, size_t n_alts, size_t text_offset);
+/* Completions with echo: the prompt's first token, whose logprob and top_logprobs are null
+ * (nothing precedes it). */
+int oai_logprobs_add_first(json_t *lp, const char *piece, size_t len);
 
 #endif

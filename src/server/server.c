@@ -125,6 +125,7 @@ static const route routes[] = {
     {"POST", "/detokenize", ep_detokenize, false},
     {"POST", "/v1/completions", ep_completions, false},
     {"POST", "/v1/chat/completions", ep_chat_completions, false},
+    {"POST", "/v1/embeddings", ep_embeddings, false},
     {"POST", "/kvspill/lookup", ep_kvspill_lookup, false},
 };
 

@@ -67,5 +67,6 @@ void ep_kvspill_lookup(server *s, const http_request *req, http_response *resp);
 void ep_detokenize(server *s, const http_request *req, http_response *resp);
 void ep_completions(server *s, const http_request *req, http_response *resp);
 void ep_chat_completions(server *s, const http_request *req, http_response *resp);
+void ep_embeddings(server *s, const http_request *req, http_response *resp);
 
 #endif

@@ -65,7 +65,10 @@ static void check_rejection(const api_error *err)
 /* What the engine is given after validation is in range. */
 static void check_accepted(const oai_request *r, size_t n_prompt)
 {
-    if (r->n < 1 || r->n > OAI_MAX_N || r->max_tokens < 1 || r->n_stop > OAI_MAX_STOP ||
+    /* max_tokens 0 only scores an echoed prompt; best_of >= n, and = n in a stream. */
+    if (r->n < 1 || r->n > OAI_MAX_N || (r->max_tokens < 1 && !r->echo) ||
+        r->best_of < r->n || r->best_of > OAI_MAX_N || (r->stream && r->best_of != r->n) ||
+        (r->echo && r->kind != OAI_COMPLETION) || r->n_stop > OAI_MAX_STOP ||
         r->n_messages > lim.max_model_len || r->prompt_len > lim.max_prompt_bytes ||
         n_prompt + r->max_tokens > lim.max_model_len || r->sampling.max_tokens != r->max_tokens)
         __builtin_trap();

@@ -105,6 +105,9 @@ for path, body in (("/v1/completions", comp), ("/v1/chat/completions", chat)):
         assert sse_text(ok(RR, path, sbody)) == want, path
 tok = json.loads(ok(RR, "/tokenize", {"prompt": "Hello"}))
 assert tok["tokens"], tok
+# /v1/embeddings reaches a replica, whose refusal (no model here can embed) comes back.
+st, txt = call(RR, "POST", "/v1/embeddings", {"model": "tiny", "input": "Hello"})
+assert st == 400 and "Embeddings API" in json.loads(txt)["error"]["message"], (st, txt)
 
 # Roundrobin spreads requests evenly.
 c0 = counts(RR)

@@ -59,7 +59,12 @@ static const bad_case bad[] = {
     {OAI_COMPLETION, "{\"prompt\":\"a\",\"logit_bias\":{\"5000\":1}}", 400, "logit_bias"},
     {OAI_COMPLETION, "{\"prompt\":\"a\",\"logit_bias\":{\"5\":101}}", 400, "logit_bias"},
     {OAI_COMPLETION, "{\"prompt\":\"a\",\"cache_salt\":\"\"}", 400, "cache_salt"},
-    {OAI_COMPLETION, "{\"prompt\":\"a\",\"echo\":true}", 400, "echo"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"echo\":1}", 400, "echo"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"max_tokens\":0}", 400, "max_tokens"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"n\":3,\"best_of\":2}", 400, "best_of"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"best_of\":2,\"stream\":true}", 400, "best_of"},
+    {OAI_COMPLETION, "{\"prompt\":\"a\",\"best_of\":65}", 400, "best_of"},
+    {OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}", 400, "max_tokens"},
     {OAI_COMPLETION, "{\"prompt\":\"a\",\"stop_token_ids\":[1,\"2\"]}", 400, "stop_token_ids"},
     {OAI_CHAT, "{}", 400, "messages"},
     {OAI_CHAT, "{\"messages\":[]}", 400, "messages"},
@@ -139,6 +144,7 @@ static void test_completion_fields(void **state)
     assert_true(r.seed_set);
     assert_int_equal(r.sampling.seed, 42);
     assert_int_equal(r.n, 3);
+    assert_int_equal(r.best_of, 3); /* best_of defaults to n */
     assert_int_equal(r.n_stop, 1);
     assert_string_equal(r.stop[0], "\n");
     assert_true(r.stream && r.include_usage && r.logprobs);
@@ -146,6 +152,15 @@ static void test_completion_fields(void **state)
     assert_int_equal(r.sampling.n_bias, 2);
     assert_true(r.sampling.repetition_penalty > 1.09f);
     assert_string_equal(r.cache_salt, "tenant");
+    oai_request_free(&r);
+
+    r = parse_ok(OAI_COMPLETION, "{\"prompt\":\"a\",\"echo\":true,\"max_tokens\":0,"
+                                 "\"logprobs\":0,\"n\":2,\"best_of\":4}");
+    assert_true(r.echo && r.logprobs && r.max_tokens_set);
+    assert_int_equal(r.max_tokens, 0);
+    assert_int_equal(r.top_logprobs, 0);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.best_of, 4);
     oai_request_free(&r);
 
     r = parse_ok(OAI_COMPLETION, "{\"prompt\":[[1,2,3]],\"stop\":[\"a\",\"\",\"bc\"],"
