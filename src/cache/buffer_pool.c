@@ -6,6 +6,7 @@
 #include "cache/buffer_pool.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -19,6 +20,7 @@
 struct kvs_pool_buf {
     size_t cap;                /* usable bytes after the bookkeeping block */
     void *raw;                 /* what the allocator returned */
+    size_t mapped;             /* bytes of raw's own mapping, 0 when not mapped here */
     const kvs_gpu_ops *pinned; /* the allocator of page-locked memory, NULL for the heap */
     kvs_pool_buf *prev, *next;
 };
@@ -62,8 +64,28 @@ static void free_buf(kvs_pool_buf *b)
 {
     if (b->pinned)
         b->pinned->host_free(b->pinned->user, b->raw);
+    else if (b->mapped)
+        munmap(b->raw, b->mapped);
     else
         free(b->raw);
+}
+
+/* Host buffers are mappings of their own, not heap blocks: chunks live from a store's
+ * gather to its write (or drop) while requests allocate and free around them, and as heap
+ * blocks they left holes that kept the soak's RSS growing (bench/RESULTS.md, "RSS"); glibc
+ * mmaps big blocks itself only until a free raises its threshold to their size. Under
+ * AddressSanitizer they stay heap blocks, so that LeakSanitizer still sees a lost one. */
+static void *map_buf(size_t bytes, size_t *mapped)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    void *raw = NULL;
+    *mapped = 0;
+    return posix_memalign(&raw, KVS_BUFFER_POOL_ALIGN, bytes) == 0 ? raw : NULL;
+#else
+    void *raw = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *mapped = raw == MAP_FAILED ? 0 : bytes;
+    return raw == MAP_FAILED ? NULL : raw;
+#endif
 }
 
 /* Unlinks every idle buffer; the caller frees the returned list outside the lock. */
@@ -145,9 +167,10 @@ static size_t capacity_for(size_t size)
 static kvs_pool_buf *new_buf(size_t cap, const kvs_gpu_ops *pinned)
 {
     void *raw = pinned ? pinned->host_alloc(pinned->user, cap + 2 * KVS_BUFFER_POOL_ALIGN) : NULL;
+    size_t mapped = 0;
     if (!raw) {
         pinned = NULL;
-        if (posix_memalign(&raw, KVS_BUFFER_POOL_ALIGN, cap + KVS_BUFFER_POOL_ALIGN) != 0)
+        if (!(raw = map_buf(cap + KVS_BUFFER_POOL_ALIGN, &mapped)))
             return NULL;
     }
     uintptr_t at = ((uintptr_t)raw + KVS_BUFFER_POOL_ALIGN - 1) / KVS_BUFFER_POOL_ALIGN *
@@ -155,6 +178,7 @@ static kvs_pool_buf *new_buf(size_t cap, const kvs_gpu_ops *pinned)
     kvs_pool_buf *b = (kvs_pool_buf *)at;
     b->cap = cap;
     b->raw = raw;
+    b->mapped = mapped;
     b->pinned = pinned;
     return b;
 }

@@ -1,10 +1,10 @@
 /* A bounded pool of KVS_BUFFER_POOL_ALIGN-aligned buffers for whole objects.
  *
- * Multi-megabyte aligned buffers come from a fresh mmap each time: every page faults on
- * first touch and munmap gives them back on free (2.2 ms per 5.8 MB object, measured).
- * The pool keeps released buffers, grouped by size rounded up to KVS_BUFFER_POOL_CLASS,
- * up to a total of max_bytes, and hands them out again already faulted in. Buffers smaller
- * than KVS_BUFFER_POOL_MIN are not kept: the heap serves those cheaply. Thread-safe.
+ * Each buffer is a mapping of its own (buffer_pool.c says why not a heap block): every
+ * page faults on first touch and munmap gives them back on free (2.2 ms per 5.8 MB object,
+ * measured). The pool keeps released buffers, grouped by size rounded up to
+ * KVS_BUFFER_POOL_CLASS, up to a total of max_bytes, and hands them out again already
+ * faulted in. Buffers smaller than KVS_BUFFER_POOL_MIN are not kept. Thread-safe.
  *
  * A buffer comes from the heap or, when asked with GPU operations, from their page-locked
  * host memory (cudaHostAlloc), so that copies between it and a GPU can be asynchronous;
