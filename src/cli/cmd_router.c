@@ -20,12 +20,15 @@ static void usage(FILE *f, const char *cmd)
             "         [--prefix-block-chars N] [--prefix-blocks K] [--max-load-ratio R]\n"
             "         [--kv-overlap-weight W] [--kvaware-timeout-ms MS]\n"
             "         [--connect-timeout-ms MS] [--first-byte-timeout-ms MS]\n"
+            "         [--upstream-pool N] [--upstream-idle-ms MS]\n"
             "         [--health-interval-ms MS] [--api-key KEY]\n"
             "Defaults: --host 0.0.0.0 --port 8000 --routing-logic roundrobin\n"
             "--prefix-block-chars 256 --prefix-blocks 4 --max-load-ratio 1.5\n"
             "--kv-overlap-weight 1 --kvaware-timeout-ms 200\n"
             "--connect-timeout-ms 2000 --first-byte-timeout-ms 60000 --health-interval-ms 1000\n"
-            "--dns-interval-ms 2000. --backends-dns (up to %d, e.g. one per model) names a\n"
+            "--upstream-pool 64 (idle keep-alive connections kept per backend; 0: a connection\n"
+            "per request) --upstream-idle-ms 55000 (keep it below the replicas'\n"
+            "--connection-timeout, 60 s) --dns-interval-ms 2000. --backends-dns (up to %d, e.g. one per model) names a\n"
             "headless Service: its A/AAAA records are the replicas, re-resolved every interval.\n"
             "The API key may also come from VLLM_API_KEY. See docs/router.md.\n",
             cmd, ROUTER_MAX_DNS_NAMES);
@@ -54,6 +57,7 @@ int cmd_router(int argc, char **argv)
                          .max_load_ratio = 1.5, .kv_overlap_weight = 1.0,
                          .kvaware_timeout_ms = 200, .connect_timeout_ms = 2000,
                          .first_byte_timeout_ms = 60000, .health_interval_ms = 1000,
+                         .upstream_pool = 64, .upstream_idle_ms = 55000,
                          .dns_interval_ms = 2000,
                          .api_key = getenv("VLLM_API_KEY")};
     static const struct option opts[] = {
@@ -72,6 +76,8 @@ int cmd_router(int argc, char **argv)
         {"connect-timeout-ms", required_argument, NULL, 'C'},
         {"first-byte-timeout-ms", required_argument, NULL, 'F'},
         {"health-interval-ms", required_argument, NULL, 'i'},
+        {"upstream-pool", required_argument, NULL, 'P'},
+        {"upstream-idle-ms", required_argument, NULL, 'I'},
         {"api-key", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -156,6 +162,16 @@ int cmd_router(int argc, char **argv)
             if (parse_int(cmd, "--health-interval-ms", optarg, 10, 600000, &v))
                 return 2;
             cfg.health_interval_ms = (int)v;
+            break;
+        case 'P':
+            if (parse_int(cmd, "--upstream-pool", optarg, 0, 4096, &v))
+                return 2;
+            cfg.upstream_pool = (unsigned)v;
+            break;
+        case 'I':
+            if (parse_int(cmd, "--upstream-idle-ms", optarg, 1, 3600000, &v))
+                return 2;
+            cfg.upstream_idle_ms = (int)v;
             break;
         case 'a': cfg.api_key = optarg; break;
         case 'h': usage(stdout, cmd); return 0;

@@ -33,6 +33,8 @@ int router_start(const router_config *cfg, router **out, model_error *err)
     if (!r)
         return model_fail(err, "router: out of memory");
     r->cfg = *cfg;
+    r->set.pool_max = cfg->upstream_pool;
+    r->set.pool_idle_ms = cfg->upstream_idle_ms;
     pthread_mutex_init(&r->stop_mu, NULL);
     if (!cfg->backends && !cfg->n_backends_dns) {
         free(r);

@@ -35,6 +35,8 @@ typedef struct router_config {
     int kvaware_timeout_ms;       /* kvaware: the longest wait for a replica's answer */
     int connect_timeout_ms;
     int first_byte_timeout_ms;
+    unsigned upstream_pool;       /* idle keep-alive connections kept per backend, 0: none */
+    int upstream_idle_ms;         /* how long one stays idle: below serve's --connection-timeout */
     int health_interval_ms;
     const char *api_key;          /* NULL: no key checked */
 } router_config;

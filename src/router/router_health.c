@@ -1,6 +1,8 @@
 /* Active health checks: GET /health on every backend each --health-interval-ms, with a
- * timeout of half the interval (at most 1 s). 200 puts a backend in the set, anything
- * else takes it out. The same thread re-resolves the --backends-dns names. */
+ * timeout of half the interval (at most 1 s), each on a connection of its own so that a
+ * replica that no longer accepts connections is seen. 200 puts a backend in the set,
+ * anything else takes it out. The same thread re-resolves the --backends-dns names and
+ * closes the pooled connections that have been idle too long. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@ void router_mark_down(router *r, router_backend *b, const char *why)
     (void)r;
     if (atomic_exchange(&b->healthy, false))
         fprintf(stderr, "kvspill router: backend %s out of the set: %s\n", b->url, why);
+    upstream_pool_close(&b->pool);
 }
 
 static void check_one(router *r, router_backend *b, int timeout_ms)
@@ -36,9 +39,12 @@ static void check_one(router *r, router_backend *b, int timeout_ms)
         char why[64];
         snprintf(why, sizeof why, "/health answered %u", st);
         router_mark_down(r, b, why);
-    } else if (!atomic_exchange(&b->healthy, true)) {
-        fprintf(stderr, "kvspill router: backend %s in the set\n", b->url);
+    } else {
+        upstream_pool_reopen(&b->pool);
+        if (!atomic_exchange(&b->healthy, true))
+            fprintf(stderr, "kvspill router: backend %s in the set\n", b->url);
     }
+    upstream_pool_expire(&b->pool);
 }
 
 static uint64_t now_ms(void)

@@ -1,7 +1,9 @@
 /* The router's request handler: its own endpoints (/health, /metrics, /v1/models,
- * /v1/kvspill/stats, the web pages) and the forwarded ones. A request whose backend refuses it or dies before the first byte is
- * retried once on another healthy backend; a streamed answer is passed through as each
- * chunk arrives, and one that breaks ends with an OpenAI-shaped SSE error event. */
+ * /v1/kvspill/stats, the web pages) and the forwarded ones, on the backend's pooled
+ * keep-alive connections (upstream_pool.h). A request whose backend refuses it or dies
+ * before the first byte is retried once on another healthy backend; a streamed answer is
+ * passed through as each chunk arrives, and one that breaks ends with an OpenAI-shaped SSE
+ * error event. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +107,7 @@ static ssize_t stream_read(void *ctx, char *buf, size_t max)
 static void stream_done(void *ctx)
 {
     proxy_stream *s = ctx;
-    upstream_close(s->c);
+    upstream_pool_put(&s->b->pool, s->c); /* kept only when the stream was read to its end */
     atomic_fetch_sub(&s->b->in_flight, 1);
     free(s->tail);
     free(s);
@@ -137,7 +139,7 @@ static void pass_back(router *r, router_backend *b, upstream_conn *c, http_respo
     char *body;
     size_t len;
     int rc = upstream_read_all(c, MAX_RESPONSE, r->cfg.first_byte_timeout_ms, &body, &len, &err);
-    upstream_close(c);
+    upstream_pool_put(&b->pool, c);
     atomic_fetch_sub(&b->in_flight, 1);
     if (rc) {
         char msg[sizeof b->url + sizeof err.msg + 16];
@@ -175,7 +177,7 @@ static void proxy(router *r, const http_request *req, http_response *resp, bool 
         upstream_stage stage;
         model_error err;
         double t0 = now_s();
-        if (upstream_open(b->host, b->port, &rq, &c, &stage, &err)) {
+        if (upstream_pool_open(&b->pool, b->host, b->port, &rq, &c, &stage, &err)) {
             atomic_fetch_sub(&b->in_flight, 1);
             router_mark_down(r, b, err.msg);
             snprintf(last_err, sizeof last_err, "%s", err.msg);
