@@ -22,6 +22,7 @@ static void usage(FILE *f, const char *cmd)
             "         [--connect-timeout-ms MS] [--first-byte-timeout-ms MS]\n"
             "         [--upstream-pool N] [--upstream-idle-ms MS]\n"
             "         [--health-interval-ms MS] [--api-key KEY]\n"
+            "         [--model GGUF [--chat-template T]]\n"
             "Defaults: --host 0.0.0.0 --port 8000 --routing-logic roundrobin\n"
             "--prefix-block-chars 256 --prefix-blocks 4 --max-load-ratio 1.5\n"
             "--kv-overlap-weight 1 --kvaware-timeout-ms 200\n"
@@ -30,7 +31,10 @@ static void usage(FILE *f, const char *cmd)
             "per request) --upstream-idle-ms 55000 (keep it below the replicas'\n"
             "--connection-timeout, 60 s) --dns-interval-ms 2000. --backends-dns (up to %d, e.g. one per model) names a\n"
             "headless Service: its A/AAAA records are the replicas, re-resolved every interval.\n"
-            "The API key may also come from VLLM_API_KEY. See docs/router.md.\n",
+            "--model: the GGUF the replicas serve (its tokenizer and chat template only),\n"
+            "so that prefixaware routes on the cache's chunk keys; --chat-template as the\n"
+            "replicas were given it. The API key may also come from VLLM_API_KEY. See\n"
+            "docs/router.md.\n",
             cmd, ROUTER_MAX_DNS_NAMES);
 }
 
@@ -79,6 +83,8 @@ int cmd_router(int argc, char **argv)
         {"upstream-pool", required_argument, NULL, 'P'},
         {"upstream-idle-ms", required_argument, NULL, 'I'},
         {"api-key", required_argument, NULL, 'a'},
+        {"model", required_argument, NULL, 'm'},
+        {"chat-template", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -174,6 +180,8 @@ int cmd_router(int argc, char **argv)
             cfg.upstream_idle_ms = (int)v;
             break;
         case 'a': cfg.api_key = optarg; break;
+        case 'm': cfg.model_path = optarg; break;
+        case 'T': cfg.chat_template = optarg; break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;
         }
@@ -192,6 +200,14 @@ int cmd_router(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (cfg.chat_template && !cfg.model_path) {
+        fprintf(stderr, "kvspill %s: --chat-template needs --model\n", cmd);
+        return 2;
+    }
+    if (cfg.logic == ROUTER_PREFIXAWARE && !cfg.model_path)
+        fprintf(stderr, "kvspill %s: prefixaware without --model: hashing the prompt's "
+                        "characters (%u blocks of %u), not the cache's chunk keys\n",
+                cmd, cfg.prefix_blocks, cfg.prefix_block_chars);
     router *r;
     model_error err;
     if (router_start(&cfg, &r, &err)) {

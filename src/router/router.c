@@ -40,6 +40,11 @@ int router_start(const router_config *cfg, router **out, model_error *err)
         free(r);
         return model_fail(err, "no backends: give --backends or --backends-dns");
     }
+    if (cfg->model_path && router_keys_load(&r->keys, cfg->model_path, cfg->chat_template, err)) {
+        pthread_mutex_destroy(&r->stop_mu);
+        free(r);
+        return -1;
+    }
     int rc = cfg->backends ? router_backends_parse(&r->set, cfg->backends, err) : 0;
     for (size_t i = 0; rc == 0 && i < cfg->n_backends_dns; i++)
         rc = router_dns_parse(cfg->backends_dns[i], r->dns[i].name, sizeof r->dns[i].name,
@@ -47,6 +52,7 @@ int router_start(const router_config *cfg, router **out, model_error *err)
     r->n_dns = cfg->n_backends_dns;
     if (rc || router_health_start(r, err)) {
         router_backends_free(&r->set);
+        router_keys_free(&r->keys);
         pthread_mutex_destroy(&r->stop_mu);
         free(r);
         return -1;
@@ -68,6 +74,7 @@ void router_stop(router *r)
     http_server_stop(r->http);
     router_health_stop(r);
     router_backends_free(&r->set);
+    router_keys_free(&r->keys);
     pthread_mutex_destroy(&r->stop_mu);
     free(r);
 }

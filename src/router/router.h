@@ -39,6 +39,8 @@ typedef struct router_config {
     int upstream_idle_ms;         /* how long one stays idle: below serve's --connection-timeout */
     int health_interval_ms;
     const char *api_key;          /* NULL: no key checked */
+    const char *model_path;       /* --model: prefixaware on chunk keys (router_keys.h), or NULL */
+    const char *chat_template;    /* --chat-template, as the replicas take it, or NULL */
 } router_config;
 
 typedef struct router router;

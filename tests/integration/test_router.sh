@@ -11,9 +11,6 @@ S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
 MODEL="$S/models/tiny-f32.gguf"
 [ -f "$MODEL" ] || { echo "SKIP: $MODEL not found (KVSPILL_SHARED_DIR)"; exit 77; }
 . "$(dirname "$0")/../support/processes.sh"
-DIR=$(mktemp -d)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; rm -rf "$DIR"' EXIT
 start_serve() { # port name
   "$KVSPILL_BIN" serve --model "$MODEL" --host 127.0.0.1 --port "$1" --api-key sekret \
     --max-model-len 512 --threads 1 --served-model-name "$2" >>"$DIR/serve-$1.log" 2>&1 &

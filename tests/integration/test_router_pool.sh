@@ -8,9 +8,6 @@
 # check loses its pool; --upstream-pool 0 opens a connection per request.
 set -euo pipefail
 . "$(dirname "$0")/../support/processes.sh"
-DIR=$(mktemp -d)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; rm -rf "$DIR"' EXIT
 
 UP=$(free_port)
 /usr/bin/python3 "$(dirname "$0")/../support/keepalive_upstream.py" "$UP" >>"$DIR/upstream.log" 2>&1 &

@@ -1,5 +1,11 @@
 # Shell helpers of the integration tests that start servers on loopback (sourced).
 
+# DIR: a fresh temporary directory; PIDS: the processes a test started (append with
+# PIDS+=($!)); both gone when the test exits, however it exits.
+DIR=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; rm -rf "$DIR"' EXIT
+
 # A free TCP port on 127.0.0.1.
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
