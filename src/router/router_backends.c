@@ -104,9 +104,10 @@ int router_backends_parse(router_backends *set, const char *list, model_error *e
         size_t len = strcspn(p, ",");
         if (atomic_load(&set->n) == ROUTER_MAX_BACKENDS)
             return model_fail(err, "--backends: more than %d backends", ROUTER_MAX_BACKENDS);
-        router_backend *b = backend_new(set, p, len, ROUTER_STATIC, err);
+        model_error e;
+        router_backend *b = backend_new(set, p, len, ROUTER_STATIC, &e);
         if (!b)
-            return model_fail(err, "--backends: %s", err->msg);
+            return model_fail(err, "--backends: %s", e.msg);
         if (find(set, b->url) >= 0) {
             model_fail(err, "--backends: '%s' given twice", b->url);
             backend_free(b);

@@ -11,15 +11,17 @@
 int router_keys_load(router_keys *k, const char *path, const char *override, model_error *err)
 {
     memset(k, 0, sizeof *k);
-    if (gguf_open(path, &k->gf, err))
-        return model_fail(err, "--model: %s", err->msg);
-    if (tokenizer_load(k->gf, &k->tk, err)) {
+    model_error e;
+    if (gguf_open(path, &k->gf, &e)) /* its message names the file */
+        return model_fail(err, "--model: %s", e.msg);
+    if (tokenizer_load(k->gf, &k->tk, &e)) {
         gguf_close(k->gf);
-        return model_fail(err, "--model %s: %s", path, err->msg);
+        k->tk = NULL;
+        return model_fail(err, "--model %s: %s", path, e.msg);
     }
     char *tmpl = gguf_dup_str(k->gf, "tokenizer.chat_template");
     char *tool_use = gguf_dup_str(k->gf, "tokenizer.chat_template.tool_use");
-    int rc = prompt_template_load(&k->tmpl, k->tk, tmpl, tool_use, override, err);
+    int rc = prompt_template_load(&k->tmpl, k->tk, tmpl, tool_use, override, &e);
     /* no request limit is the router's to enforce: the replica answers those */
     k->lim = (oai_limits){.n_vocab = tokenizer_n_vocab(k->tk),
                           .tool_format = tool_format_detect(tmpl, false)};
@@ -30,7 +32,8 @@ int router_keys_load(router_keys *k, const char *path, const char *override, mod
             chat_template_free(&k->tmpl);
         tokenizer_free(k->tk);
         gguf_close(k->gf);
-        return rc ? model_fail(err, "--model %s: %s", path, err->msg)
+        k->tk = NULL;
+        return rc ? model_fail(err, "--model %s: %s", path, e.msg)
                   : model_fail(err, "router: cannot make the keys' lock");
     }
     return 0;

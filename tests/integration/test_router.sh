@@ -34,7 +34,9 @@ RR=$(free_port); SE=$(free_port); PA=$(free_port)
 start_router $RR roundrobin
 start_router $SE session --session-key x-user
 start_router $PA prefixaware --prefix-block-chars 16 --prefix-blocks 2 --max-load-ratio 100
-"$KVSPILL_BIN" router --backends x 2>/dev/null && { echo "bad --backends accepted"; exit 1; }
+"$KVSPILL_BIN" router --backends x 2>"$DIR/err" && { echo "bad --backends accepted"; exit 1; }
+grep -q "^kvspill router: --backends: backend 'x': not an http://host:port URL$" "$DIR/err" ||
+  { cat "$DIR/err"; exit 1; }
 "$KVSPILL_BIN" router --backends http://a:1 --routing-logic session 2>"$DIR/err" && exit 1
 grep -q "session-key" "$DIR/err"
 

@@ -38,6 +38,10 @@ wait_up "http://127.0.0.1:$RC" $! "$DIR/router-chars.log"
 curl -sf -H 'Authorization: Bearer sekret' "http://127.0.0.1:$K1/kvspill/keying" >"$DIR/keying"
 grep -q '"chunk_tokens": *16' "$DIR/keying" && grep -q '"namespace_id"' "$DIR/keying" ||
   { echo "keying: $(cat "$DIR/keying")"; exit 1; }
+# A --model that is no GGUF: refused, naming the file.
+"$KVSPILL_BIN" router --backends "$BACKENDS" --routing-logic prefixaware \
+  --model "$DIR/keying" 2>"$DIR/err" && { echo "bad --model accepted"; exit 1; }
+grep -q "^kvspill router: --model: $DIR/keying: " "$DIR/err" || { cat "$DIR/err"; exit 1; }
 grep -q "prefixaware without --model: hashing the prompt's characters" "$DIR/router-chars.log"
 for _ in $(seq 50); do grep -q "chunk keys as" "$DIR/router.log" && break; sleep 0.1; done
 grep -q "chunk keys as" "$DIR/router.log" || { cat "$DIR/router.log"; exit 1; }
