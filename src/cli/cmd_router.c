@@ -20,14 +20,21 @@ static void usage(FILE *f, const char *cmd)
             "         [--prefix-block-chars N] [--prefix-blocks K] [--max-load-ratio R]\n"
             "         [--kv-overlap-weight W] [--kvaware-timeout-ms MS]\n"
             "         [--connect-timeout-ms MS] [--first-byte-timeout-ms MS]\n"
+            "         [--upstream-pool N] [--upstream-idle-ms MS]\n"
             "         [--health-interval-ms MS] [--api-key KEY]\n"
+            "         [--model GGUF [--chat-template T]]\n"
             "Defaults: --host 0.0.0.0 --port 8000 --routing-logic roundrobin\n"
             "--prefix-block-chars 256 --prefix-blocks 4 --max-load-ratio 1.5\n"
             "--kv-overlap-weight 1 --kvaware-timeout-ms 200\n"
             "--connect-timeout-ms 2000 --first-byte-timeout-ms 60000 --health-interval-ms 1000\n"
-            "--dns-interval-ms 2000. --backends-dns (up to %d, e.g. one per model) names a\n"
+            "--upstream-pool 64 (idle keep-alive connections kept per backend; 0: a connection\n"
+            "per request) --upstream-idle-ms 55000 (keep it below the replicas'\n"
+            "--connection-timeout, 60 s) --dns-interval-ms 2000. --backends-dns (up to %d, e.g. one per model) names a\n"
             "headless Service: its A/AAAA records are the replicas, re-resolved every interval.\n"
-            "The API key may also come from VLLM_API_KEY. See docs/router.md.\n",
+            "--model: the GGUF the replicas serve (its tokenizer and chat template only),\n"
+            "so that prefixaware routes on the cache's chunk keys; --chat-template as the\n"
+            "replicas were given it. The API key may also come from VLLM_API_KEY. See\n"
+            "docs/router.md.\n",
             cmd, ROUTER_MAX_DNS_NAMES);
 }
 
@@ -54,6 +61,7 @@ int cmd_router(int argc, char **argv)
                          .max_load_ratio = 1.5, .kv_overlap_weight = 1.0,
                          .kvaware_timeout_ms = 200, .connect_timeout_ms = 2000,
                          .first_byte_timeout_ms = 60000, .health_interval_ms = 1000,
+                         .upstream_pool = 64, .upstream_idle_ms = 55000,
                          .dns_interval_ms = 2000,
                          .api_key = getenv("VLLM_API_KEY")};
     static const struct option opts[] = {
@@ -72,7 +80,11 @@ int cmd_router(int argc, char **argv)
         {"connect-timeout-ms", required_argument, NULL, 'C'},
         {"first-byte-timeout-ms", required_argument, NULL, 'F'},
         {"health-interval-ms", required_argument, NULL, 'i'},
+        {"upstream-pool", required_argument, NULL, 'P'},
+        {"upstream-idle-ms", required_argument, NULL, 'I'},
         {"api-key", required_argument, NULL, 'a'},
+        {"model", required_argument, NULL, 'm'},
+        {"chat-template", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -157,7 +169,19 @@ int cmd_router(int argc, char **argv)
                 return 2;
             cfg.health_interval_ms = (int)v;
             break;
+        case 'P':
+            if (parse_int(cmd, "--upstream-pool", optarg, 0, 4096, &v))
+                return 2;
+            cfg.upstream_pool = (unsigned)v;
+            break;
+        case 'I':
+            if (parse_int(cmd, "--upstream-idle-ms", optarg, 1, 3600000, &v))
+                return 2;
+            cfg.upstream_idle_ms = (int)v;
+            break;
         case 'a': cfg.api_key = optarg; break;
+        case 'm': cfg.model_path = optarg; break;
+        case 'T': cfg.chat_template = optarg; break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;
         }
@@ -176,6 +200,14 @@ int cmd_router(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (cfg.chat_template && !cfg.model_path) {
+        fprintf(stderr, "kvspill %s: --chat-template needs --model\n", cmd);
+        return 2;
+    }
+    if (cfg.logic == ROUTER_PREFIXAWARE && !cfg.model_path)
+        fprintf(stderr, "kvspill %s: prefixaware without --model: hashing the prompt's "
+                        "characters (%u blocks of %u), not the cache's chunk keys\n",
+                cmd, cfg.prefix_blocks, cfg.prefix_block_chars);
     router *r;
     model_error err;
     if (router_start(&cfg, &r, &err)) {

@@ -28,20 +28,6 @@ void engine_config_init(engine_config *cfg)
     cfg->chunk_size = 256;
 }
 
-/* A copy of a string value of the GGUF (NULL when absent). */
-static char *gguf_dup_str(const gguf_file *gf, const char *key)
-{
-    gguf_string gs;
-    if (gguf_get_str(gf, key, &gs) != 0)
-        return NULL;
-    char *s = malloc(gs.len + 1);
-    if (s) {
-        memcpy(s, gs.ptr, gs.len);
-        s[gs.len] = 0;
-    }
-    return s;
-}
-
 static void set_name(engine *e)
 {
     gguf_string gs;
@@ -263,6 +249,12 @@ const char *engine_device_name(const engine *e) { return e->be->device_name; }
 const char *engine_kv_cache_sizing(const engine *e) { return e->kv_sizing; }
 uint32_t engine_max_model_len(const engine *e) { return e->max_model_len; }
 const char *engine_chat_template(const engine *e) { return e->chat_template; }
+void engine_cache_keying(const engine *e, kvs_namespace_desc *desc, uint32_t *chunk_tokens)
+{
+    *desc = e->ns_desc;
+    desc->cache_salt = NULL;
+    *chunk_tokens = e->cfg.chunk_size;
+}
 const char *engine_chat_template_tool_use(const engine *e) { return e->chat_template_tool_use; }
 
 const char *engine_offload_tier_name(const engine *e, unsigned i)

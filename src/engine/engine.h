@@ -198,6 +198,12 @@ typedef struct engine_prefix_lookup {
     uint64_t kv_blocks_total, kv_blocks_free;
 } engine_prefix_lookup;
 
+/* What names this engine's chunks in the cache: the namespace description (cache_salt
+ * NULL; a request's salt goes in before kvs_namespace_id) and the tokens per chunk. A
+ * router that computes a prompt's chunk keys (kvs_key_next) from these gets the keys this
+ * engine stores. */
+void engine_cache_keying(const engine *e, kvs_namespace_desc *desc, uint32_t *chunk_tokens);
+
 /* A lookup only (nothing loaded), safe from any thread. With offload off, every tier count
  * is 0 and n_tiers is 0. */
 int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,

@@ -647,6 +647,19 @@ int gguf_get_str(const gguf_file *gf, const char *key, gguf_string *out)
     return 0;
 }
 
+char *gguf_dup_str(const gguf_file *gf, const char *key)
+{
+    gguf_string gs;
+    if (gguf_get_str(gf, key, &gs) != 0)
+        return NULL;
+    char *s = malloc(gs.len + 1);
+    if (s) {
+        memcpy(s, gs.ptr, gs.len);
+        s[gs.len] = 0;
+    }
+    return s;
+}
+
 int gguf_get_arr(const gguf_file *gf, const char *key, gguf_value_type *elem_type, uint64_t *n)
 {
     const gguf_kv *kv = find(gf, key);

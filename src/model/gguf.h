@@ -99,6 +99,8 @@ int gguf_get_i64(const gguf_file *gf, const char *key, int64_t *out);
 int gguf_get_f32(const gguf_file *gf, const char *key, float *out);
 int gguf_get_bool(const gguf_file *gf, const char *key, bool *out);
 int gguf_get_str(const gguf_file *gf, const char *key, gguf_string *out);
+/* A string value as a NUL-terminated malloc'd copy; NULL when absent (or out of memory). */
+char *gguf_dup_str(const gguf_file *gf, const char *key);
 
 /* Arrays: element type and count; then element access. */
 int gguf_get_arr(const gguf_file *gf, const char *key, gguf_value_type *elem_type, uint64_t *n);

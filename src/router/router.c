@@ -33,10 +33,17 @@ int router_start(const router_config *cfg, router **out, model_error *err)
     if (!r)
         return model_fail(err, "router: out of memory");
     r->cfg = *cfg;
+    r->set.pool_max = cfg->upstream_pool;
+    r->set.pool_idle_ms = cfg->upstream_idle_ms;
     pthread_mutex_init(&r->stop_mu, NULL);
     if (!cfg->backends && !cfg->n_backends_dns) {
         free(r);
         return model_fail(err, "no backends: give --backends or --backends-dns");
+    }
+    if (cfg->model_path && router_keys_load(&r->keys, cfg->model_path, cfg->chat_template, err)) {
+        pthread_mutex_destroy(&r->stop_mu);
+        free(r);
+        return -1;
     }
     int rc = cfg->backends ? router_backends_parse(&r->set, cfg->backends, err) : 0;
     for (size_t i = 0; rc == 0 && i < cfg->n_backends_dns; i++)
@@ -45,6 +52,7 @@ int router_start(const router_config *cfg, router **out, model_error *err)
     r->n_dns = cfg->n_backends_dns;
     if (rc || router_health_start(r, err)) {
         router_backends_free(&r->set);
+        router_keys_free(&r->keys);
         pthread_mutex_destroy(&r->stop_mu);
         free(r);
         return -1;
@@ -66,6 +74,7 @@ void router_stop(router *r)
     http_server_stop(r->http);
     router_health_stop(r);
     router_backends_free(&r->set);
+    router_keys_free(&r->keys);
     pthread_mutex_destroy(&r->stop_mu);
     free(r);
 }

@@ -35,8 +35,12 @@ typedef struct router_config {
     int kvaware_timeout_ms;       /* kvaware: the longest wait for a replica's answer */
     int connect_timeout_ms;
     int first_byte_timeout_ms;
+    unsigned upstream_pool;       /* idle keep-alive connections kept per backend, 0: none */
+    int upstream_idle_ms;         /* how long one stays idle: below serve's --connection-timeout */
     int health_interval_ms;
     const char *api_key;          /* NULL: no key checked */
+    const char *model_path;       /* --model: prefixaware on chunk keys (router_keys.h), or NULL */
+    const char *chat_template;    /* --chat-template, as the replicas take it, or NULL */
 } router_config;
 
 typedef struct router router;

@@ -43,7 +43,8 @@ int router_parse_url(const char *url, char *host, size_t host_len, uint16_t *por
 }
 
 /* A backend for url (already checked by the caller or parsed here). */
-static router_backend *backend_new(const char *url, size_t len, int source, model_error *err)
+static router_backend *backend_new(const router_backends *set, const char *url, size_t len,
+                                   int source, model_error *err)
 {
     router_backend *b = calloc(1, sizeof *b);
     if (!b) {
@@ -59,7 +60,8 @@ static router_backend *backend_new(const char *url, size_t len, int source, mode
     b->url[len] = 0;
     if (b->url[len - 1] == '/')
         b->url[len - 1] = 0;
-    if (router_parse_url(b->url, b->host, sizeof b->host, &b->port, err)) {
+    if (router_parse_url(b->url, b->host, sizeof b->host, &b->port, err) ||
+        upstream_pool_init(&b->pool, set->pool_max, set->pool_idle_ms, err)) {
         free(b);
         return NULL;
     }
@@ -70,6 +72,12 @@ static router_backend *backend_new(const char *url, size_t len, int source, mode
     atomic_init(&b->in_flight, 0);
     atomic_init(&b->requests, 0);
     return b;
+}
+
+static void backend_free(router_backend *b)
+{
+    upstream_pool_destroy(&b->pool);
+    free(b);
 }
 
 static int find(router_backends *set, const char *url)
@@ -96,12 +104,13 @@ int router_backends_parse(router_backends *set, const char *list, model_error *e
         size_t len = strcspn(p, ",");
         if (atomic_load(&set->n) == ROUTER_MAX_BACKENDS)
             return model_fail(err, "--backends: more than %d backends", ROUTER_MAX_BACKENDS);
-        router_backend *b = backend_new(p, len, ROUTER_STATIC, err);
+        model_error e;
+        router_backend *b = backend_new(set, p, len, ROUTER_STATIC, &e);
         if (!b)
-            return model_fail(err, "--backends: %s", err->msg);
+            return model_fail(err, "--backends: %s", e.msg);
         if (find(set, b->url) >= 0) {
             model_fail(err, "--backends: '%s' given twice", b->url);
-            free(b);
+            backend_free(b);
             return -1;
         }
         append(set, b);
@@ -150,6 +159,7 @@ int router_backends_sync(router_backends *set, int source, const char *const *ur
         } else if (atomic_exchange(&b->present, false)) {
             b->absent_rounds = 1;
             atomic_store(&b->healthy, false);
+            upstream_pool_close(&b->pool);
             fprintf(stderr, "kvspill router: backend %s out of the set: no longer in DNS\n",
                     b->url);
         } else {
@@ -174,7 +184,7 @@ int router_backends_sync(router_backends *set, int source, const char *const *ur
                             urls[k]);
             continue;
         }
-        router_backend *b = backend_new(urls[k], strlen(urls[k]), source, err);
+        router_backend *b = backend_new(set, urls[k], strlen(urls[k]), source, err);
         if (!b) {
             rc = -1;
             continue;
@@ -196,10 +206,10 @@ void router_backends_free(router_backends *set)
 {
     size_t n = atomic_load(&set->n);
     for (size_t i = 0; i < n; i++)
-        free(router_backend_at(set, i));
+        backend_free(router_backend_at(set, i));
     while (set->retired) {
         router_backend *next = set->retired->retired_next;
-        free(set->retired);
+        backend_free(set->retired);
         set->retired = next;
     }
     atomic_store(&set->n, 0);

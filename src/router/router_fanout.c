@@ -5,7 +5,7 @@
 #include <string.h>
 
 typedef struct ask_job {
-    const router_backend *b;
+    router_backend *b;
     const upstream_request *rq;
     size_t max_len;
     router_answer *out;
@@ -18,12 +18,13 @@ static void *ask_one(void *arg)
     ask_job *j = arg;
     upstream_conn *c;
     upstream_stage stage;
-    if (upstream_open(j->b->host, j->b->port, j->rq, &c, &stage, &j->out->err))
+    if (upstream_pool_open(&j->b->pool, j->b->host, j->b->port, j->rq, &c, &stage,
+                           &j->out->err))
         return NULL;
     j->out->status = upstream_status(c);
     j->out->answered = upstream_read_all(c, j->max_len, j->rq->first_byte_timeout_ms,
                                          &j->out->body, &j->out->len, &j->out->err) == 0;
-    upstream_close(c);
+    upstream_pool_put(&j->b->pool, c);
     return NULL;
 }
 

@@ -18,9 +18,9 @@ typedef struct router_answer {
     model_error err; /* why not, when !answered */
 } router_answer;
 
-/* Sends rq to every backend i < n with ask[i] (the set's slot i, read once) and reads each
- * whole answer, up to max_len bytes, waiting at most rq->first_byte_timeout_ms for its
- * bytes. answers[i] is filled for every i < n (unasked: not answered, empty err). */
+/* Sends rq to every backend i < n with ask[i] (the set's slot i, read once), on its pooled
+ * connections, and reads each whole answer, up to max_len bytes, waiting at most
+ * rq->first_byte_timeout_ms for its bytes. answers[i] is filled for every i < n (unasked: not answered, empty err). */
 void router_ask_all(router_backends *set, const upstream_request *rq, const bool *ask,
                     size_t n, size_t max_len, router_answer *answers);
 void router_answers_free(router_answer *answers, size_t n);

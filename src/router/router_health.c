@@ -1,6 +1,9 @@
 /* Active health checks: GET /health on every backend each --health-interval-ms, with a
- * timeout of half the interval (at most 1 s). 200 puts a backend in the set, anything
- * else takes it out. The same thread re-resolves the --backends-dns names. */
+ * timeout of half the interval (at most 1 s), each on a connection of its own so that a
+ * replica that no longer accepts connections is seen. 200 puts a backend in the set,
+ * anything else takes it out. The same thread re-resolves the --backends-dns names,
+ * closes the pooled connections that have been idle too long, and, with --model, learns
+ * from the first healthy replica how it names its chunks (router_keys.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,41 @@ void router_mark_down(router *r, router_backend *b, const char *why)
     (void)r;
     if (atomic_exchange(&b->healthy, false))
         fprintf(stderr, "kvspill router: backend %s out of the set: %s\n", b->url, why);
+    upstream_pool_close(&b->pool);
+}
+
+void router_learn_keying(router *r, router_backend *b)
+{
+    if (!r->keys.tk || router_keys_ready(&r->keys))
+        return;
+    char auth[300];
+    snprintf(auth, sizeof auth, "Bearer %s", r->cfg.api_key ? r->cfg.api_key : "");
+    upstream_request rq = {.method = "GET", .path = "/kvspill/keying",
+                           .authorization = r->cfg.api_key ? auth : NULL,
+                           .connect_timeout_ms = r->cfg.connect_timeout_ms,
+                           .first_byte_timeout_ms = r->cfg.connect_timeout_ms};
+    upstream_conn *c;
+    upstream_stage stage;
+    model_error err;
+    char *body = NULL;
+    size_t len;
+    int rc = upstream_pool_open(&b->pool, b->host, b->port, &rq, &c, &stage, &err);
+    if (rc == 0) {
+        if (upstream_status(c) != 200)
+            rc = model_fail(&err, "GET /kvspill/keying answered %u", upstream_status(c));
+        else
+            rc = upstream_read_all(c, 1u << 16, r->cfg.connect_timeout_ms, &body, &len, &err);
+        upstream_pool_put(&b->pool, c);
+    }
+    if (rc == 0)
+        rc = router_keys_set_keying(&r->keys, body, len, &err);
+    free(body);
+    if (rc == 0)
+        fprintf(stderr, "kvspill router: prefixaware: chunk keys as %s names them\n", b->url);
+    else if (!r->keying_failed)
+        fprintf(stderr, "kvspill router: prefixaware: %s: %s; hashing characters meanwhile\n",
+                b->url, err.msg);
+    r->keying_failed = rc != 0;
 }
 
 static void check_one(router *r, router_backend *b, int timeout_ms)
@@ -36,9 +74,13 @@ static void check_one(router *r, router_backend *b, int timeout_ms)
         char why[64];
         snprintf(why, sizeof why, "/health answered %u", st);
         router_mark_down(r, b, why);
-    } else if (!atomic_exchange(&b->healthy, true)) {
-        fprintf(stderr, "kvspill router: backend %s in the set\n", b->url);
+    } else {
+        upstream_pool_reopen(&b->pool);
+        if (!atomic_exchange(&b->healthy, true))
+            fprintf(stderr, "kvspill router: backend %s in the set\n", b->url);
+        router_learn_keying(r, b);
     }
+    upstream_pool_expire(&b->pool);
 }
 
 static uint64_t now_ms(void)

@@ -9,6 +9,7 @@
 #include "router/router.h"
 #include "router/router_backends.h"
 #include "router/router_dns.h"
+#include "router/router_keys.h"
 #include "router/router_metrics.h"
 #include "server/http.h"
 
@@ -24,6 +25,8 @@ struct router {
     size_t n_dns;
     uint64_t dns_due_ms; /* the health checker's next re-resolution */
     router_metrics metrics;
+    router_keys keys;     /* loaded with --model (keys.tk set), else the character hash */
+    bool keying_failed;   /* a replica's keying answer was refused: said once */
     atomic_uint rr_next;
     http_server *http;
     pthread_t health_thread;
@@ -32,10 +35,19 @@ struct router {
     bool stopping, health_started;
 };
 
+/* Why a backend was picked: prefixaware's key (chunks 0 when the character hash was used). */
+typedef struct router_reason {
+    kvs_key key;
+    size_t chunks;
+} router_reason;
+
 /* Picks a healthy backend not in tried[] for req (body: its parsed JSON, or NULL); -1 when
- * none is left. Counts the decision under the logic actually used. */
+ * none is left. Counts the decision under the logic actually used; why (may be NULL) gets
+ * the key it was routed on. */
 int router_choose(router *r, const http_request *req, const json_t *body, bool chat,
-                  const bool *tried);
+                  const bool *tried, router_reason *why);
+/* Learns from backend b how it names its chunks, once (the health checker's thread). */
+void router_learn_keying(router *r, router_backend *b);
 /* Marks a backend down at once (a connect failure or a 5xx): the health checker brings it
  * back when its /health answers 200. */
 void router_mark_down(router *r, router_backend *b, const char *why);

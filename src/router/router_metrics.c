@@ -2,6 +2,7 @@
 #include "router/router_metrics.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -72,6 +73,35 @@ char *router_metrics_render(const router_metrics *m, router_backends *set, size_
     for (size_t i = 0; i < atomic_load(&set->n); i++)
         put(&o, "kvspill_router_backend_healthy{backend=\"%s\"} %d\n", router_backend_at(set, i)->url,
             atomic_load(&router_backend_at(set, i)->healthy) ? 1 : 0);
+    put(&o, "# HELP kvspill_router_upstream_idle Idle keep-alive connections pooled to each "
+            "backend.\n# TYPE kvspill_router_upstream_idle gauge\n");
+    for (size_t i = 0; i < atomic_load(&set->n); i++)
+        put(&o, "kvspill_router_upstream_idle{backend=\"%s\"} %u\n", router_backend_at(set, i)->url,
+            upstream_pool_idle(&router_backend_at(set, i)->pool));
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } pool_counters[] = {
+        {"kvspill_router_upstream_connects_total",
+         "New connections opened to each backend for requests.",
+         offsetof(upstream_pool, connects)},
+        {"kvspill_router_upstream_reused_total",
+         "Requests sent on a pooled keep-alive connection.", offsetof(upstream_pool, reuses)},
+        {"kvspill_router_upstream_stale_retries_total",
+         "Pooled connections found closed by the backend, the request sent again on a new one.",
+         offsetof(upstream_pool, stale_retries)},
+    };
+    for (size_t k = 0; k < sizeof pool_counters / sizeof pool_counters[0]; k++) {
+        put(&o, "# HELP %s %s\n# TYPE %s counter\n", pool_counters[k].name,
+            pool_counters[k].help, pool_counters[k].name);
+        for (size_t i = 0; i < atomic_load(&set->n); i++) {
+            router_backend *b = router_backend_at(set, i);
+            const atomic_ulong *v =
+                (const atomic_ulong *)((const char *)&b->pool + pool_counters[k].offset);
+            put(&o, "%s{backend=\"%s\"} %lu\n", pool_counters[k].name, b->url,
+                atomic_load(v));
+        }
+    }
     put(&o, "# HELP kvspill_router_retries_total Requests retried on another backend.\n"
             "# TYPE kvspill_router_retries_total counter\n"
             "kvspill_router_retries_total %lu\n", atomic_load(&m->retries));

@@ -1,5 +1,6 @@
-/* The router's Prometheus metrics: per-backend requests, in-flight and health (kept in
- * router_backend), retries, routing decisions per logic, and the upstream TTFT histogram. */
+/* The router's Prometheus metrics: per-backend requests, in-flight, health and pooled
+ * connections (kept in router_backend), retries, routing decisions per logic, and the
+ * upstream TTFT histogram. */
 #ifndef KVSPILL_ROUTER_METRICS_H
 #define KVSPILL_ROUTER_METRICS_H
 

@@ -1,7 +1,9 @@
 /* The router's request handler: its own endpoints (/health, /metrics, /v1/models,
- * /v1/kvspill/stats, the web pages) and the forwarded ones. A request whose backend refuses it or dies before the first byte is
- * retried once on another healthy backend; a streamed answer is passed through as each
- * chunk arrives, and one that breaks ends with an OpenAI-shaped SSE error event. */
+ * /v1/kvspill/stats, the web pages) and the forwarded ones, on the backend's pooled
+ * keep-alive connections (upstream_pool.h). A request whose backend refuses it or dies
+ * before the first byte is retried once on another healthy backend; a streamed answer is
+ * passed through as each chunk arrives, and one that breaks ends with an OpenAI-shaped SSE
+ * error event. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +107,7 @@ static ssize_t stream_read(void *ctx, char *buf, size_t max)
 static void stream_done(void *ctx)
 {
     proxy_stream *s = ctx;
-    upstream_close(s->c);
+    upstream_pool_put(&s->b->pool, s->c); /* kept only when the stream was read to its end */
     atomic_fetch_sub(&s->b->in_flight, 1);
     free(s->tail);
     free(s);
@@ -137,7 +139,7 @@ static void pass_back(router *r, router_backend *b, upstream_conn *c, http_respo
     char *body;
     size_t len;
     int rc = upstream_read_all(c, MAX_RESPONSE, r->cfg.first_byte_timeout_ms, &body, &len, &err);
-    upstream_close(c);
+    upstream_pool_put(&b->pool, c);
     atomic_fetch_sub(&b->in_flight, 1);
     if (rc) {
         char msg[sizeof b->url + sizeof err.msg + 16];
@@ -157,7 +159,7 @@ static void proxy(router *r, const http_request *req, http_response *resp, bool 
     bool tried[ROUTER_MAX_BACKENDS] = {0};
     char last_err[600] = "";
     for (int attempt = 0; attempt < 2; attempt++) {
-        int i = router_choose(r, req, body, chat, tried);
+        int i = router_choose(r, req, body, chat, tried, NULL);
         if (i < 0)
             break;
         if (attempt)
@@ -175,7 +177,7 @@ static void proxy(router *r, const http_request *req, http_response *resp, bool 
         upstream_stage stage;
         model_error err;
         double t0 = now_s();
-        if (upstream_open(b->host, b->port, &rq, &c, &stage, &err)) {
+        if (upstream_pool_open(&b->pool, b->host, b->port, &rq, &c, &stage, &err)) {
             atomic_fetch_sub(&b->in_flight, 1);
             router_mark_down(r, b, err.msg);
             snprintf(last_err, sizeof last_err, "%s", err.msg);
@@ -197,6 +199,35 @@ static void proxy(router *r, const http_request *req, http_response *resp, bool 
     else
         set_error(resp, 503, "server_error", "no_healthy_backend",
                   "router: no healthy backend to send the request to");
+}
+
+/* POST /kvspill/route/v1/(chat/)completions: where the request would go and the key it
+ * would be routed on, nothing sent (for operators, and for tests comparing the router's
+ * chunk keys with the replicas' own). */
+static void explain(router *r, const http_request *req, http_response *resp, bool chat)
+{
+    json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+    bool tried[ROUTER_MAX_BACKENDS] = {0};
+    router_reason why;
+    int i = router_choose(r, req, body, chat, tried, &why);
+    json_decref(body);
+    if (i < 0) {
+        set_error(resp, 503, "server_error", "no_healthy_backend",
+                  "router: no healthy backend to send the request to");
+        return;
+    }
+    char hex[KVS_KEY_HEX_LEN + 1];
+    kvs_key_hex(&why.key, hex);
+    json_t *o = json_pack("{s:s, s:s, s:o, s:I}", "backend",
+                          router_backend_at(&r->set, (size_t)i)->url,
+                          "routing_logic", router_logic_name(r->cfg.logic), "key",
+                          why.chunks ? json_string(hex) : json_null(), "key_chunks",
+                          (json_int_t)why.chunks);
+    resp->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    resp->status = resp->body ? 200 : 500;
+    resp->content_type = "application/json";
+    resp->body_len = resp->body ? strlen(resp->body) : 0;
 }
 
 static bool any_healthy(router *r)
@@ -246,6 +277,13 @@ void router_handle(void *user, const http_request *req, http_response *resp)
     }
     if (get && !strcmp(req->path, "/v1/kvspill/stats")) {
         router_stats(r, req, resp);
+        return;
+    }
+    static const char route_prefix[] = "/kvspill/route";
+    if (post && !strncmp(req->path, route_prefix, sizeof route_prefix - 1) &&
+        (!strcmp(req->path + sizeof route_prefix - 1, proxied[0]) ||
+         !strcmp(req->path + sizeof route_prefix - 1, proxied[1]))) {
+        explain(r, req, resp, !strcmp(req->path + sizeof route_prefix - 1, proxied[1]));
         return;
     }
     for (size_t i = 0; i < sizeof proxied / sizeof proxied[0]; i++)

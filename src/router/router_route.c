@@ -79,9 +79,38 @@ static void probe_all(router *r, const http_request *req, const bool *eligible, 
     router_answers_free(answers, n);
 }
 
-int router_choose(router *r, const http_request *req, const json_t *body, bool chat,
-                  const bool *tried)
+/* prefixaware's hash: the first bytes of the request's routing chain key with --model and
+ * a replica's keying known, else the character chain (and then why->chunks is 0). */
+static uint64_t prefix_key(router *r, const http_request *req, const json_t *body, bool chat,
+                           router_reason *why)
 {
+    model_error err;
+    if (r->keys.tk && router_keys_ready(&r->keys) &&
+        router_keys_route_key(&r->keys, req->body, req->body_len, chat, r->cfg.prefix_blocks,
+                              &why->key, &why->chunks, &err) == 0) {
+        uint64_t h;
+        memcpy(&h, why->key.b, sizeof h);
+        return h;
+    }
+    why->chunks = 0;
+    char *text;
+    size_t len;
+    if (router_prompt_text(body, chat, &text, &len, &err)) {
+        fprintf(stderr, "kvspill router: %s\n", err.msg);
+        return ROUTER_HASH_SEED;
+    }
+    uint64_t h = router_prefix_hash(text, len, r->cfg.prefix_block_chars, r->cfg.prefix_blocks);
+    free(text);
+    return h;
+}
+
+int router_choose(router *r, const http_request *req, const json_t *body, bool chat,
+                  const bool *tried, router_reason *why)
+{
+    router_reason unused;
+    if (!why)
+        why = &unused;
+    why->chunks = 0;
     size_t n = atomic_load(&r->set.n);
     bool eligible[ROUTER_MAX_BACKENDS];
     uint64_t ids[ROUTER_MAX_BACKENDS];
@@ -100,28 +129,12 @@ int router_choose(router *r, const http_request *req, const json_t *body, bool c
         pick = router_rendezvous(router_hash_bytes(ROUTER_HASH_SEED, key, strlen(key)), ids,
                                  eligible, n);
     } else if (r->cfg.logic == ROUTER_PREFIXAWARE && body) {
-        char *text;
-        size_t len;
-        model_error err;
-        if (router_prompt_text(body, chat, &text, &len, &err) == 0) {
-            used = ROUTER_PREFIXAWARE;
-            uint64_t h = router_prefix_hash(text, len, r->cfg.prefix_block_chars,
-                                            r->cfg.prefix_blocks);
-            free(text);
-            router_load_cap(load, eligible, n, r->cfg.max_load_ratio);
-            pick = router_rendezvous(h, ids, eligible, n);
-        } else {
-            fprintf(stderr, "kvspill router: %s; routing round-robin\n", err.msg);
-        }
+        used = ROUTER_PREFIXAWARE;
+        uint64_t h = prefix_key(r, req, body, chat, why);
+        router_load_cap(load, eligible, n, r->cfg.max_load_ratio);
+        pick = router_rendezvous(h, ids, eligible, n);
     } else if (r->cfg.logic == ROUTER_KVAWARE && body) {
-        char *text;
-        size_t len;
-        model_error err;
-        uint64_t h = ROUTER_HASH_SEED;
-        if (router_prompt_text(body, chat, &text, &len, &err) == 0) {
-            h = router_prefix_hash(text, len, r->cfg.prefix_block_chars, r->cfg.prefix_blocks);
-            free(text);
-        }
+        uint64_t h = prefix_key(r, req, body, chat, why);
         kvaware_probe probes[ROUTER_MAX_BACKENDS];
         probe_all(r, req, eligible, n, probes);
         used = ROUTER_KVAWARE;

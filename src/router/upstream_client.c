@@ -24,13 +24,16 @@ struct upstream_conn {
     unsigned status;
     char content_type[128];
     bool chunked, has_length, eof;
+    bool keep_alive;  /* the request asked to keep the connection open */
+    bool close_after; /* the answer says it will not: HTTP/1.0 or Connection: close */
+    bool peer_closed; /* the request failed on a connection the peer had closed or reset */
     uint64_t length_left;
     chunked_decoder dec;
     char buf[BUF_SIZE]; /* received bytes not yet handed out */
     size_t pos, len;
 };
 
-static int64_t now_ms(void)
+int64_t upstream_now_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -41,7 +44,7 @@ static int64_t now_ms(void)
 static int wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - upstream_now_ms();
         if (left < 0)
             left = 0;
         struct pollfd p = {.fd = fd, .events = events};
@@ -62,7 +65,7 @@ static int connect_to(const char *host, uint16_t port, int timeout_ms, int *out,
     if (gai)
         return model_fail(err, "upstream %s:%u: cannot resolve: %s", host, port,
                           gai_strerror(gai));
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = upstream_now_ms() + timeout_ms;
     int last = ECONNREFUSED;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -96,17 +99,25 @@ static int connect_to(const char *host, uint16_t port, int timeout_ms, int *out,
     return model_fail(err, "upstream %s:%u: cannot connect: %s", host, port, strerror(last));
 }
 
-static int send_all(int fd, const char *p, size_t n, int64_t deadline, model_error *err)
+static bool reset_by_peer(int e)
+{
+    return e == EPIPE || e == ECONNRESET;
+}
+
+static int send_all(upstream_conn *c, const char *p, size_t n, int64_t deadline,
+                    model_error *err)
 {
     while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_fd(fd, POLLOUT, deadline) <= 0)
+            if (wait_fd(c->fd, POLLOUT, deadline) <= 0)
                 return model_fail(err, "timed out sending the request");
             continue;
         }
-        if (w < 0)
+        if (w < 0) {
+            c->peer_closed = reset_by_peer(errno);
             return model_fail(err, "cannot send the request: %s", strerror(errno));
+        }
         p += w;
         n -= (size_t)w;
     }
@@ -126,8 +137,10 @@ static ssize_t recv_more(upstream_conn *c, int64_t deadline, model_error *err)
             c->len += (size_t)r;
             return r;
         }
-        if (errno != EAGAIN && errno != EINTR)
+        if (errno != EAGAIN && errno != EINTR) {
+            c->peer_closed = c->len == 0 && reset_by_peer(errno);
             return model_fail(err, "connection broken: %s", strerror(errno));
+        }
         int w = wait_fd(c->fd, POLLIN, deadline);
         if (w == 0)
             return model_fail(err, "no answer in time");
@@ -141,9 +154,11 @@ static int parse_head(upstream_conn *c, char *head, model_error *err)
 {
     char *save = NULL, *line = strtok_r(head, "\r\n", &save);
     unsigned st = 0;
-    if (!line || sscanf(line, "HTTP/1.%*1[01] %3u", &st) != 1 || st < 100 || st > 599)
+    char minor[2] = "";
+    if (!line || sscanf(line, "HTTP/1.%1[01] %3u", minor, &st) != 2 || st < 100 || st > 599)
         return model_fail(err, "malformed status line");
     c->status = st;
+    c->close_after = minor[0] == '0';
     while ((line = strtok_r(NULL, "\r\n", &save))) {
         char *colon = strchr(line, ':');
         if (!colon)
@@ -163,6 +178,8 @@ static int parse_head(upstream_conn *c, char *head, model_error *err)
             c->chunked = true;
         } else if (!strcasecmp(line, "Content-Type")) {
             snprintf(c->content_type, sizeof c->content_type, "%s", v);
+        } else if (!strcasecmp(line, "Connection") && strcasestr(v, "close")) {
+            c->close_after = true;
         }
     }
     if (c->chunked) {
@@ -177,12 +194,14 @@ static int parse_head(upstream_conn *c, char *head, model_error *err)
 static int read_head(upstream_conn *c, int first_byte_ms, upstream_stage *stage,
                      model_error *err)
 {
-    int64_t deadline = now_ms() + first_byte_ms;
+    int64_t deadline = upstream_now_ms() + first_byte_ms;
     for (;;) {
         ssize_t r = recv_more(c, deadline, err);
         if (r < 0 || (r == 0 && c->len == 0)) {
-            if (r == 0)
+            if (r == 0) {
+                c->peer_closed = true;
                 model_fail(err, "closed before answering");
+            }
             *stage = c->len ? UPSTREAM_HEADERS : UPSTREAM_FIRST_BYTE;
             return -1;
         }
@@ -203,45 +222,89 @@ static int read_head(upstream_conn *c, int first_byte_ms, upstream_stage *stage,
     }
 }
 
-int upstream_open(const char *host, uint16_t port, const upstream_request *rq,
-                  upstream_conn **out, upstream_stage *stage, model_error *err)
+int upstream_connect(const char *host, uint16_t port, int timeout_ms, upstream_conn **out,
+                     model_error *err)
 {
-    *stage = UPSTREAM_CONNECT;
     upstream_conn *c = calloc(1, sizeof *c);
     if (!c)
         return model_fail(err, "upstream %s:%u: out of memory", host, port);
-    if (connect_to(host, port, rq->connect_timeout_ms, &c->fd, err)) {
+    if (connect_to(host, port, timeout_ms, &c->fd, err)) {
         free(c);
         return -1;
     }
+    *out = c;
+    return 0;
+}
+
+int upstream_send(upstream_conn *c, const char *host, uint16_t port, const upstream_request *rq,
+                  bool keep_alive, upstream_stage *stage, model_error *err)
+{
     *stage = UPSTREAM_FIRST_BYTE;
+    /* what the last answer on this connection left, when it is reused */
+    c->status = 0;
+    c->content_type[0] = 0;
+    c->chunked = c->has_length = c->eof = c->close_after = c->peer_closed = false;
+    c->length_left = 0;
+    c->pos = c->len = 0;
+    c->keep_alive = keep_alive;
     char head[1024 + 4096];
     int hn = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n"
+                      "%s %s HTTP/1.1\r\nHost: %s:%u\r\n%s"
                       "Accept: */*\r\n%s%s%s",
                       rq->method, rq->path, host, port,
+                      keep_alive ? "" : "Connection: close\r\n",
                       rq->authorization ? "Authorization: " : "",
                       rq->authorization ? rq->authorization : "",
                       rq->authorization ? "\r\n" : "");
-    if (hn < 0 || (size_t)hn >= sizeof head - 128) {
-        upstream_close(c);
+    if (hn < 0 || (size_t)hn >= sizeof head - 128)
         return model_fail(err, "upstream %s:%u: request head too long", host, port);
-    }
     hn += snprintf(head + hn, sizeof head - (size_t)hn, "%s",
                    rq->body ? "Content-Type: application/json\r\n" : "");
     hn += snprintf(head + hn, sizeof head - (size_t)hn, "Content-Length: %zu\r\n\r\n",
                    rq->body ? rq->body_len : 0);
-    int64_t deadline = now_ms() + rq->first_byte_timeout_ms;
+    int64_t deadline = upstream_now_ms() + rq->first_byte_timeout_ms;
     model_error e;
-    if (send_all(c->fd, head, (size_t)hn, deadline, &e) ||
-        (rq->body && send_all(c->fd, rq->body, rq->body_len, deadline, &e)) ||
-        read_head(c, rq->first_byte_timeout_ms, stage, &e)) {
-        upstream_close(c);
+    if (send_all(c, head, (size_t)hn, deadline, &e) ||
+        (rq->body && send_all(c, rq->body, rq->body_len, deadline, &e)) ||
+        read_head(c, rq->first_byte_timeout_ms, stage, &e))
         return model_fail(err, "upstream %s:%u %s %s: %s", host, port, rq->method, rq->path,
                           e.msg);
+    return 0;
+}
+
+int upstream_open(const char *host, uint16_t port, const upstream_request *rq,
+                  upstream_conn **out, upstream_stage *stage, model_error *err)
+{
+    *stage = UPSTREAM_CONNECT;
+    upstream_conn *c;
+    if (upstream_connect(host, port, rq->connect_timeout_ms, &c, err))
+        return -1;
+    if (upstream_send(c, host, port, rq, false, stage, err)) {
+        upstream_close(c);
+        return -1;
     }
     *out = c;
     return 0;
+}
+
+bool upstream_peer_closed(const upstream_conn *c)
+{
+    return c->peer_closed;
+}
+
+bool upstream_reusable(const upstream_conn *c)
+{
+    /* read to the end of its framing, nothing more sent, and not about to be closed */
+    return c->keep_alive && !c->close_after && c->eof && (c->chunked || c->has_length) &&
+           c->pos == c->len;
+}
+
+bool upstream_idle_open(const upstream_conn *c)
+{
+    /* an idle connection has nothing to read: EOF, bytes or an error mean it is done */
+    char byte;
+    ssize_t r = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 unsigned upstream_status(const upstream_conn *c)
@@ -257,7 +320,7 @@ const char *upstream_content_type(const upstream_conn *c)
 ssize_t upstream_read(upstream_conn *c, char *buf, size_t max, int timeout_ms,
                       model_error *err)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = upstream_now_ms() + timeout_ms;
     while (!c->eof) {
         if (c->pos < c->len) {
             size_t avail = c->len - c->pos, n = 0;

@@ -1,7 +1,9 @@
 /* POST /kvspill/lookup: how much of a request's prompt this replica's offload tiers hold,
  * and how loaded it is, for `kvspill router --routing-logic kvaware` (docs/router.md). The
  * body is the completion or chat request itself (the router forwards the client's body);
- * the prompt is rendered and tokenized as the request would be, then only looked up. */
+ * the prompt is rendered and tokenized as the request would be, then only looked up.
+ * GET /kvspill/keying: what names this replica's chunks (the namespace description and
+ * the chunk size), for the router's prefixaware logic to compute the same chunk keys. */
 #include <string.h>
 
 #include "server/server.h"
@@ -39,4 +41,35 @@ void ep_kvspill_lookup(server *s, const http_request *req, http_response *resp)
                                 (json_int_t)look.kv_blocks_total, "kv_blocks_free",
                                 (json_int_t)look.kv_blocks_free));
     token_ids_free(&ids);
+}
+
+void ep_kvspill_keying(server *s, const http_request *req, http_response *resp)
+{
+    (void)req;
+    kvs_namespace_desc d;
+    uint32_t chunk;
+    engine_cache_keying(s->e, &d, &chunk);
+    kvs_key fp, ns;
+    memcpy(fp.b, d.model_fingerprint, sizeof fp.b);
+    char fp_hex[KVS_KEY_HEX_LEN + 1], ns_hex[KVS_KEY_HEX_LEN + 1];
+    kvs_key_hex(&fp, fp_hex);
+    kvs_error kerr;
+    if (kvs_namespace_id(&d, &ns, &kerr) != KVS_OK) {
+        api_error err;
+        (void)api_fail(&err, 500, NULL, NULL, "cache namespace: %s", kerr.msg);
+        server_reply_error(resp, &err);
+        return;
+    }
+    kvs_key_hex(&ns, ns_hex);
+    server_reply_json(
+        resp, 200,
+        json_pack("{s:I, s:s, s:{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I}}",
+                  "chunk_tokens", (json_int_t)chunk, "namespace_id", ns_hex, "namespace",
+                  "model_fingerprint", fp_hex, "n_layers", (json_int_t)d.layout.n_layers,
+                  "n_kv_heads", (json_int_t)d.layout.n_kv_heads, "head_dim",
+                  (json_int_t)d.layout.head_dim, "dtype", (json_int_t)d.layout.dtype,
+                  "rope_type", (json_int_t)d.rope_type, "rope_dim", (json_int_t)d.rope_dim,
+                  "rope_freq_base", (double)d.rope_freq_base, "rope_freq_scale",
+                  (double)d.rope_freq_scale, "layout_version", (json_int_t)d.layout_version,
+                  "tp_rank", (json_int_t)d.tp_rank, "tp_size", (json_int_t)d.tp_size));
 }

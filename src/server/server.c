@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server/auth.h"
+#include "server/prompt.h"
 #include "server/web.h"
 
 /* The longest text of any token, in bytes: no token covers more of a prompt. */
@@ -21,14 +22,6 @@ static size_t longest_piece(const tokenizer *tk)
 }
 
 /* The text of a special token for the template's bos_token / eos_token ("" when none). */
-static char *token_text(const tokenizer *tk, int32_t id, char *buf, size_t cap)
-{
-    size_t len = 0;
-    const char *t = id >= 0 ? tokenizer_token_text(tk, id, &len) : NULL;
-    snprintf(buf, cap, "%.*s", t ? (int)len : 0, t ? t : "");
-    return buf;
-}
-
 int server_init(server *s, engine *e, const char *api_key, size_t max_request_bytes,
                 const char *chat_template_arg, const char *tool_parser, model_error *err)
 {
@@ -42,16 +35,9 @@ int server_init(server *s, engine *e, const char *api_key, size_t max_request_by
         oai_max_prompt_bytes(s->max_model_len, longest_piece(engine_tokenizer(e)));
     const char *t = engine_chat_template(e);
     const tokenizer *tk = engine_tokenizer(e);
-    char bos[256], eos[256];
-    if (chat_template_load(&s->tmpl, t, t ? strlen(t) : 0, token_text(tk, tokenizer_bos(tk), bos, sizeof bos),
-                           token_text(tk, tokenizer_eos(tk), eos, sizeof eos), tokenizer_add_bos(tk), err))
+    if (prompt_template_load(&s->tmpl, tk, t, engine_chat_template_tool_use(e),
+                             chat_template_arg, err))
         return -1;
-    const char *tool_use = engine_chat_template_tool_use(e);
-    if (chat_template_add_tool_use(&s->tmpl, tool_use, tool_use ? strlen(tool_use) : 0, err) ||
-        (chat_template_arg && chat_template_override(&s->tmpl, chat_template_arg, err))) {
-        chat_template_free(&s->tmpl);
-        return -1;
-    }
     s->tool_calls_token = tokenizer_find(tk, "[TOOL_CALLS]", strlen("[TOOL_CALLS]"));
     if (s->tool_calls_token >= 0 && tokenizer_token_type(tk, s->tool_calls_token) != TOKEN_CONTROL)
         s->tool_calls_token = -1;
@@ -127,6 +113,7 @@ static const route routes[] = {
     {"POST", "/v1/chat/completions", ep_chat_completions, false},
     {"POST", "/v1/embeddings", ep_embeddings, false},
     {"POST", "/kvspill/lookup", ep_kvspill_lookup, false},
+    {"GET", "/kvspill/keying", ep_kvspill_keying, false},
 };
 
 void server_handle(void *user, const http_request *req, http_response *resp)

@@ -64,6 +64,7 @@ void ep_metrics(server *s, const http_request *req, http_response *resp);
 void ep_stats(server *s, const http_request *req, http_response *resp);
 void ep_tokenize(server *s, const http_request *req, http_response *resp);
 void ep_kvspill_lookup(server *s, const http_request *req, http_response *resp);
+void ep_kvspill_keying(server *s, const http_request *req, http_response *resp);
 void ep_detokenize(server *s, const http_request *req, http_response *resp);
 void ep_completions(server *s, const http_request *req, http_response *resp);
 void ep_chat_completions(server *s, const http_request *req, http_response *resp);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # `kvspill router` in front of real `kvspill serve` replicas on loopback ports: answers equal
 # direct ones at temperature 0 (streamed and not), roundrobin spread, session stickiness,
-# prefixaware affinity, API key, aggregated /v1/models, /health 503 with every backend down,
+# prefixaware affinity, keep-alive connections to the replicas reused, API key, aggregated
+# /v1/models, /health 503 with every backend down,
 # SIGKILL of a replica: requests still succeed, it leaves the set within 2 s and rejoins;
 # --backends-dns names resolved to replicas, and a name with no address yet; kvaware routing
 # to the replica whose host RAM holds the prompt.
@@ -9,22 +10,11 @@ set -euo pipefail
 S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
 MODEL="$S/models/tiny-f32.gguf"
 [ -f "$MODEL" ] || { echo "SKIP: $MODEL not found (KVSPILL_SHARED_DIR)"; exit 77; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-DIR=$(mktemp -d)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; rm -rf "$DIR"' EXIT
+. "$(dirname "$0")/../support/processes.sh"
 start_serve() { # port name
   "$KVSPILL_BIN" serve --model "$MODEL" --host 127.0.0.1 --port "$1" --api-key sekret \
     --max-model-len 512 --threads 1 --served-model-name "$2" >>"$DIR/serve-$1.log" 2>&1 &
   PIDS+=($!)
-}
-wait_up() { # url pid log
-  for _ in $(seq 200); do
-    curl -sf "$1/health" >/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || { cat "$3"; exit 1; }
-    sleep 0.1
-  done
-  echo "not up: $1"; cat "$3"; exit 1
 }
 P1=$(free_port); P2=$(free_port); P3=$(free_port)
 start_serve $P1 tiny; start_serve $P2 tiny; start_serve $P3 tiny-b
@@ -44,7 +34,9 @@ RR=$(free_port); SE=$(free_port); PA=$(free_port)
 start_router $RR roundrobin
 start_router $SE session --session-key x-user
 start_router $PA prefixaware --prefix-block-chars 16 --prefix-blocks 2 --max-load-ratio 100
-"$KVSPILL_BIN" router --backends x 2>/dev/null && { echo "bad --backends accepted"; exit 1; }
+"$KVSPILL_BIN" router --backends x 2>"$DIR/err" && { echo "bad --backends accepted"; exit 1; }
+grep -q "^kvspill router: --backends: backend 'x': not an http://host:port URL$" "$DIR/err" ||
+  { cat "$DIR/err"; exit 1; }
 "$KVSPILL_BIN" router --backends http://a:1 --routing-logic session 2>"$DIR/err" && exit 1
 grep -q "session-key" "$DIR/err"
 
@@ -115,6 +107,14 @@ for _ in range(9):
     ok(RR, "/v1/completions", {"prompt": "a", "max_tokens": 1})
 c1 = counts(RR)
 assert all(c1[b] - c0[b] == 3 for b in B), (c0, c1)
+
+# Keep-alive to the replicas: the router's sequential requests, whole and streamed, reuse
+# each backend's pooled connection instead of opening one per request.
+m = ok(RR, "/metrics")
+for b in B:
+    conn, reused = (int(re.search(r'%s\{backend="%s"\} (\d+)' % (n, re.escape(b)), m).group(1))
+                    for n in ("upstream_connects_total", "upstream_reused_total"))
+    assert conn <= 3 and reused >= 4, (b, conn, reused)
 
 # Session: one user sticks to one backend (header or body field); users spread.
 def which(base, path, body, headers=KEY):
