@@ -11,6 +11,7 @@ TTFT p50 against roundrobin's, measured in the same run.
 usage: bench/router_workload.py KVSPILL_BIN [USERS] [TURNS]"""
 import json
 import os
+import random
 import re
 import shutil
 import statistics
@@ -24,6 +25,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "support"))
 from kvspill_server import KV_TRANSFER, free_port  # noqa: E402
 
+USER_WORDS = int(os.environ.get("ROUTER_BENCH_USER_WORDS", "150"))
 LOGICS = ["roundrobin", "session", "prefixaware", "kvaware"]
 SYSTEM = ("You are the operator's assistant for a cluster of inference replicas that share "
           "their KV cache through host memory, local disks and a shared file system. ") * 12
@@ -82,6 +84,18 @@ def chat_turn(router, user, messages):
     return (ttft if ttft is not None else time.monotonic() - t0), text, usage
 
 
+WORDS = ("replica chunk prefix cache tier shared disk memory router token layer key block "
+         "request stream eviction lease load store latency node volume").split()
+
+
+def user_text(user, turn):
+    """What a user pastes in a turn (a log, a document): USER_WORDS words of its own, so
+    that a conversation's history outgrows the system prompt all users share, as an agent's
+    tool results do."""
+    rng = random.Random(user * 1000 + turn)
+    return " ".join(rng.choice(WORDS) for _ in range(USER_WORDS))
+
+
 def run_logic(kv, model, logic, users, turns, work):
     shared = os.path.join(work, "shared")
     shutil.rmtree(shared, ignore_errors=True)
@@ -103,7 +117,8 @@ def run_logic(kv, model, logic, users, turns, work):
     rlog = os.path.join(work, "%s-router.log" % logic)
     router = start([kv, "router", "--backends", ",".join(urls), "--host", "127.0.0.1",
                     "--port", str(rport), "--routing-logic", logic, "--session-key", "x-user",
-                    "--health-interval-ms", "500"], {}, rlog)
+                    # The replicas' tokenizer and template: prefixaware routes on chunk keys.
+                    "--model", model, "--health-interval-ms", "500"], {}, rlog)
     procs.append(router)
     rurl = "http://127.0.0.1:%d" % rport
     wait_up(rurl, router, rlog)
@@ -116,7 +131,8 @@ def run_logic(kv, model, logic, users, turns, work):
         try:
             for t in range(turns):
                 msgs.append({"role": "user", "content": "User %d, turn %d: how are the chunks "
-                             "of conversation %d placed on the replicas?" % (u, t, u)})
+                             "of conversation %d placed on the replicas? Here is my log:\n%s"
+                             % (u, t, u, user_text(u, t))})
                 ttft, text, usage = chat_turn(rurl, "user-%d" % u, msgs)
                 msgs.append({"role": "assistant", "content": text})
                 with lock:
