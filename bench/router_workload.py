@@ -8,7 +8,8 @@ tokens served from a cache (usage.prompt_tokens_details.cached_tokens) and the h
 hit share (the replicas' prefix caches and mem tiers, from /metrics), then each logic's
 TTFT p50 against roundrobin's, measured in the same run.
 
-usage: bench/router_workload.py KVSPILL_BIN [USERS] [TURNS]"""
+usage: bench/router_workload.py KVSPILL_BIN [USERS] [TURNS]
+environment: ROUTER_BENCH_USER_WORDS (150), ROUTER_BENCH_SHARED (1; 0: no shared tier)"""
 import json
 import os
 import random
@@ -26,6 +27,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from kvspill_server import KV_TRANSFER, free_port  # noqa: E402
 
 USER_WORDS = int(os.environ.get("ROUTER_BENCH_USER_WORDS", "150"))
+# ROUTER_BENCH_SHARED=0: host RAM only, no shared file tier (what a replica's RAM lacks is
+# then recomputed, the case cache-aware routing is for).
+SHARED_TIER = os.environ.get("ROUTER_BENCH_SHARED", "1") != "0"
 LOGICS = ["roundrobin", "session", "prefixaware", "kvaware"]
 SYSTEM = ("You are the operator's assistant for a cluster of inference replicas that share "
           "their KV cache through host memory, local disks and a shared file system. ") * 12
@@ -102,8 +106,9 @@ def run_logic(kv, model, logic, users, turns, work):
     os.makedirs(shared)
     procs, urls = [], []
     env = {"LMCACHE_CHUNK_SIZE": "64", "LMCACHE_LOCAL_CPU": "True",
-           "LMCACHE_MAX_LOCAL_CPU_SIZE": "0.2", "LMCACHE_LOCAL_DISK": "file://" + shared,
-           "LMCACHE_MAX_LOCAL_DISK_SIZE": "1"}
+           "LMCACHE_MAX_LOCAL_CPU_SIZE": "0.2"}
+    if SHARED_TIER:
+        env.update({"LMCACHE_LOCAL_DISK": "file://" + shared, "LMCACHE_MAX_LOCAL_DISK_SIZE": "1"})
     for i in range(3):
         port = free_port()
         log = os.path.join(work, "%s-%d.log" % (logic, i))
