@@ -18,6 +18,7 @@ directory and by test_shared_tier_nfs.sh on an NFS v4.2 mount over loopback.
 usage: shared_tier_check.py DIR   (environment: KVSPILL_BIN, KVSPILL_TEST_BIN_DIR, MODEL, TMP)"""
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -52,22 +53,17 @@ def prompt(n):
     return [1] + [rng.randrange(3, 32000) for _ in range(n - 1)]
 
 
-def dir_bytes(root):
-    total = 0
-    for d, _, files in os.walk(root):
-        for f in files:
-            if f.endswith(".kvc"):
-                try:
-                    total += os.stat(os.path.join(d, f)).st_size
-                except FileNotFoundError:  # evicted while we walked
-                    pass
-    return total
-
-
 def cache_cli(*args):
     r = subprocess.run([BIN, "cache"] + list(args), capture_output=True, text=True)
     assert r.returncode == 0, ("cache", args, r.stdout, r.stderr)
     return r.stdout
+
+
+def object_bytes(root):
+    """The bytes of the objects under root, as `kvspill cache stat` counts them."""
+    m = re.search(r"^total: .*?\d+ objects, (\d+) bytes", cache_cli("stat", root), re.M)
+    assert m, "cache stat printed no total"
+    return int(m.group(1))
 
 
 cache = os.path.join(DIR, "cache")
@@ -113,7 +109,7 @@ try:
     for r in reps:
         r.settle()
     evicted = sum(r.metric("kvspill_offload_tier_evictions_total", "local_disk") for r in reps)
-    held = dir_bytes(cache)
+    held = object_bytes(cache)
     assert evicted > 0, "no replica evicted"
     assert held <= capacity * BOUND, (held, capacity)
     # The evictor gives its lease back when done: a lease left by an idle replica would keep
