@@ -437,8 +437,6 @@ def watch(servers, answers, marks, series):
             series.setdefault(s.name + "_less_queue", []).append((now - start, rss - queued_kb))
             if not isinstance(s, Router):
                 series.setdefault(s.name + "_heap_in_use", []).append((now - start, in_use // 1024))
-                series.setdefault(s.name + "_heap_in_use_less_queue", []).append(
-                    (now - start, (in_use - queued) // 1024))
                 series.setdefault(s.name + "_heap_free", []).append((now - start, held_free // 1024))
             if rss > base[s.name] + RSS_GROWTH_MB * 1024:
                 failed("%s RSS %d kB, %d kB after warm-up (limit +%d MB)" %
@@ -479,7 +477,7 @@ def main():
             marks["rss_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(series.get(s.name, [])))
             marks["rss_less_queue_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(
                 series.get(s.name + "_less_queue", [])))
-            for part in ("heap_in_use", "heap_in_use_less_queue", "heap_free"):
+            for part in ("heap_in_use", "heap_free"):
                 if series.get("%s_%s" % (s.name, part)):
                     marks["%s_slope_kb_per_min_%s" % (part, s.name)] = int(slope_kb_per_min(
                         series["%s_%s" % (s.name, part)]))
