@@ -44,9 +44,9 @@ CXXF="$SAN -std=c++17 -I$EMU -I$ROOT/src -I$CUDA/include -w"
 O=$OUT/obj
 mkdir -p "$O"
 objs=()
-# The library's one kernel (the device XXH3) too. Its host side (device_xxh3.c) and the
-# backend dispatcher (backend.c) are compiled below as in a CUDA build: the CPU-only
-# libraries hold their no-CUDA versions, which the objects named first on the link replace.
+# The library's one kernel (the device XXH3) too. The files outside the cuda folders that
+# test KVSPILL_HAVE_CUDA are compiled below as in a CUDA build: the CPU-only libraries hold
+# their no-CUDA versions, which the objects named first on the link replace.
 for f in "$ROOT"/src/model/cuda/*.cu "$ROOT"/src/cache/cuda/*.cu; do
   n=$(basename "$f" .cu)
   python3 "$EMU/rewrite.py" "$f" >"$O/$n.cpp"
@@ -61,11 +61,13 @@ done
 g++ $CXXF -c "$EMU/emu_sched.cpp" -o "$O/emu_sched.o"
 gcc $CF -c "$EMU/emu_rt.c" -o "$O/emu_rt.o"
 gcc $CF -c "$ROOT/src/engine/gpu_ops.c" -o "$O/gpu_ops.o"
-gcc $CF -c "$ROOT/src/cache/device_xxh3.c" -o "$O/device_xxh3.o"
-gcc $CF -c "$ROOT/src/model/backend.c" -o "$O/backend.o"
 gcc $CF -c "$ROOT/tests/support/testutil.c" -o "$O/testutil.o"
-objs+=("$O/emu_sched.o" "$O/emu_rt.o" "$O/gpu_ops.o" "$O/device_xxh3.o" "$O/backend.o"
-      "$O/testutil.o")
+objs+=("$O/emu_sched.o" "$O/emu_rt.o" "$O/gpu_ops.o" "$O/testutil.o")
+for f in $(grep -rl --include='*.c' KVSPILL_HAVE_CUDA "$ROOT/src" | grep -v '/cuda/'); do
+  n=with_cuda_$(basename "$f" .c)
+  gcc $CF -c "$f" -o "$O/$n.o"
+  objs+=("$O/$n.o")
+done
 B=$OUT/cpu
 LIBS=("$B/src/server/libkvspill_server.a" "$B/src/engine/libkvspill_engine.a"
       "$B/src/cache/libkvspill.a" "$B/src/tools/libkvspill_tools.a"
