@@ -481,6 +481,12 @@ def main():
                 if series.get("%s_%s" % (s.name, part)):
                     marks["%s_slope_kb_per_min_%s" % (part, s.name)] = int(slope_kb_per_min(
                         series["%s_%s" % (s.name, part)]))
+            # A leak keeps its slope over the second half; a level-off does not.
+            points = series.get(s.name, [])
+            if points:
+                half = (points[0][0] + points[-1][0]) / 2
+                marks["rss_slope_last_half_" + s.name] = int(slope_kb_per_min(
+                    [p for p in points if p[0] >= half]))
             if s.name in queue_full_at:
                 marks["rss_slope_after_queue_full_" + s.name] = int(slope_kb_per_min(
                     [p for p in series.get(s.name, []) if p[0] >= queue_full_at[s.name]]))

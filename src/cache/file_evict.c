@@ -79,6 +79,7 @@ kvs_status kvs_file_evict(const char *root, const kvs_evict_params *params,
         return KVS_OK;
     }
     uint64_t now = kvs_lease_now_ns();
+    report->scan_start_ns = now;
     pass p = {.report = report,
               .orphan_before_ns = now > params->orphan_age_ns ? now - params->orphan_age_ns : 0};
     st = kvs_file_scan(root, collect, &p, &report->metadata_ops, err);
@@ -108,7 +109,8 @@ kvs_status kvs_file_evict(const char *root, const kvs_evict_params *params,
         free(p.v[i].path);
     free(p.v);
     if (st == KVS_OK && !report->lease_lost) {
-        kvs_usage_record rec = {report->used_after, report->objects_after, kvs_lease_now_ns()};
+        /* Stamped with the listing's start: writes after it may be missing from it. */
+        kvs_usage_record rec = {report->used_after, report->objects_after, now};
         st = kvs_file_usage_write(root, &rec, err);
         report->metadata_ops += 2;
     }

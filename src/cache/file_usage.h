@@ -14,7 +14,8 @@
 
 typedef struct kvs_usage_record {
     uint64_t used_bytes, objects;
-    uint64_t at_ns; /* realtime clock when the pass ended (records are compared across nodes) */
+    uint64_t at_ns; /* realtime when the pass began listing (records are compared across
+                       nodes; writes after it may be missing from used_bytes) */
 } kvs_usage_record;
 
 kvs_status kvs_file_usage_write(const char *root, const kvs_usage_record *rec, kvs_error *err);

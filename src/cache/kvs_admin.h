@@ -81,6 +81,7 @@ typedef struct kvs_evict_report {
     uint64_t evicted_objects, evicted_bytes;
     uint64_t orphans_removed;
     uint64_t metadata_ops;
+    uint64_t scan_start_ns; /* realtime when the listing began: the usage record's stamp */
 } kvs_evict_report;
 
 kvs_status kvs_file_evict(const char *root, const kvs_evict_params *params,

@@ -21,6 +21,7 @@
 
 #include "cache/device_chunk.h"
 #include "cache/error.h"
+#include "cache/file_estimate.h"
 #include "cache/file_lease.h"
 #include "cache/file_mode.h"
 #include "cache/file_path.h"
@@ -52,9 +53,7 @@ typedef struct file_tier {
     char gds_io_path[sizeof ((kvs_tier_stats *)0)->io_path];
     atomic_uint_fast64_t hits, misses, bytes_read, bytes_written, puts, put_errors, get_errors,
         corrupt, evictions, read_ns, write_ns, metadata_ops, objects;
-    /* The directory's size at the last scan (ours, or another process's usage record
-     * taken at scan_at_ns, realtime) and what this process wrote since. */
-    atomic_uint_fast64_t used_at_scan, written_since_scan, scan_at_ns;
+    kvs_dir_estimate estimate; /* the directory's size as the last scan and our writes say */
 } file_tier;
 
 static uint64_t mono_ns(void)
@@ -86,32 +85,6 @@ static void note(file_tier *t, const kvs_error *err)
 }
 
 /* ---- put -------------------------------------------------------------------------------- */
-
-static uint64_t estimated_use(file_tier *t)
-{
-    return atomic_load(&t->used_at_scan) + atomic_load(&t->written_since_scan);
-}
-
-/* Counts `bytes` as written before the write starts, if they fit within the capacity, so
- * concurrent batches cannot all take the same room. */
-static bool claim_room(file_tier *t, uint64_t bytes)
-{
-    uint_fast64_t cur = atomic_load(&t->written_since_scan);
-    do {
-        if (atomic_load(&t->used_at_scan) + cur + bytes > t->capacity)
-            return false;
-    } while (!atomic_compare_exchange_weak(&t->written_since_scan, &cur, cur + bytes));
-    return true;
-}
-
-/* A claimed write that did not happen; saturating, as a scan may have reset the count. */
-static void release_room(file_tier *t, uint64_t bytes)
-{
-    uint_fast64_t cur = atomic_load(&t->written_since_scan);
-    while (!atomic_compare_exchange_weak(&t->written_since_scan, &cur,
-                                         cur > bytes ? cur - bytes : 0))
-        ;
-}
 
 typedef struct put_item {
     char temp[KVS_PATH_MAX];
@@ -192,10 +165,11 @@ static void put_publish(put_ctx *pc, size_t i, int fd, kvs_status st, kvs_error 
     if (st != KVS_OK) {
         count_ops(t, 1);
         unlink(it->temp); /* never leave a partial object or its temp file behind */
-        release_room(t, pc->chunks[i]->total_size);
+        kvs_estimate_release(&t->estimate, pc->chunks[i]->total_size);
         note(t, err);
     } else {
         const kvs_chunk *c = pc->chunks[i];
+        kvs_estimate_publish(&t->estimate, c->total_size, kvs_lease_now_ns());
         kvs_presence_set(&t->presence, &c->info.key, KVS_PRESENCE_PRESENT, mono_ns());
         atomic_fetch_add(&t->bytes_written, c->total_size);
         atomic_fetch_add(&t->objects, 1);
@@ -229,7 +203,7 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         note(t, &err);
         return false;
     }
-    if (!claim_room(t, c->total_size)) {
+    if (!kvs_estimate_claim(&t->estimate, c->total_size)) {
         pc->status[i] = kvs_fail(&err, KVS_ERR_FULL, "put %s: directory at its capacity of "
                                  "%llu bytes and eviction has not made room yet", t->root,
                                  (unsigned long long)t->capacity);
@@ -240,7 +214,7 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
         !kvs_file_object_path(it->final, sizeof it->final, t->root, &c->info.ns, &c->info.key) ||
         !kvs_file_temp_path(it->temp, sizeof it->temp, dir, &c->info.key, t->writer_id)) {
         pc->status[i] = kvs_fail(&err, KVS_ERR_INVALID, "put: path too long under %s", t->root);
-        release_room(t, c->total_size);
+        kvs_estimate_release(&t->estimate, c->total_size);
         note(t, &err);
         return false;
     }
@@ -248,7 +222,7 @@ static bool put_start(void *ctx, size_t i, kvs_io_job *job)
     int fd = open_temp(t, it, c, &err, &st);
     if (fd < 0) {
         pc->status[i] = st;
-        release_room(t, c->total_size);
+        kvs_estimate_release(&t->estimate, c->total_size);
         note(t, &err);
         return false;
     }
@@ -275,19 +249,15 @@ static void put_finish(void *ctx, size_t i, kvs_io_job *job)
     put_publish(pc, i, job->fd, st, &err);
 }
 
-/* Takes another process's usage record when it is newer than our own figure. Our writes
- * since are in it, or were made after it and go uncounted until our next scan: the
- * overshoot scan_every_pct bounds for every writer. */
+/* Takes another process's usage record when it is newer than our own figure (our writes
+ * logged after its scan began stay counted: file_estimate.h). */
 static void adopt_usage(file_tier *t)
 {
     kvs_usage_record rec;
     count_ops(t, 1);
-    if (!kvs_file_usage_read(t->root, &rec) || rec.at_ns <= atomic_load(&t->scan_at_ns))
-        return;
-    atomic_store(&t->used_at_scan, rec.used_bytes);
-    atomic_store(&t->objects, rec.objects);
-    atomic_store(&t->written_since_scan, 0);
-    atomic_store(&t->scan_at_ns, rec.at_ns);
+    if (kvs_file_usage_read(t->root, &rec) &&
+        kvs_estimate_rebase(&t->estimate, rec.used_bytes, rec.at_ns, false))
+        atomic_store(&t->objects, rec.objects);
 }
 
 /* Caller holds evict_lock. Evicts when the directory holds more than capacity - headroom
@@ -302,32 +272,27 @@ static kvs_status evict_pass(file_tier *t, uint64_t headroom, kvs_evict_report *
         .lease_ttl_ns = t->tune.lease_ttl_ns,
         .owner = t->writer_id,
     };
-    uint64_t pending = atomic_exchange(&t->written_since_scan, 0);
     kvs_status st = kvs_file_evict(t->root, &params, report, err);
     count_ops(t, report->metadata_ops);
     if (st == KVS_OK && !report->lease_busy) {
-        atomic_store(&t->used_at_scan, report->used_after);
+        kvs_estimate_rebase(&t->estimate, report->used_after, report->scan_start_ns, true);
         atomic_store(&t->objects, report->objects_after);
-        atomic_store(&t->scan_at_ns, kvs_lease_now_ns());
         atomic_fetch_add(&t->evictions, report->evicted_objects);
-    } else {
-        /* No scan of ours (an error, or another process is evicting and may have scanned
-         * before these writes): keep counting them, so the next put tries again. */
-        atomic_fetch_add(&t->written_since_scan, pending);
-        if (report->lease_busy)
-            adopt_usage(t);
+    } else if (report->lease_busy) {
+        /* Another process is evicting; its last pass may be newer than ours. */
+        adopt_usage(t);
     }
     return st;
 }
 
-/* After writing: rescan (and evict if over capacity) when this process has written enough
- * since its last scan that the directory may be over capacity, or scan_every_pct of it. */
+/* After writing: rescan (and evict if over capacity) when the directory may be over
+ * capacity, or this process has written scan_every_pct of it since its figure's scan. */
 static void maybe_evict(file_tier *t)
 {
-    uint64_t pending = atomic_load(&t->written_since_scan);
     uint64_t every = t->capacity / 100 * t->tune.scan_every_pct;
-    if (pending == 0 ||
-        (atomic_load(&t->used_at_scan) + pending <= t->capacity && pending < every))
+    if (kvs_estimate_unscanned(&t->estimate) == 0 ||
+        (kvs_estimate_bytes(&t->estimate) <= t->capacity &&
+         kvs_estimate_unscanned(&t->estimate) < every))
         return;
     if (pthread_mutex_trylock(&t->evict_lock) != 0)
         return; /* another thread of this process is on it */
@@ -341,15 +306,15 @@ static void maybe_evict(file_tier *t)
 /* Before a batch of `need` bytes: when it would take the directory past its capacity,
  * evict first (waiting for a thread of ours that is already at it), so that writers never
  * outrun eviction. While another process holds the lease, wait up to lease_wait_ns for the
- * usage record its pass leaves (or for the lease to come free); past that, claim_room
+ * usage record its pass leaves (or for the lease to come free); past that, the claim
  * refuses what does not fit. */
 static void make_room(file_tier *t, uint64_t need)
 {
-    if (estimated_use(t) + need <= t->capacity)
+    if (kvs_estimate_bytes(&t->estimate) + need <= t->capacity)
         return;
     pthread_mutex_lock(&t->evict_lock);
     uint64_t deadline = mono_ns() + t->tune.lease_wait_ns;
-    while (estimated_use(t) + need > t->capacity) {
+    while (kvs_estimate_bytes(&t->estimate) + need > t->capacity) {
         kvs_evict_report report;
         kvs_error err;
         if (evict_pass(t, need, &report, &err) != KVS_OK) {
@@ -624,7 +589,7 @@ static void file_stats(kvs_tier *tier, kvs_tier_stats *out)
     out->get_errors = atomic_load(&t->get_errors);
     out->corrupt = atomic_load(&t->corrupt);
     out->evictions = atomic_load(&t->evictions);
-    out->used_bytes = estimated_use(t);
+    out->used_bytes = kvs_estimate_bytes(&t->estimate);
     out->capacity_bytes = t->capacity;
     out->objects = atomic_load(&t->objects);
     out->read_ns = atomic_load(&t->read_ns);
@@ -643,6 +608,7 @@ static void file_close(kvs_tier *tier)
     kvs_gds_staging_unref(t->staging);
     kvs_presence_destroy(&t->presence);
     pthread_mutex_destroy(&t->evict_lock);
+    kvs_estimate_destroy(&t->estimate);
     kvs_tier_base_destroy(&t->base);
     free(t);
 }
@@ -797,6 +763,7 @@ kvs_status kvs_tier_file_open_tuned(const kvs_file_tier_options *opts,
         t->staging = kvs_gds_start(opts->gpu, opts->cufile_buffer_size, v1, t->direct,
                                    t->gds_io_path, sizeof t->gds_io_path);
     pthread_mutex_init(&t->evict_lock, NULL);
+    kvs_estimate_init(&t->estimate, t->capacity);
     kvs_tier_base_init(&t->base, &file_methods, opts->name ? opts->name : "local_disk");
     if (opts->gpu)
         t->base.device = &gds_device_methods;
