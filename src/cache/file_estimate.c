@@ -44,38 +44,55 @@ void kvs_estimate_release(kvs_dir_estimate *e, uint64_t bytes)
     pthread_mutex_unlock(&e->lock);
 }
 
-void kvs_estimate_publish(kvs_dir_estimate *e, uint64_t bytes, uint64_t now_ns)
+void kvs_estimate_publish(kvs_dir_estimate *e, uint64_t bytes, uint64_t mono_ns,
+                          uint64_t real_ns)
 {
     pthread_mutex_lock(&e->lock);
     e->in_flight -= bytes < e->in_flight ? bytes : e->in_flight;
-    if (e->n == KVS_ESTIMATE_LOG) { /* merge the oldest into the next, under its later time */
+    if (e->n == KVS_ESTIMATE_LOG) { /* merge the oldest into the next, under its later stamps */
         unsigned next = (e->head + 1) % KVS_ESTIMATE_LOG;
         e->log[next].bytes += e->log[e->head].bytes;
         e->head = next;
         e->n--;
     }
     unsigned tail = (e->head + e->n) % KVS_ESTIMATE_LOG;
-    e->log[tail].at_ns = now_ns;
+    e->log[tail].mono_ns = mono_ns;
+    e->log[tail].real_ns = real_ns;
     e->log[tail].bytes = bytes;
     e->n++;
     e->written += bytes;
     pthread_mutex_unlock(&e->lock);
 }
 
-bool kvs_estimate_rebase(kvs_dir_estimate *e, uint64_t used_bytes, uint64_t scan_ns, bool own)
+/* Caller holds the lock. Drops log entries from the front while the stamp is before `before`
+ * (mono or real). */
+static void drop_before(kvs_dir_estimate *e, uint64_t before, bool mono)
+{
+    while (e->n && (mono ? e->log[e->head].mono_ns : e->log[e->head].real_ns) < before) {
+        e->written -= e->log[e->head].bytes;
+        e->head = (e->head + 1) % KVS_ESTIMATE_LOG;
+        e->n--;
+    }
+}
+
+void kvs_estimate_own_scan(kvs_dir_estimate *e, uint64_t used_bytes, uint64_t mono_ns,
+                           uint64_t real_ns)
 {
     pthread_mutex_lock(&e->lock);
-    bool take = own || scan_ns > e->scan_at_ns;
+    drop_before(e, mono_ns, true);
+    e->used_at_scan = used_bytes;
+    e->scan_at_ns = real_ns;
+    pthread_mutex_unlock(&e->lock);
+}
+
+bool kvs_estimate_take_record(kvs_dir_estimate *e, uint64_t used_bytes, uint64_t real_ns)
+{
+    pthread_mutex_lock(&e->lock);
+    bool take = real_ns > e->scan_at_ns;
     if (take) {
-        /* The log is in publish order; a stepped clock can leave it out of time order, so
-         * an entry leaves only from the front and only when it is older than the scan. */
-        while (e->n && e->log[e->head].at_ns < scan_ns) {
-            e->written -= e->log[e->head].bytes;
-            e->head = (e->head + 1) % KVS_ESTIMATE_LOG;
-            e->n--;
-        }
+        drop_before(e, real_ns, false);
         e->used_at_scan = used_bytes;
-        e->scan_at_ns = scan_ns;
+        e->scan_at_ns = real_ns;
     }
     pthread_mutex_unlock(&e->lock);
     return take;

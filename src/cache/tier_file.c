@@ -169,7 +169,7 @@ static void put_publish(put_ctx *pc, size_t i, int fd, kvs_status st, kvs_error 
         note(t, err);
     } else {
         const kvs_chunk *c = pc->chunks[i];
-        kvs_estimate_publish(&t->estimate, c->total_size, kvs_lease_now_ns());
+        kvs_estimate_publish(&t->estimate, c->total_size, mono_ns(), kvs_lease_now_ns());
         kvs_presence_set(&t->presence, &c->info.key, KVS_PRESENCE_PRESENT, mono_ns());
         atomic_fetch_add(&t->bytes_written, c->total_size);
         atomic_fetch_add(&t->objects, 1);
@@ -256,7 +256,7 @@ static void adopt_usage(file_tier *t)
     kvs_usage_record rec;
     count_ops(t, 1);
     if (kvs_file_usage_read(t->root, &rec) &&
-        kvs_estimate_rebase(&t->estimate, rec.used_bytes, rec.at_ns, false))
+        kvs_estimate_take_record(&t->estimate, rec.used_bytes, rec.at_ns))
         atomic_store(&t->objects, rec.objects);
 }
 
@@ -272,10 +272,11 @@ static kvs_status evict_pass(file_tier *t, uint64_t headroom, kvs_evict_report *
         .lease_ttl_ns = t->tune.lease_ttl_ns,
         .owner = t->writer_id,
     };
+    uint64_t began = mono_ns(); /* before the listing: what it may miss stays counted */
     kvs_status st = kvs_file_evict(t->root, &params, report, err);
     count_ops(t, report->metadata_ops);
     if (st == KVS_OK && !report->lease_busy) {
-        kvs_estimate_rebase(&t->estimate, report->used_after, report->scan_start_ns, true);
+        kvs_estimate_own_scan(&t->estimate, report->used_after, began, report->scan_start_ns);
         atomic_store(&t->objects, report->objects_after);
         atomic_fetch_add(&t->evictions, report->evicted_objects);
     } else if (report->lease_busy) {
