@@ -29,7 +29,6 @@ int kvaware_parse_probe(const char *json, size_t len, kvaware_probe *out)
         return -1;
     }
     out->prompt_tokens = field(root, "prompt_tokens");
-    out->chunk_tokens = field(root, "chunk_tokens");
     out->running = field(root, "running");
     out->waiting = field(root, "waiting");
     const char *name;

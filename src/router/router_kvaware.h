@@ -28,7 +28,7 @@
  * (has_estimate: estimated_ttft_s and a positive prefill_tps were in the answer). */
 typedef struct kvaware_probe {
     bool answered;
-    uint64_t prompt_tokens, chunk_tokens, ram_tokens, other_tokens, running, waiting;
+    uint64_t prompt_tokens, ram_tokens, other_tokens, running, waiting;
     bool has_estimate;
     double estimated_ttft_s, prefill_tps;
 } kvaware_probe;

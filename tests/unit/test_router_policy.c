@@ -75,7 +75,6 @@ static void kvaware_probe_answers(void **state)
     assert_int_equal(kvaware_parse_probe(ok, sizeof ok - 1, &p), 0);
     assert_true(p.answered);
     assert_int_equal(p.prompt_tokens, 600);
-    assert_int_equal(p.chunk_tokens, 64);
     assert_int_equal(p.ram_tokens, 256);
     assert_int_equal(p.other_tokens, 192);
     assert_int_equal(p.running, 2);
@@ -101,9 +100,8 @@ static void kvaware_probe_answers(void **state)
  * 1000 tokens/s; estimated_ttft_s = (queued + 1000 - held) / 1000. */
 static kvaware_probe replica(uint64_t held, uint64_t queued, uint64_t running)
 {
-    return (kvaware_probe){.answered = true, .prompt_tokens = 1000, .chunk_tokens = 100,
-                           .ram_tokens = held, .running = running, .has_estimate = true,
-                           .prefill_tps = 1000,
+    return (kvaware_probe){.answered = true, .prompt_tokens = 1000, .ram_tokens = held,
+                           .running = running, .has_estimate = true, .prefill_tps = 1000,
                            .estimated_ttft_s = (double)(queued + 1000 - held) / 1000};
 }
 
