@@ -9,7 +9,11 @@ hit share (the replicas' prefix caches and mem tiers, from /metrics), then each 
 TTFT p50 against roundrobin's, measured in the same run.
 
 usage: bench/router_workload.py KVSPILL_BIN [USERS] [TURNS]
-environment: ROUTER_BENCH_USER_WORDS (150), ROUTER_BENCH_SHARED (1; 0: no shared tier)"""
+environment: ROUTER_BENCH_USER_WORDS (150), ROUTER_BENCH_SHARED (1; 0: no shared tier),
+ROUTER_BENCH_LOGICS (a comma-separated subset of the logics; roundrobin first),
+ROUTER_BENCH_BASELINE (another kvspill binary: each logic is run with it, then with
+KVSPILL_BIN, side by side in one run; its rows are marked "(baseline)" and their ratios
+are to its own roundrobin)"""
 import json
 import os
 import random
@@ -30,7 +34,8 @@ USER_WORDS = int(os.environ.get("ROUTER_BENCH_USER_WORDS", "150"))
 # ROUTER_BENCH_SHARED=0: host RAM only, no shared file tier (what a replica's RAM lacks is
 # then recomputed, the case cache-aware routing is for).
 SHARED_TIER = os.environ.get("ROUTER_BENCH_SHARED", "1") != "0"
-LOGICS = ["roundrobin", "session", "prefixaware", "kvaware"]
+LOGICS = os.environ.get("ROUTER_BENCH_LOGICS", "roundrobin,session,prefixaware,kvaware").split(",")
+BASELINE = os.environ.get("ROUTER_BENCH_BASELINE")
 SYSTEM = ("You are the operator's assistant for a cluster of inference replicas that share "
           "their KV cache through host memory, local disks and a shared file system. ") * 12
 
@@ -182,10 +187,18 @@ def main():
                         "--heads", "4", "--kv-heads", "2", "--ff", "768", "--type", "f16",
                         "--ctx", "4096"], check=True, stdout=subprocess.DEVNULL)
         print("load average: %s" % open("/proc/loadavg").read().split()[:3])
-        rows = [run_logic(kv, model, lg, users, turns, work) for lg in LOGICS]
+        rows = []
+        for lg in LOGICS:
+            if BASELINE:
+                rows.append(run_logic(os.path.abspath(BASELINE), model, lg, users, turns, work))
+                rows[-1]["logic"] += " (baseline)"
+            rows.append(run_logic(kv, model, lg, users, turns, work))
+        print("load average after: %s" % open("/proc/loadavg").read().split()[:3])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    base = rows[0]["ttft_p50_s"]
+    base = {}  # per binary: the first logic's p50 (roundrobin's)
+    for r in rows:
+        base.setdefault(r["logic"].endswith("(baseline)"), r["ttft_p50_s"])
     print("| logic | turns | TTFT p50 ms | TTFT p99 ms | turns/s | cached share | prefix-cache "
           "hit share | mem-tier hits | p50 / roundrobin |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -193,7 +206,7 @@ def main():
         print("| %s | %d | %.1f | %.1f | %.2f | %.2f | %.2f | %d | %.2f |" % (
             r["logic"], r["turns"], 1e3 * r["ttft_p50_s"], 1e3 * r["ttft_p99_s"],
             r["turns_per_s"], r["cached_share"], r["apc_hit_share"], r["mem_tier_hits"],
-            r["ttft_p50_s"] / base))
+            r["ttft_p50_s"] / base[r["logic"].endswith("(baseline)")]))
     print(json.dumps(rows))
 
 

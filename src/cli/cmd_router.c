@@ -18,14 +18,14 @@ static void usage(FILE *f, const char *cmd)
             "         [--dns-interval-ms MS] [--host H] [--port P]\n"
             "         [--routing-logic roundrobin|session|prefixaware|kvaware] [--session-key NAME]\n"
             "         [--prefix-block-chars N] [--prefix-blocks K] [--max-load-ratio R]\n"
-            "         [--kv-overlap-weight W] [--kvaware-timeout-ms MS]\n"
+            "         [--kvaware-timeout-ms MS]\n"
             "         [--connect-timeout-ms MS] [--first-byte-timeout-ms MS]\n"
             "         [--upstream-pool N] [--upstream-idle-ms MS]\n"
             "         [--health-interval-ms MS] [--api-key KEY]\n"
             "         [--model GGUF [--chat-template T]]\n"
             "Defaults: --host 0.0.0.0 --port 8000 --routing-logic roundrobin\n"
             "--prefix-block-chars 256 --prefix-blocks 4 --max-load-ratio 1.5\n"
-            "--kv-overlap-weight 1 --kvaware-timeout-ms 200\n"
+            "--kvaware-timeout-ms 200\n"
             "--connect-timeout-ms 2000 --first-byte-timeout-ms 60000 --health-interval-ms 1000\n"
             "--upstream-pool 64 (idle keep-alive connections kept per backend; 0: a connection\n"
             "per request) --upstream-idle-ms 55000 (keep it below the replicas'\n"
@@ -58,7 +58,7 @@ int cmd_router(int argc, char **argv)
     const char *cmd = argv[0];
     router_config cfg = {.host = "0.0.0.0", .port = 8000, .logic = ROUTER_ROUNDROBIN,
                          .prefix_block_chars = 256, .prefix_blocks = 4,
-                         .max_load_ratio = 1.5, .kv_overlap_weight = 1.0,
+                         .max_load_ratio = 1.5,
                          .kvaware_timeout_ms = 200, .connect_timeout_ms = 2000,
                          .first_byte_timeout_ms = 60000, .health_interval_ms = 1000,
                          .upstream_pool = 64, .upstream_idle_ms = 55000,
@@ -75,7 +75,6 @@ int cmd_router(int argc, char **argv)
         {"prefix-block-chars", required_argument, NULL, 'c'},
         {"prefix-blocks", required_argument, NULL, 'k'},
         {"max-load-ratio", required_argument, NULL, 'r'},
-        {"kv-overlap-weight", required_argument, NULL, 'w'},
         {"kvaware-timeout-ms", required_argument, NULL, 'K'},
         {"connect-timeout-ms", required_argument, NULL, 'C'},
         {"first-byte-timeout-ms", required_argument, NULL, 'F'},
@@ -136,15 +135,6 @@ int cmd_router(int argc, char **argv)
             cfg.max_load_ratio = strtod(optarg, &end);
             if (end == optarg || *end || errno || !(cfg.max_load_ratio >= 1)) {
                 fprintf(stderr, "kvspill %s: --max-load-ratio: '%s' is not a number >= 1\n",
-                        cmd, optarg);
-                return 2;
-            }
-            break;
-        case 'w':
-            errno = 0;
-            cfg.kv_overlap_weight = strtod(optarg, &end);
-            if (end == optarg || *end || errno || !(cfg.kv_overlap_weight >= 0)) {
-                fprintf(stderr, "kvspill %s: --kv-overlap-weight: '%s' is not a number >= 0\n",
                         cmd, optarg);
                 return 2;
             }

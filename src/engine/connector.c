@@ -478,6 +478,11 @@ void connector_note_compute(connector *c, uint32_t tokens, double seconds)
     load_est_note_compute(&c->est, tokens, seconds);
 }
 
+void connector_load_rates(const connector *c, double tier_bps[KVS_MAX_TIERS])
+{
+    memcpy(tier_bps, c->est.tier_bps, sizeof c->est.tier_bps);
+}
+
 const char *connector_tier_name(const connector *c, unsigned i)
 {
     return i < KVS_MAX_TIERS && c->tier_names[i][0] ? c->tier_names[i] : NULL;

@@ -77,6 +77,9 @@ void connector_seq_reset(connector *c, conn_seq *cs);
  * step's prefill throughput for the load-or-compute estimate (load_plan.h). */
 void connector_tick(connector *c);
 void connector_note_compute(connector *c, uint32_t tokens, double seconds);
+/* The measured (or, before a first load, prior) read rate of each tier, bytes/s, indexed
+ * as kvs_stats.tiers. Scheduler thread only. */
+void connector_load_rates(const connector *c, double tier_bps[KVS_MAX_TIERS]);
 /* The tokens of tokens[0, n_tokens)'s prefix that each tier holds (indexed as
  * kvs_stats.tiers; full chunks, each credited to the fastest tier that has it), for a
  * router. Any thread: it reads no state of the connector. */

@@ -173,6 +173,7 @@ static int open_cache(engine *e, engine_error *err)
         e->cfg.offload = &e->offload;
         if (connector_create(c, e->be, e->kv, &d->layout, &e->conn, err))
             return -1;
+        connector_load_rates(e->conn, e->rates.tier_bps);
     }
     return 0;
 }
@@ -193,6 +194,8 @@ int engine_create(const engine_config *cfg, engine **out, engine_error *err)
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->trie_mu, NULL);
     pthread_cond_init(&e->cv, NULL);
+    kvs_stats no_tiers = {0};
+    load_est_init(&e->rates, &no_tiers); /* the prefill prior; the tiers' come with the cache */
     histogram_init(&e->st.ttft, 0.001, 2.0);
     histogram_init(&e->st.inter_token, 0.001, 2.0);
     histogram_init(&e->st.ttft_cached, 0.001, 2.0);
@@ -394,27 +397,48 @@ int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
     /* Asked once per routed request: the counters only, not engine_get_stats's copy of
      * every histogram and every tier's statistics. */
     memset(out, 0, sizeof *out);
+    if (n_tokens > UINT32_MAX)
+        return engine_fail(err, "lookup: %zu tokens", n_tokens);
     pthread_mutex_lock(&e->mu);
     out->running = e->st.requests_running;
     out->waiting = e->st.requests_waiting;
     out->kv_blocks_free = e->st.kv_blocks_free;
+    out->prefill_queued_tokens = e->prefill_queued;
+    /* Submitted since the scheduler last looked: queued too, though not yet counted. */
+    for (const eng_seq *s = e->in_head; s; s = s->next)
+        out->prefill_queued_tokens += s->n_tokens;
+    out->decode_running = e->decode_running;
+    out->prefill_tps = e->rates.compute_tps;
+    out->prefill_tps_measured = e->prefill_measured;
+    memcpy(out->tier_load_bps, e->rates.tier_bps, sizeof out->tier_load_bps);
     pthread_mutex_unlock(&e->mu);
     out->kv_blocks_total = kv_paged_n_blocks(e->kv);
-    if (!e->conn)
-        return 0;
-    out->chunk_tokens = e->cfg.chunk_size;
-    const char *name;
-    while (out->n_tiers < KVS_MAX_TIERS &&
-           (name = connector_tier_name(e->conn, (unsigned)out->n_tiers)))
-        snprintf(out->tier_names[out->n_tiers++], sizeof out->tier_names[0], "%s", name);
-    if (n_tokens > UINT32_MAX)
-        return engine_fail(err, "lookup: %zu tokens", n_tokens);
-    kvs_namespace_desc d = e->ns_desc;
-    d.cache_salt = cache_salt;
-    kvs_key ns;
-    kvs_error kerr;
-    if (kvs_namespace_id(&d, &ns, &kerr) != KVS_OK)
-        return engine_fail(err, "lookup: cache namespace: %s", kerr.msg);
-    return connector_lookup_prefix(e->conn, &ns, tokens, (uint32_t)n_tokens, out->tier_tokens,
-                                   err);
+    if (e->conn) {
+        out->chunk_tokens = e->cfg.chunk_size;
+        const char *name;
+        while (out->n_tiers < KVS_MAX_TIERS &&
+               (name = connector_tier_name(e->conn, (unsigned)out->n_tiers)))
+            snprintf(out->tier_names[out->n_tiers++], sizeof out->tier_names[0], "%s", name);
+        kvs_namespace_desc d = e->ns_desc;
+        d.cache_salt = cache_salt;
+        kvs_key ns;
+        kvs_error kerr;
+        if (kvs_namespace_id(&d, &ns, &kerr) != KVS_OK)
+            return engine_fail(err, "lookup: cache namespace: %s", kerr.msg);
+        if (connector_lookup_prefix(e->conn, &ns, tokens, (uint32_t)n_tokens, out->tier_tokens,
+                                    err))
+            return -1;
+    }
+    uint64_t cached = 0;
+    double load_s = 0;
+    for (size_t t = 0; t < out->n_tiers; t++) {
+        cached += out->tier_tokens[t];
+        if (strcmp(out->tier_names[t], "mem") != 0 && out->tier_tokens[t])
+            load_s += (double)kvs_payload_bytes(&e->ns_desc.layout, out->tier_tokens[t]) /
+                      out->tier_load_bps[t];
+    }
+    uint64_t uncached = cached < n_tokens ? n_tokens - cached : 0;
+    out->estimated_ttft_s =
+        (double)(out->prefill_queued_tokens + uncached) / out->prefill_tps + load_s;
+    return 0;
 }

@@ -188,14 +188,32 @@ typedef struct engine_stats {
 void engine_get_stats(engine *e, engine_stats *out);
 
 /* What a router weighs choosing this replica for a prompt (kvaware, docs/router.md): the
- * tokens of its prefix each offload tier holds, and the load. */
+ * tokens of its prefix each offload tier holds, the load, and this replica's own estimate
+ * of the prompt's time to first token:
+ *
+ *   estimated_ttft_s = (prefill_queued_tokens + the prompt's tokens no tier holds)
+ *                        / prefill_tps
+ *                      + sum over the tiers slower than host RAM of
+ *                        the prompt's bytes there / that tier's load rate
+ *
+ * The rates are measured (moving averages of prefill steps and of loads); until a first
+ * prefill step, prefill_tps is the load-or-compute prior (load_plan.h) and
+ * prefill_tps_measured is false; a tier not yet loaded from has its prior. */
 typedef struct engine_prefix_lookup {
     uint32_t chunk_tokens;
     size_t n_tiers;
     char tier_names[KVS_MAX_TIERS][16];   /* as kvs_tier_stats.name */
     uint32_t tier_tokens[KVS_MAX_TIERS];  /* full chunks, at the fastest tier holding each */
+    double tier_load_bps[KVS_MAX_TIERS];  /* bytes/s loading from each tier */
     uint64_t running, waiting;
     uint64_t kv_blocks_total, kv_blocks_free;
+    /* Prompt tokens still to compute: requests not admitted yet (whole: their cache hits
+     * are found at admission), running sequences' tokens not yet prefilled. */
+    uint64_t prefill_queued_tokens;
+    uint64_t decode_running;              /* running sequences past their prompt */
+    double prefill_tps;
+    bool prefill_tps_measured;
+    double estimated_ttft_s;
 } engine_prefix_lookup;
 
 /* What names this engine's chunks in the cache: the namespace description (cache_salt

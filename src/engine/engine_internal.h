@@ -9,6 +9,7 @@
 #include "engine/connector.h"
 #include "engine/engine.h"
 #include "engine/kv_paged.h"
+#include "engine/load_plan.h"
 #include "engine/prefix_cache.h"
 #include "grammar/grammar.h"
 #include "model/backend.h"
@@ -86,6 +87,12 @@ struct engine {
     size_t n_cancels, cap_cancels;
     uint64_t next_id;
     engine_stats st;           /* kv_blocks_*, requests_* refreshed by the scheduler */
+    /* For engine_lookup_prefix, refreshed by the scheduler: the prefill queue, the measured
+     * prefill speed (rates.compute_tps, this engine's own steps) and the connector's
+     * measured load rates (rates.tier_bps). */
+    uint64_t prefill_queued, decode_running;
+    load_est rates;
+    bool prefill_measured;
 
     /* Scheduler thread only. */
     eng_seq *wait_head, *wait_tail;

@@ -431,8 +431,18 @@ static void run_step(engine *e)
     }
     /* Only steps with prompt tokens: the estimate is of prefill speed, which a decode step's
      * fixed per-step cost (the output layer) would understate many times over. */
-    if (e->conn && n > n_out)
-        connector_note_compute(e->conn, n, now_s() - t0);
+    if (n > n_out) {
+        double dt = now_s() - t0;
+        if (e->conn)
+            connector_note_compute(e->conn, n, dt);
+        pthread_mutex_lock(&e->mu);
+        if (!e->prefill_measured && dt > 0)
+            e->rates.compute_tps = n / dt; /* the first measurement replaces the prior */
+        else
+            load_est_note_compute(&e->rates, n, dt);
+        e->prefill_measured = e->prefill_measured || dt > 0;
+        pthread_mutex_unlock(&e->mu);
+    }
     for (uint32_t i = 0; i < e->n_running; i++) {
         eng_seq *s = e->running[i];
         if (!s->scheduled)
@@ -502,13 +512,32 @@ static void poll_loads(engine *e)
  * never reaches a client before the gauges count the request as running. */
 static void publish_gauges(engine *e)
 {
-    uint64_t n_waiting = 0;
-    for (eng_seq *s = e->wait_head; s; s = s->next)
+    uint64_t n_waiting = 0, queued = 0, decoding = 0;
+    for (eng_seq *s = e->wait_head; s; s = s->next) {
         n_waiting++;
+        queued += s->n_tokens - s->n_computed;
+    }
+    for (uint32_t i = 0; i < e->n_running; i++) {
+        const eng_seq *s = e->running[i];
+        /* A load in flight brings its part; only what follows it is computed. */
+        uint32_t from = s->loading && s->conn.load_end > s->n_computed ? s->conn.load_end
+                                                                      : s->n_computed;
+        if (s->n_tokens - s->n_computed <= 1)
+            decoding++;
+        else if (s->n_tokens > from)
+            queued += s->n_tokens - from;
+    }
+    double tier_bps[KVS_MAX_TIERS];
+    if (e->conn)
+        connector_load_rates(e->conn, tier_bps);
     pthread_mutex_lock(&e->mu);
     e->st.requests_running = e->n_running;
     e->st.requests_waiting = n_waiting;
     e->st.kv_blocks_free = kv_paged_n_free(e->kv);
+    e->prefill_queued = queued;
+    e->decode_running = decoding;
+    if (e->conn)
+        memcpy(e->rates.tier_bps, tier_bps, sizeof tier_bps);
     pthread_mutex_unlock(&e->mu);
 }
 

@@ -31,7 +31,6 @@ typedef struct router_config {
     unsigned prefix_block_chars;
     unsigned prefix_blocks;
     double max_load_ratio;
-    double kv_overlap_weight;     /* kvaware: cost of a chunk to prefill, in requests */
     int kvaware_timeout_ms;       /* kvaware: the longest wait for a replica's answer */
     int connect_timeout_ms;
     int first_byte_timeout_ms;

@@ -6,6 +6,9 @@
 #include "router/router_backends.h"
 #include "router/router_hash.h"
 
+/* Estimates closer than this are a tie: below what a lookup's own round trip can tell. */
+#define KVAWARE_TIE_S 1e-3
+
 static uint64_t positive(json_t *v)
 {
     return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
@@ -26,7 +29,6 @@ int kvaware_parse_probe(const char *json, size_t len, kvaware_probe *out)
         return -1;
     }
     out->prompt_tokens = field(root, "prompt_tokens");
-    out->chunk_tokens = field(root, "chunk_tokens");
     out->running = field(root, "running");
     out->waiting = field(root, "waiting");
     const char *name;
@@ -37,40 +39,59 @@ int kvaware_parse_probe(const char *json, size_t len, kvaware_probe *out)
         else
             out->other_tokens += positive(v);
     }
+    json_t *est = json_object_get(root, "estimated_ttft_s");
+    json_t *tps = json_object_get(root, "prefill_tokens_per_s");
+    if (json_is_number(est) && json_is_number(tps) && json_number_value(est) >= 0 &&
+        json_number_value(tps) > 0) {
+        out->has_estimate = true;
+        out->estimated_ttft_s = json_number_value(est);
+        out->prefill_tps = json_number_value(tps);
+    }
     json_decref(root);
     out->answered = true;
     return 0;
 }
 
-/* An unanswered replica holds nothing: all of the prompt's chunks, as the others counted
- * them (all_chunks), are still to prefill there; and one request more, since a replica too
- * slow to answer a lookup is likely busy (a cold prompt then goes to one that answered). */
-static double cost_of(const kvaware_probe *p, int in_flight, double weight, double all_chunks)
+/* Seconds: the replica's estimate, plus this prompt's prefill there for each request the
+ * router sent it that its report does not count yet. */
+static double answered_cost(const kvaware_probe *p, int in_flight)
 {
-    double load = (double)in_flight;
-    if (p->answered && (double)(p->running + p->waiting) > load)
-        load = (double)(p->running + p->waiting);
-    if (!p->answered || !p->chunk_tokens)
-        return weight * all_chunks + load + 1;
-    double chunks = (double)p->prompt_tokens / (double)p->chunk_tokens;
-    double held = ((double)p->ram_tokens + 0.5 * (double)p->other_tokens) / (double)p->chunk_tokens;
-    return weight * (chunks - held) + load;
+    double unseen = (double)in_flight - (double)(p->running + p->waiting);
+    if (unseen <= 0)
+        return p->estimated_ttft_s;
+    uint64_t held = p->ram_tokens + p->other_tokens;
+    double uncached = p->prompt_tokens > held ? (double)(p->prompt_tokens - held) : 0;
+    return p->estimated_ttft_s + unseen * uncached / p->prefill_tps;
 }
 
 int kvaware_pick(const kvaware_probe *probes, const int *in_flight, const uint64_t *ids,
-                 const bool *eligible, size_t n, double weight, uint64_t key)
+                 const bool *eligible, size_t n, uint64_t key)
 {
-    double best = 0, all_chunks = 0;
-    bool any = false;
+    if (n > ROUTER_MAX_BACKENDS)
+        n = ROUTER_MAX_BACKENDS;
     double cost[ROUTER_MAX_BACKENDS];
-    for (size_t i = 0; i < n && i < ROUTER_MAX_BACKENDS; i++)
-        if (eligible[i] && probes[i].answered && probes[i].chunk_tokens &&
-            (double)probes[i].prompt_tokens / (double)probes[i].chunk_tokens > all_chunks)
-            all_chunks = (double)probes[i].prompt_tokens / (double)probes[i].chunk_tokens;
-    for (size_t i = 0; i < n && i < ROUTER_MAX_BACKENDS; i++) {
+    double worst = 0, prompt_s = 0;
+    bool any_answer = false;
+    for (size_t i = 0; i < n; i++) {
+        const kvaware_probe *p = &probes[i];
+        if (!eligible[i] || !p->answered || !p->has_estimate)
+            continue;
+        cost[i] = answered_cost(p, in_flight[i]);
+        if (!any_answer || cost[i] > worst)
+            worst = cost[i];
+        if ((double)p->prompt_tokens / p->prefill_tps > prompt_s)
+            prompt_s = (double)p->prompt_tokens / p->prefill_tps;
+        any_answer = true;
+    }
+    if (!any_answer)
+        prompt_s = 1; /* nothing to go by but the router's own counts */
+    double best = 0;
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
         if (!eligible[i])
             continue;
-        cost[i] = cost_of(&probes[i], in_flight[i], weight, all_chunks);
+        if (!probes[i].answered || !probes[i].has_estimate)
+            cost[i] = worst + ((in_flight[i] > 0 ? in_flight[i] : 0) + 1) * prompt_s;
         if (!any || cost[i] < best)
             best = cost[i];
         any = true;
@@ -78,7 +99,7 @@ int kvaware_pick(const kvaware_probe *probes, const int *in_flight, const uint64
     if (!any)
         return -1;
     bool tied[ROUTER_MAX_BACKENDS] = {0};
-    for (size_t i = 0; i < n && i < ROUTER_MAX_BACKENDS; i++)
-        tied[i] = eligible[i] && cost[i] <= best + 1e-9;
+    for (size_t i = 0; i < n; i++)
+        tied[i] = eligible[i] && cost[i] <= best + KVAWARE_TIE_S;
     return router_rendezvous(key, ids, tied, n);
 }

@@ -14,9 +14,9 @@
  *   blocks, so every user would hash to the same replica; the load cap (skip a backend
  *   whose in-flight count exceeds --max-load-ratio x the mean + 1) spreads them, trading
  *   some cache hits for balance.
- * kvaware: every healthy replica asked, in parallel, how much of the prompt it holds and
- *   how loaded it is (router_kvaware.h); one round trip to each replica per request (a
- *   tokenization and a lookup there), no memory in the router. */
+ * kvaware: every healthy replica under the same load cap asked, in parallel, its estimate
+ *   of the prompt's time to first token (router_kvaware.h); one round trip to each replica
+ *   per request (a tokenization and a lookup there), no memory in the router. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,9 +136,10 @@ int router_choose(router *r, const http_request *req, const json_t *body, bool c
     } else if (r->cfg.logic == ROUTER_KVAWARE && body) {
         uint64_t h = prefix_key(r, req, body, chat, why);
         kvaware_probe probes[ROUTER_MAX_BACKENDS];
+        router_load_cap(load, eligible, n, r->cfg.max_load_ratio);
         probe_all(r, req, eligible, n, probes);
         used = ROUTER_KVAWARE;
-        pick = kvaware_pick(probes, load, ids, eligible, n, r->cfg.kv_overlap_weight, h);
+        pick = kvaware_pick(probes, load, ids, eligible, n, h);
     }
     if (used == ROUTER_ROUNDROBIN)
         pick = choose_rr(r, eligible, n);

@@ -30,16 +30,23 @@ void ep_kvspill_lookup(server *s, const http_request *req, http_response *resp)
         server_reply_error(resp, &err);
         return;
     }
-    json_t *tiers = json_object();
-    for (size_t i = 0; tiers && i < look.n_tiers; i++)
+    json_t *tiers = json_object(), *rates = json_object();
+    for (size_t i = 0; tiers && rates && i < look.n_tiers; i++) {
         json_object_set_new(tiers, look.tier_names[i], json_integer(look.tier_tokens[i]));
-    server_reply_json(resp, 200,
-                      json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I}", "prompt_tokens",
-                                (json_int_t)ids.n, "chunk_tokens", (json_int_t)look.chunk_tokens,
-                                "cached_tokens", tiers, "running", (json_int_t)look.running,
-                                "waiting", (json_int_t)look.waiting, "kv_blocks_total",
-                                (json_int_t)look.kv_blocks_total, "kv_blocks_free",
-                                (json_int_t)look.kv_blocks_free));
+        json_object_set_new(rates, look.tier_names[i], json_real(look.tier_load_bps[i]));
+    }
+    server_reply_json(
+        resp, 200,
+        json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:o, s:f}",
+                  "prompt_tokens", (json_int_t)ids.n, "chunk_tokens",
+                  (json_int_t)look.chunk_tokens, "cached_tokens", tiers, "running",
+                  (json_int_t)look.running, "waiting", (json_int_t)look.waiting,
+                  "kv_blocks_total", (json_int_t)look.kv_blocks_total, "kv_blocks_free",
+                  (json_int_t)look.kv_blocks_free, "prefill_queued_tokens",
+                  (json_int_t)look.prefill_queued_tokens, "decode_running",
+                  (json_int_t)look.decode_running, "prefill_tokens_per_s", look.prefill_tps,
+                  "prefill_rate_measured", look.prefill_tps_measured, "load_bytes_per_s", rates,
+                  "estimated_ttft_s", look.estimated_ttft_s));
     token_ids_free(&ids);
 }
 

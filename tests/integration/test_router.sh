@@ -5,7 +5,8 @@
 # /v1/models, /health 503 with every backend down,
 # SIGKILL of a replica: requests still succeed, it leaves the set within 2 s and rejoins;
 # --backends-dns names resolved to replicas, and a name with no address yet; kvaware routing
-# to the replica whose host RAM holds the prompt.
+# to the replica whose host RAM holds the prompt, and its probe's prefill queue, measured
+# rates and time-to-first-token estimate.
 set -euo pipefail
 S="${KVSPILL_SHARED_DIR:-../shared}/testdata"
 MODEL="$S/models/tiny-f32.gguf"
@@ -257,6 +258,20 @@ def routed(port):
     m = urllib.request.urlopen(req, timeout=10).read().decode()
     return int(re.search(r'requests_total\{backend="http://127.0.0.1:%s"\} (\d+)' % port, m).group(1))
 reps = [os.environ["K1"], os.environ["K2"]]
+def estimate_holds(look):
+    """The fields a replica reports for kvaware, and its estimate made of them
+    (docs/router.md): (queued + the prompt's tokens no tier holds) / rate, RAM loads free."""
+    for k in ("prefill_queued_tokens", "decode_running", "running", "waiting"):
+        assert isinstance(look[k], int) and look[k] >= 0, (k, look)
+    assert look["prefill_tokens_per_s"] > 0 and look["load_bytes_per_s"]["mem"] > 0, look
+    uncached = look["prompt_tokens"] - sum(look["cached_tokens"].values())
+    want = (look["prefill_queued_tokens"] + uncached) / look["prefill_tokens_per_s"]
+    assert abs(look["estimated_ttft_s"] - want) <= 1e-9 + 1e-6 * want, (want, look)
+cold = {"prompt": "nobody has sent this prompt yet " * 4, "max_tokens": 1}
+look = post(reps[1], "/kvspill/lookup", cold)
+# before any prefill step: the documented default rate, said to be one
+assert look["prefill_rate_measured"] is False and look["prefill_tokens_per_s"] == 1000, look
+estimate_holds(look)
 for i in range(4):
     body = {"prompt": ("conversation %d: " % i) + "the blocks go to the replica that holds them " * 6,
             "max_tokens": 2, "temperature": 0}
@@ -268,7 +283,19 @@ for i in range(4):
     post(os.environ["KV"], "/v1/completions", body)
     after = [routed(p) for p in reps]
     assert after[i % 2] == before[i % 2] + 1, (i, before, after, look)
-print("kvaware: 4 of 4 prompts routed to the replica holding them")
+# after a few requests, idle: a measured rate, nothing queued, the estimate of a held
+# prompt below that of a cold one (which is all of its tokens at that rate)
+for p in reps:
+    held, fresh = post(p, "/kvspill/lookup", body), post(p, "/kvspill/lookup", cold)
+    for look in (held, fresh):
+        assert look["prefill_rate_measured"] is True, look
+        assert look["prefill_queued_tokens"] == 0 and look["decode_running"] == 0, look
+        estimate_holds(look)
+    assert fresh["cached_tokens"]["mem"] == 0, fresh
+    if p == reps[1]:  # the last prompt's home
+        assert held["cached_tokens"]["mem"] >= 48, held
+        assert 0 < held["estimated_ttft_s"] < fresh["estimated_ttft_s"], (held, fresh)
+print("kvaware: 4 of 4 prompts routed to the replica holding them; probes' estimates hold")
 PY
 grep -q 'kvaware' "$DIR/router-kv.log"
 

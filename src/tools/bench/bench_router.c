@@ -275,7 +275,7 @@ int bench_router(int argc, char **argv)
     snprintf(backends, sizeof backends, "http://127.0.0.1:%u", up_port);
     router_config rc = {.host = "127.0.0.1", .port = router_port, .backends = backends,
                         .logic = ROUTER_ROUNDROBIN, .prefix_block_chars = 256,
-                        .prefix_blocks = 4, .max_load_ratio = 1.5, .kv_overlap_weight = 1,
+                        .prefix_blocks = 4, .max_load_ratio = 1.5,
                         .kvaware_timeout_ms = 200, .connect_timeout_ms = 2000,
                         .first_byte_timeout_ms = 60000, .health_interval_ms = 1000,
                         .upstream_pool = pool, .upstream_idle_ms = 55000,
