@@ -50,8 +50,27 @@ typedef void (*kern_gemm_fn)(int k, const uint8_t *w, size_t w_stride, int n_row
                              const uint8_t *a, size_t a_stride, int n_tok, float *y,
                              size_t y_stride);
 
+/* A kernel set's machine baselines, for bench engine's roofline: the same instruction set's
+ * widest loads and the arithmetic of its products, measured apart from each other. */
+typedef struct kern_probe {
+    const char *name; /* the instruction set the figures were measured with */
+    /* Reads the n bytes at p with independent accumulators; the result depends on every
+     * byte, so the loads cannot be dropped. */
+    uint64_t (*read)(const uint8_t *p, size_t n);
+    /* n rounds of the float products' multiply-add, in registers; returns the flops done
+     * (a multiply and an add each) and leaves a result in *sink. */
+    double (*fma_f32)(long n, float *sink);
+    /* The same for the int8 multiply-adds of the quantized products. */
+    double (*dot_q8)(long n, int32_t *sink);
+} kern_probe;
+
+extern const kern_probe kern_scalar_probe;
+extern const kern_probe kern_avx2_probe;
+
 typedef struct kern_set {
     const char *name;
+    /* Its baselines; the AVX-512 set has none of its own yet and names avx2's. */
+    const kern_probe *probe;
     kern_gemm_fn gemm[KW_COUNT];
     /* Activation conversion of one row of k floats. */
     void (*act_f16)(const float *x, uint16_t *out, int k);
