@@ -121,8 +121,18 @@ void kern_rope_norm(float *x, int n_heads, int head_dim, int n_rot, int pos, flo
 /* The same angles on the pairs (x[i], x[i + n_rot/2]) (GPT-NeoX style: qwen2, qwen3). */
 void kern_rope_neox(float *x, int n_heads, int head_dim, int n_rot, int pos, float base);
 
-/* Q4_K: the 6-bit scale and min of sub-block j (0..7) from the 12 packed scale bytes. */
-void kern_q4k_scale_min(const uint8_t *scales, int j, int *sc, int *m);
+/* Q4_K: the 6-bit scale and min of sub-block j (0..7) from the 12 packed scale bytes.
+ * Inline: the products decode 8 of them per 256 values of every row. */
+static inline void kern_q4k_scale_min(const uint8_t *s, int j, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
 
 /* Scalar implementations that vector sets reuse for parts they do not specialise. */
 void kern_scalar_act_q8(const float *x, kern_q8_block *out, int k);
