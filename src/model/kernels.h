@@ -50,8 +50,27 @@ typedef void (*kern_gemm_fn)(int k, const uint8_t *w, size_t w_stride, int n_row
                              const uint8_t *a, size_t a_stride, int n_tok, float *y,
                              size_t y_stride);
 
+/* A kernel set's machine baselines, for bench engine's roofline: the same instruction set's
+ * widest loads and the arithmetic of its products, measured apart from each other. */
+typedef struct kern_probe {
+    const char *name; /* the instruction set the figures were measured with */
+    /* Reads the n bytes at p with independent accumulators; the result depends on every
+     * byte, so the loads cannot be dropped. */
+    uint64_t (*read)(const uint8_t *p, size_t n);
+    /* n rounds of the float products' multiply-add, in registers; returns the flops done
+     * (a multiply and an add each) and leaves a result in *sink. */
+    double (*fma_f32)(long n, float *sink);
+    /* The same for the int8 multiply-adds of the quantized products. */
+    double (*dot_q8)(long n, int32_t *sink);
+} kern_probe;
+
+extern const kern_probe kern_scalar_probe;
+extern const kern_probe kern_avx2_probe;
+
 typedef struct kern_set {
     const char *name;
+    /* Its baselines; the AVX-512 set has none of its own yet and names avx2's. */
+    const kern_probe *probe;
     kern_gemm_fn gemm[KW_COUNT];
     /* Activation conversion of one row of k floats. */
     void (*act_f16)(const float *x, uint16_t *out, int k);
@@ -102,8 +121,18 @@ void kern_rope_norm(float *x, int n_heads, int head_dim, int n_rot, int pos, flo
 /* The same angles on the pairs (x[i], x[i + n_rot/2]) (GPT-NeoX style: qwen2, qwen3). */
 void kern_rope_neox(float *x, int n_heads, int head_dim, int n_rot, int pos, float base);
 
-/* Q4_K: the 6-bit scale and min of sub-block j (0..7) from the 12 packed scale bytes. */
-void kern_q4k_scale_min(const uint8_t *scales, int j, int *sc, int *m);
+/* Q4_K: the 6-bit scale and min of sub-block j (0..7) from the 12 packed scale bytes.
+ * Inline: the products decode 8 of them per 256 values of every row. */
+static inline void kern_q4k_scale_min(const uint8_t *s, int j, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
 
 /* Scalar implementations that vector sets reuse for parts they do not specialise. */
 void kern_scalar_act_q8(const float *x, kern_q8_block *out, int k);

@@ -2,28 +2,14 @@
  * several weight rows × several tokens (kernels_tiled.h), so a weight vector is loaded and
  * converted once per tile of tokens and an activation vector once per tile of rows; a decode
  * step (one token) runs the rows × 1 tile. The caller keeps a chunk of rows in cache while
- * it walks the batch's tokens, so weights stream from memory once per batch. */
+ * it walks the batch's tokens, so weights stream from memory once per batch. The K-quants
+ * are in kernels_kquant_avx2.c. */
 #include "model/kernels.h"
+#include "model/kernels_avx2_inline.h"
 #include "model/kernels_tiled.h"
 
 #include <immintrin.h>
 #include <math.h>
-#include <string.h>
-
-static inline float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static inline float f16(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, sizeof h);
-    return _cvtsh_ss(h);
-}
 
 static inline __m256 load_f16x8(const void *p)
 {
@@ -34,16 +20,6 @@ static inline __m256 load_bf16x8(const void *p)
 {
     __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-}
-
-/* Software prefetch distance along each of a tile's 4 row streams: the hardware
- * prefetcher stops at every 4 KiB page of each (decode reads each weight once). */
-#define PREFETCH_BYTES 640
-
-/* Unsigned bytes w (< 128) times signed bytes a, as 8 int32 lanes. */
-static inline __m256i dot_u8i8(__m256i w, __m256i a)
-{
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
 }
 
 /* The float types: each 8-value weight vector is loaded and converted once for FTOKS tokens,
@@ -175,81 +151,6 @@ qtile(int R, int T, qload_fn load, int blk_bytes, int k, const uint8_t *w, size_
             y[t * ys + r] = hsum8(acc[r][t]);
 }
 
-/* The K-quants: four rows of one token at a time; tile(.., nr, ..) computes nr ≤ 4 rows. */
-#define TILED_GEMM(name, tile)                                                               \
-    void name(int k, const uint8_t *w, size_t w_stride, int n_rows, const uint8_t *a, \
-                     size_t a_stride, int n_tok, float *y, size_t y_stride)                  \
-    {                                                                                        \
-        for (int r = 0; r < n_rows; r += 4) {                                                \
-            int nr = n_rows - r < 4 ? n_rows - r : 4;                                        \
-            for (int t = 0; t < n_tok; t++)                                                  \
-                tile(k, w + (size_t)r * w_stride, w_stride, nr, a + (size_t)t * a_stride,    \
-                     y + (size_t)t * y_stride + r);                                          \
-        }                                                                                    \
-    }
-
-static void tile_q4_k(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
-{
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    for (int j = 0; j < nr; j++) {
-        const kern_q8_block *x = (const kern_q8_block *)(const void *)a;
-        const uint8_t *blk = w + j * ws;
-        __m256 acc = _mm256_setzero_ps();
-        float mins = 0.0f;
-        for (int b = 0; b < k / 256; b++, blk += 144) {
-            float d = f16(blk), dmin = f16(blk + 2);
-            for (int c = 0; c < 4; c++, x += 2) {
-                int s0, m0, s1, m1;
-                kern_q4k_scale_min(blk + 4, 2 * c, &s0, &m0);
-                kern_q4k_scale_min(blk + 4, 2 * c + 1, &s1, &m1);
-                __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * c));
-                __m256i lo = _mm256_and_si256(q, m4);
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                __m256i p0 = dot_u8i8(lo, _mm256_loadu_si256((const __m256i *)x[0].q));
-                __m256i p1 = dot_u8i8(hi, _mm256_loadu_si256((const __m256i *)x[1].q));
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(d * (float)s0 * x[0].d), acc);
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(d * (float)s1 * x[1].d), acc);
-                mins += dmin * ((float)(m0 * x[0].sum) * x[0].d + (float)(m1 * x[1].sum) * x[1].d);
-            }
-        }
-        y[j] = hsum8(acc) - mins;
-    }
-}
-
-static void tile_q6_k(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *a, float *y)
-{
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
-    const __m256i c32 = _mm256_set1_epi8(32);
-    for (int j = 0; j < nr; j++) {
-        const kern_q8_block *x = (const kern_q8_block *)(const void *)a;
-        const uint8_t *blk = w + j * ws;
-        __m256 acc = _mm256_setzero_ps();
-        for (int b = 0; b < k / 256; b++, blk += 210) {
-            const uint8_t *ql = blk, *qh = blk + 128;
-            const int8_t *sc = (const int8_t *)(blk + 192);
-            float d = f16(blk + 208);
-            for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8) {
-                __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-                for (int g = 0; g < 4; g++, x++) {
-                    __m256i l = _mm256_loadu_si256((const __m256i *)(ql + (g & 1) * 32));
-                    __m256i lo = _mm256_and_si256(_mm256_srli_epi16(l, (g >> 1) * 4), m4);
-                    __m256i hb = _mm256_and_si256(_mm256_srli_epi16(h, 2 * g), m2);
-                    __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 4));
-                    __m256i xq = _mm256_loadu_si256((const __m256i *)x->q);
-                    /* (q − 32)·x as pairwise int16 sums, then weighted by each half's scale */
-                    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xq),
-                                                 _mm256_maddubs_epi16(c32, xq));
-                    __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[2 * g + 1]),
-                                                   _mm_set1_epi16(sc[2 * g]));
-                    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, s16)),
-                                          _mm256_set1_ps(d * x->d), acc);
-                }
-            }
-        }
-        y[j] = hsum8(acc);
-    }
-}
-
 KERN_TILED_GEMM(static, gemm_f32, FROWS, FTOKS, ftile, vload_f32, sload_f32, 4, vload_f32,
                 sload_f32, 4)
 KERN_TILED_GEMM(static, gemm_f16, FROWS, FTOKS, ftile, load_f16x8, f16, 2, load_f16x8, f16, 2)
@@ -257,8 +158,6 @@ KERN_TILED_GEMM(static, gemm_bf16, FROWS, FTOKS, ftile, load_bf16x8, sload_bf16,
                 sload_f32, 4)
 KERN_TILED_GEMM(static, gemm_q8_0, QROWS, QTOKS, qtile, qload_q8_0, 34)
 KERN_TILED_GEMM(static, gemm_q4_0, QROWS, QTOKS, qtile, qload_q4_0, 18)
-TILED_GEMM(kern_avx2_gemm_q4_k, tile_q4_k)
-TILED_GEMM(kern_avx2_gemm_q6_k, tile_q6_k)
 
 void kern_avx2_act_f16(const float *x, uint16_t *out, int k)
 {
@@ -340,6 +239,7 @@ void kern_avx2_swiglu(const float *gate, const float *up, float *out, int n)
 
 const kern_set kern_avx2_set = {
     .name = "avx2",
+    .probe = &kern_avx2_probe,
     .gemm = {[KW_F32] = gemm_f32, [KW_F16] = gemm_f16, [KW_BF16] = gemm_bf16,
              [KW_Q8_0] = gemm_q8_0, [KW_Q4_0] = gemm_q4_0, [KW_Q4_K] = kern_avx2_gemm_q4_k,
              [KW_Q6_K] = kern_avx2_gemm_q6_k},

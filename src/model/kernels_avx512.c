@@ -76,6 +76,7 @@ KERN_TILED_GEMM(static, gemm_bf16, TILE, TILE, tile, load_bf16, 2, load_f32)
 
 const kern_set kern_avx512_set = {
     .name = "avx512",
+    .probe = &kern_avx2_probe,
     .gemm = {[KW_F32] = gemm_f32, [KW_F16] = gemm_f16, [KW_BF16] = gemm_bf16,
              [KW_Q8_0] = kern_avx512_gemm_q8_0, [KW_Q4_0] = kern_avx512_gemm_q4_0,
              [KW_Q4_K] = kern_avx512_gemm_q4_k, [KW_Q6_K] = kern_avx2_gemm_q6_k},

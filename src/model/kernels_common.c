@@ -96,17 +96,6 @@ float kern_bf16_to_f32(uint16_t h)
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
-void kern_q4k_scale_min(const uint8_t *s, int j, int *sc, int *m)
-{
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 static void dequant_q4k(const uint8_t *b, float *y)
 {
     float d = kern_f16_to_f32(rd16(b)), dmin = kern_f16_to_f32(rd16(b + 2));

@@ -209,6 +209,7 @@ static void swiglu(const float *gate, const float *up, float *out, int n)
 
 const kern_set kern_scalar_set = {
     .name = "scalar",
+    .probe = &kern_scalar_probe,
     .gemm = {[KW_F32] = gemm_f32, [KW_F16] = gemm_f16, [KW_BF16] = gemm_bf16,
              [KW_Q8_0] = gemm_q8_0, [KW_Q4_0] = gemm_q4_0, [KW_Q4_K] = gemm_q4_k,
              [KW_Q6_K] = gemm_q6_k},

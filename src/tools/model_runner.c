@@ -30,6 +30,7 @@ int model_runner_open(const char *cmd, const model_runner_opts *o, model_runner 
         fprintf(stderr, "kvspill %s: --kernels %s: not supported by this CPU\n", cmd, o->kernels);
         return -1;
     }
+    e->ks = ks;
     if (gguf_open(o->model_path, &e->gf, &err) || model_load(e->gf, &e->m, &err) ||
         backend_create(device, e->m, o->threads > 0 ? o->threads : 2, ks, &e->be, &err) ||
         kv_contiguous_create(e->be, e->m->hp.n_layer, e->m->hp.n_head_kv, e->m->hp.head_dim,

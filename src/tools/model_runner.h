@@ -16,6 +16,7 @@ typedef struct model_runner {
     model *m;
     backend *be;
     kv_cache *kv;        /* in be's memory */
+    const kern_set *ks;  /* the CPU kernels chosen (--kernels) */
 } model_runner;
 
 /* Options as given on the command line (strings may be NULL for defaults). */

@@ -243,6 +243,70 @@ static void test_gemm_all_types_all_sets(void **state)
         }
 }
 
+/* Each vector set's product of every type over odd row and token counts (every register
+ * tile shape and its row and token tails): within rounding of the scalar set's result,
+ * and bit for bit the product of each token alone (a tile of tokens changes no
+ * arithmetic, so a prompt's logits do not depend on how it was batched). */
+static void check_tiles_vs_scalar(const kern_set *ks, kern_wtype t, int k, int n_rows, int n_tok)
+{
+    size_t rb = (size_t)(k / (int)kern_wtype_block_elems(t)) * kern_wtype_block_bytes(t);
+    kern_act_format f = kern_wtype_act(t);
+    size_t ab = kern_act_row_bytes(f, k);
+    uint8_t *w = malloc(rb * n_rows), *a = malloc(ab * n_tok);
+    float *x = malloc(sizeof(float) * k);
+    float *y = malloc(sizeof(float) * n_rows * n_tok), *ref = malloc(sizeof(float) * n_rows);
+    float *alone = malloc(sizeof(float) * n_rows), *wr = malloc(sizeof(float) * k);
+    for (int r = 0; r < n_rows; r++)
+        random_row(t, w + r * rb, k);
+    for (int tk = 0; tk < n_tok; tk++) {
+        for (int i = 0; i < k; i++)
+            x[i] = frand() * (i % 7 == 0 ? 3.0f : 1.0f);
+        if (f == KA_F32)
+            memcpy(a + tk * ab, x, ab);
+        else if (f == KA_F16)
+            kern_scalar_act_f16(x, (uint16_t *)(void *)(a + tk * ab), k);
+        else
+            kern_scalar_act_q8(x, (kern_q8_block *)(void *)(a + tk * ab), k);
+    }
+    ks->gemm[t](k, w, rb, n_rows, a, ab, n_tok, y, (size_t)n_rows);
+    for (int tk = 0; tk < n_tok; tk++) {
+        const uint8_t *at = a + tk * ab;
+        kern_scalar_set.gemm[t](k, w, rb, n_rows, at, ab, 1, ref, (size_t)n_rows);
+        ks->gemm[t](k, w, rb, n_rows, at, ab, 1, alone, (size_t)n_rows);
+        double av[4096];
+        act_values(f, at, (const float *)(const void *)at, av, k);
+        for (int r = 0; r < n_rows; r++) {
+            float got = y[(size_t)tk * n_rows + r];
+            if (memcmp(&got, &alone[r], sizeof got) != 0)
+                fail_msg("%s %s k=%d %d rows x %d tokens, row %d tok %d: %.9g batched, %.9g "
+                         "alone", ks->name, kern_wtype_name(t), k, n_rows, n_tok, r, tk, got,
+                         alone[r]);
+            kern_dequant_row(t, w + r * rb, wr, k);
+            double mag = 0.0;
+            for (int i = 0; i < k; i++)
+                mag += fabs(wr[i] * av[i]);
+            if (fabs((double)got - ref[r]) > 2e-5 * mag + 1e-30)
+                fail_msg("%s %s k=%d %d rows x %d tokens, row %d tok %d: %.9g, scalar %.9g",
+                         ks->name, kern_wtype_name(t), k, n_rows, n_tok, r, tk, got, ref[r]);
+        }
+    }
+    free(w), free(a), free(x), free(y), free(ref), free(alone), free(wr);
+}
+
+static void test_tiles_vs_scalar_and_batching(void **state)
+{
+    (void)state;
+    static const int rows[] = {1, 3, 5, 7, 9, 13}, toks[] = {1, 2, 3, 5, 7};
+    for (int s = 1; s < n_sets; s++)
+        for (int t = 0; t < KW_COUNT; t++) {
+            int be = (int)kern_wtype_block_elems((kern_wtype)t);
+            int k = be == 1 ? 203 : (be == 32 ? 37 : 3) * be; /* odd block counts, a tail of k */
+            for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+                for (size_t j = 0; j < sizeof toks / sizeof toks[0]; j++)
+                    check_tiles_vs_scalar(sets[s], (kern_wtype)t, k, rows[i], toks[j]);
+        }
+}
+
 static void test_act_conversions(void **state)
 {
     (void)state;
@@ -402,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_dequant_q4_k),
         cmocka_unit_test(test_dequant_q6_k),
         cmocka_unit_test(test_gemm_all_types_all_sets),
+        cmocka_unit_test(test_tiles_vs_scalar_and_batching),
         cmocka_unit_test(test_act_conversions),
         cmocka_unit_test(test_attention_kernels),
         cmocka_unit_test(test_norm_softmax_rope),

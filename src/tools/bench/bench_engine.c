@@ -1,11 +1,11 @@
 /* kvspill bench engine: prefill and decode tokens/s of the forward pass on a model, with
  * seeded random prompt tokens (a prefill of --prompt-tokens in one batch, then
- * --gen-tokens single-token decode steps), as llama-bench's pp/tg figures. The baseline
- * measured in the same run is the read bandwidth over the model's tensor bytes with the
- * same thread count: a decode step must read every weight once, so bandwidth ÷ bytes is
- * the decode ceiling (decode_floor_ratio = decode_tps / that ceiling). */
+ * --gen-tokens single-token decode steps), as llama-bench's pp/tg figures. Judged against
+ * baselines measured in the same run with the same threads and instruction set
+ * (engine_roofline.h): a decode step must read every weight once, so read bandwidth ÷ the
+ * bytes of a step is the decode roofline; a prefill's flops ÷ its time against the
+ * multiply-add peak is the prefill fraction. */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,53 +14,7 @@
 #include "tools/bench/bench.h"
 #include "tools/model_runner.h"
 #include "tools/bench/bench_util.h"
-
-typedef struct read_part {
-    const uint64_t *p;
-    size_t n;
-    uint64_t sum;
-} read_part;
-
-static void *read_words(void *arg)
-{
-    read_part *r = arg;
-    uint64_t s = 0;
-    for (size_t i = 0; i < r->n; i++)
-        s += r->p[i];
-    r->sum = s;
-    return NULL;
-}
-
-/* Bytes of all tensors, and the GB/s of reading them with `threads` threads (best of 3). */
-static double weight_read_gbs(const gguf_file *gf, int threads, double *bytes)
-{
-    const uint8_t *lo = NULL, *hi = NULL;
-    for (uint64_t i = 0; i < gguf_n_tensors(gf); i++) {
-        const gguf_tensor *t = gguf_tensor_at(gf, i);
-        const uint8_t *a = t->data, *b = a + t->size;
-        lo = !lo || a < lo ? a : lo;
-        hi = !hi || b > hi ? b : hi;
-    }
-    lo = (const uint8_t *)(((uintptr_t)lo + 7) & ~(uintptr_t)7);
-    size_t words = (size_t)(hi - lo) / 8, per = words / (size_t)threads;
-    *bytes = (double)(hi - lo);
-    double best = 0.0;
-    for (int rep = 0; rep < 3; rep++) {
-        pthread_t th[64];
-        read_part parts[64];
-        double t0 = bench_now_s();
-        for (int i = 0; i < threads; i++) {
-            parts[i] = (read_part){(const uint64_t *)(const void *)lo + i * per,
-                                   i == threads - 1 ? words - i * per : per, 0};
-            pthread_create(&th[i], NULL, read_words, &parts[i]);
-        }
-        for (int i = 0; i < threads; i++)
-            pthread_join(th[i], NULL);
-        double gbs = words * 8.0 / (bench_now_s() - t0) / 1e9;
-        best = gbs > best ? gbs : best;
-    }
-    return best;
-}
+#include "tools/bench/engine_roofline.h"
 
 static void usage(FILE *f, const char *cmd)
 {
@@ -138,27 +92,37 @@ int bench_engine(int argc, char **argv)
     double t_decode = bench_now_s() - t0;
     double pp = np / t_prefill, tg = n_gen ? n_gen / t_decode : 0.0;
     const model_hparams *hp = &e.m->hp;
-    double wbytes, gbs = weight_read_gbs(e.gf, o.threads, &wbytes);
-    double tg_ceiling = gbs * 1e9 / wbytes;
+    engine_roofline rf;
+    if (engine_roofline_measure(cmd, e.gf, e.m, e.ks, o.threads, &rf) != 0)
+        goto out;
+    double roof_tps = rf.read_gbs * 1e9 / rf.decode_bytes;
+    double pp_gflops = engine_prefill_flops(e.gf, e.m, np, 1) / t_prefill / 1e9;
     if (json)
         printf("{\"model\":\"%s\",\"arch\":\"%s\",\"weight_type\":\"%s\",\"n_layer\":%u,"
                "\"n_embd\":%u,\"n_vocab\":%u,\"device\":\"%s\",\"threads\":%d,\"kv\":\"%s\","
                "\"prompt_tokens\":%u,\"gen_tokens\":%ld,\"prefill_s\":%.4f,\"decode_s\":%.4f,"
-               "\"prefill_tps\":%.3f,\"decode_tps\":%.3f,\"weight_bytes\":%.0f,\"read_gbs\":%.2f,"
-               "\"decode_ceiling_tps\":%.3f,\"decode_floor_ratio\":%.3f}\n",
+               "\"prefill_tps\":%.3f,\"decode_tps\":%.3f,\"baseline_isa\":\"%s\","
+               "\"decode_bytes\":%.0f,\"read_gbs\":%.4g,\"decode_roofline_tps\":%.3f,"
+               "\"decode_fraction\":%.3f,\"prefill_gflops\":%.4g,\"peak_kind\":\"%s\","
+               "\"peak_gflops\":%.4g,\"prefill_fraction\":%.3f}\n",
                o.model_path, e.m->arch, model_weight_type_name(e.m), hp->n_layer, hp->n_embd,
                hp->n_vocab, e.be->device_name, o.threads,
                e.kv->dtype == KV_F32 ? "f32" : "f16", np, n_gen, t_prefill, t_decode, pp, tg,
-               wbytes, gbs, tg_ceiling, tg / tg_ceiling);
+               rf.isa, rf.decode_bytes, rf.read_gbs, roof_tps, tg / roof_tps, pp_gflops,
+               rf.peak_kind, rf.peak_gflops, pp_gflops / rf.peak_gflops);
     else
         printf("model %s (%s, %s, %u layers, dim %u)\ndevice %s, kv %s\n"
-               "prefill: %u tokens in %.3f s = %.2f tokens/s\n"
+               "prefill: %u tokens in %.3f s = %.2f tokens/s = %.2f GFLOP/s\n"
                "decode:  %ld tokens in %.3f s = %.2f tokens/s\n"
-               "weights: %.0f MB read at %.2f GB/s: decode ceiling %.2f tokens/s (ratio %.3f)\n",
+               "baselines (%s, %d thread%s): read %.2f GB/s, %s peak %.2f GFLOP/s\n"
+               "decode roofline: %.0f MB a step at %.2f GB/s = %.2f tokens/s (fraction %.3f)\n"
+               "prefill fraction of peak: %.3f\n",
                o.model_path, e.m->arch, model_weight_type_name(e.m), hp->n_layer, hp->n_embd,
                e.be->device_name, e.kv->dtype == KV_F32 ? "f32" : "f16",
-               np, t_prefill, pp, n_gen, t_decode, tg, wbytes / 1e6, gbs, tg_ceiling,
-               tg / tg_ceiling);
+               np, t_prefill, pp, pp_gflops, n_gen, t_decode, tg, rf.isa, o.threads,
+               o.threads == 1 ? "" : "s", rf.read_gbs, rf.peak_kind, rf.peak_gflops,
+               rf.decode_bytes / 1e6, rf.read_gbs, roof_tps, tg / roof_tps,
+               pp_gflops / rf.peak_gflops);
     status = 0;
     goto out;
 fail:
