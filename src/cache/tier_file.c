@@ -291,9 +291,8 @@ static kvs_status evict_pass(file_tier *t, uint64_t headroom, kvs_evict_report *
 static void maybe_evict(file_tier *t)
 {
     uint64_t every = t->capacity / 100 * t->tune.scan_every_pct;
-    if (kvs_estimate_unscanned(&t->estimate) == 0 ||
-        (kvs_estimate_bytes(&t->estimate) <= t->capacity &&
-         kvs_estimate_unscanned(&t->estimate) < every))
+    uint64_t unscanned = kvs_estimate_unscanned(&t->estimate);
+    if (unscanned == 0 || (kvs_estimate_bytes(&t->estimate) <= t->capacity && unscanned < every))
         return;
     if (pthread_mutex_trylock(&t->evict_lock) != 0)
         return; /* another thread of this process is on it */
