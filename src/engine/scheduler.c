@@ -104,10 +104,14 @@ static void remove_running(engine *e, eng_seq *s)
         }
 }
 
-/* Final event and free; s is in no list any more. */
+static void publish_gauges(engine *e);
+
+/* Final event and free; s is in no list any more. The gauges are published first, so a
+ * client that has its last event never reads itself still counted as running. */
 static void finish(engine *e, eng_seq *s, engine_finish why, const char *message)
 {
     release_slot(e, s);
+    publish_gauges(e);
     emit(s, NULL, why, message);
     eng_seq_free(s);
 }
@@ -509,7 +513,8 @@ static void poll_loads(engine *e)
 }
 
 /* Called after admission as well as after each step, so that a request's first event
- * never reaches a client before the gauges count the request as running. */
+ * never reaches a client before the gauges count the request as running (and by finish,
+ * so that its last never does while they still count it). */
 static void publish_gauges(engine *e)
 {
     uint64_t n_waiting = 0, queued = 0, decoding = 0;
