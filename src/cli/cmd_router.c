@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/model_fetch.h"
 #include "router/router.h"
 
 static void usage(FILE *f, const char *cmd)
@@ -31,7 +32,8 @@ static void usage(FILE *f, const char *cmd)
             "per request) --upstream-idle-ms 55000 (keep it below the replicas'\n"
             "--connection-timeout, 60 s) --dns-interval-ms 2000. --backends-dns (up to %d, e.g. one per model) names a\n"
             "headless Service: its A/AAAA records are the replicas, re-resolved every interval.\n"
-            "--model: the GGUF the replicas serve (its tokenizer and chat template only),\n"
+            "--model: the GGUF the replicas serve, a path, an http(s) URL or a Hugging Face\n"
+            "org/repo:file.gguf as serve takes it (its tokenizer and chat template only),\n"
             "so that prefixaware routes on the cache's chunk keys; --chat-template as the\n"
             "replicas were given it. The API key may also come from VLLM_API_KEY. See\n"
             "docs/router.md.\n",
@@ -184,6 +186,14 @@ int cmd_router(int argc, char **argv)
     }
     if (cfg.api_key && !*cfg.api_key)
         cfg.api_key = NULL;
+    /* A URL or Hugging Face reference, as `serve --model` takes it: the chart gives the
+     * router the replicas' modelURL. */
+    char fetched[4096];
+    if (cfg.model_path && model_ref_is_remote(cfg.model_path)) {
+        if (model_fetch(cfg.model_path, fetched, sizeof fetched))
+            return 1;
+        cfg.model_path = fetched;
+    }
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);

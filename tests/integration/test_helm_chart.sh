@@ -27,6 +27,40 @@ for which in seed cpu; do
   python3 "$ROOT/tests/support/check_helm_manifests.py" "$which" "$DIR/$which.yaml" "$DIR/$which-notes.txt"
 done
 
+# prefixaware with a fetched model: the router fetches it too (HF token, its own cache on an
+# emptyDir); with two models, or chunkKeys off, it hashes characters, warned unless chosen.
+router_of() {  # router_of NOTES-OUT helm-args...: the router Deployment; NOTES into NOTES-OUT
+  local out="$1"; shift
+  helm template vllm "$DIR/chart" -n vllm-stack -f "$EX/cpu-values.yaml" "$@" --show-only templates/notes-check.yaml |
+    python3 -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["notes"])' > "$out"
+  helm template vllm "$CHART" -n vllm-stack -f "$EX/cpu-values.yaml" "$@" --show-only templates/deployment-router.yaml
+}
+router_of "$DIR/n1" --set 'servingEngineSpec.modelSpec[0].modelURL=org/repo:m.gguf' \
+  --set 'servingEngineSpec.modelSpec[0].hf_token=t' > "$DIR/r1.yaml"
+python3 - "$DIR/r1.yaml" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))["spec"]["template"]["spec"]
+r = c["containers"][0]
+assert r["args"][r["args"].index("--model") + 1] == "org/repo:m.gguf", r["args"]
+env = {e["name"]: e for e in r["env"]}
+assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "hf_token_tiny", env
+assert env["KVSPILL_MODEL_CACHE"]["value"] == "/cache/models", env
+assert r["volumeMounts"] == [{"name": "model-cache", "mountPath": "/cache"}], r["volumeMounts"]
+assert c["volumes"] == [{"name": "model-cache", "emptyDir": {}}], c["volumes"]
+PY
+! grep -q WARNING "$DIR/n1" || { echo "FAIL: fetched model warns:"; cat "$DIR/n1"; exit 1; }
+two=(--set 'servingEngineSpec.modelSpec[1].name=other' --set 'servingEngineSpec.modelSpec[1].modelURL=/models/o.gguf')
+router_of "$DIR/n2" "${two[@]}" > "$DIR/r2.yaml"
+! grep -q -- "- --model" "$DIR/r2.yaml" || { echo "FAIL: router given one of two models"; exit 1; }
+grep -q "one router reads one model's tokenizer and this release serves 2" "$DIR/n2" ||
+  { echo "FAIL: two models, no warning:"; cat "$DIR/n2"; exit 1; }
+router_of "$DIR/n3" "${two[@]}" --set routerSpec.chunkKeys=false > "$DIR/r3.yaml"
+! grep -q WARNING "$DIR/n3" || { echo "FAIL: chunkKeys false still warns:"; cat "$DIR/n3"; exit 1; }
+router_of "$DIR/n4" --set 'servingEngineSpec.modelSpec[0].modelURL=/elsewhere/m.gguf' > "$DIR/r4.yaml"
+! grep -q -- "- --model" "$DIR/r4.yaml" || { echo "FAIL: router given a path it cannot mount"; exit 1; }
+grep -q "is on none of the modelSpec's extraVolumeMounts" "$DIR/n4" ||
+  { echo "FAIL: unmountable path, no warning:"; cat "$DIR/n4"; exit 1; }
+
 # Values the chart refuses, each with its reason.
 refuse() {  # refuse NEEDLE helm-args...
   local needle="$1"; shift

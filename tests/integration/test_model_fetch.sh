@@ -48,6 +48,24 @@ HF_ENDPOINT="http://127.0.0.1:$P" HF_TOKEN=tok serve_once "$DIR/hf.log" "org/rep
 grep -q "sha256 checked" "$DIR/hf.log" || { echo "FAIL: HF sha256 not checked"; cat "$DIR/hf.log"; exit 1; }
 grep -q "/org/repo/resolve/main/tiny-f32.gguf range=bytes=[1-9]" "$DIR/requests" || { echo "FAIL: HF resume"; exit 1; }
 
+# The router takes the same references (the chart gives it the replicas' modelURL): it
+# fetches the file into its own cache and routes prefixaware on the cache's chunk keys.
+port=$(free_port)
+KVSPILL_MODEL_CACHE="$DIR/router-cache" "$BIN" router --backends "http://127.0.0.1:$(free_port)" \
+  --host 127.0.0.1 --port "$port" --routing-logic prefixaware \
+  --model "http://127.0.0.1:$P/files/tiny-f32.gguf#sha256=$SHA" > "$DIR/router.log" 2>&1 &
+rpid=$!
+for _ in $(seq 150); do
+  grep -q "routing (prefixaware)" "$DIR/router.log" && break
+  kill -0 "$rpid" 2>/dev/null || { echo "FAIL: router exited:"; cat "$DIR/router.log"; exit 1; }
+  sleep 0.2
+done
+kill "$rpid"; wait "$rpid" || true
+grep -q "routing (prefixaware)" "$DIR/router.log" || { echo "FAIL: router did not start:"; cat "$DIR/router.log"; exit 1; }
+grep -q "sha256 checked" "$DIR/router.log" || { echo "FAIL: router: no sha256 check"; cat "$DIR/router.log"; exit 1; }
+! grep -q "without --model" "$DIR/router.log" || { echo "FAIL: router fell back to characters"; cat "$DIR/router.log"; exit 1; }
+cmp "$MODEL" "$DIR"/router-cache/*-tiny-f32.gguf
+
 # Refusals, each with its reason; nothing is left in place.
 refuse() {  # refuse NEEDLE MODEL [env...]
   local needle="$1" model="$2"; shift 2

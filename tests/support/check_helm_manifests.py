@@ -131,8 +131,9 @@ def check_seed(objs, notes):
     pvc = get(objs, "PersistentVolumeClaim", claim)
     check(pvc["spec"]["resources"]["requests"]["storage"] == "1Ti", "pvcStorage size")
     check(c["image"] == "kvspill:latest", f"vLLM image not replaced: {c['image']}")
-    check_router(objs, "NodePort", ["vllm-mistral-engine-service.vllm-stack.svc.cluster.local:8000"],
-                 f"{RELEASE}-secrets")
+    r = check_router(objs, "NodePort", ["vllm-mistral-engine-service.vllm-stack.svc.cluster.local:8000"],
+                     f"{RELEASE}-secrets")
+    check("--model" not in r["args"] and "volumeMounts" not in r, "roundrobin router reads a model")
     for needle in ("tensorParallelSize 2 is not honoured", "vllmConfig.v1", "--tokenizer-mode mistral",
                    "lmcache/vllm-openai:latest is a vLLM image", "--limit-mm-per-prompt",
                    "names a Hugging Face repository but no file", "services vllm-router-service"):
@@ -155,6 +156,15 @@ def check_cpu(objs, notes):
     r = check_router(objs, "ClusterIP", ["vllm-tiny-engine-service.vllm-stack.svc.cluster.local:8000"],
                      f"{RELEASE}-secrets")
     check(arg_after(r["args"], "--routing-logic") == "prefixaware", "routingLogic not mapped")
+    # prefixaware on the chunk keys: the router reads the replicas' model from their volume.
+    check(arg_after(r["args"], "--model") == "/models/tinyllama-1.1b-chat.Q4_K_M.gguf",
+          f"router has not the replicas' model: {r['args']}")
+    rdep = get(objs, "Deployment", f"{RELEASE}-deployment-router")
+    check(r["volumeMounts"] == [{"name": "models", "mountPath": "/models", "readOnly": True}],
+          f"router mounts {r.get('volumeMounts')}")
+    rvols = rdep["spec"]["template"]["spec"]["volumes"]
+    check([v["name"] for v in rvols] == ["models"] and
+          rvols[0]["persistentVolumeClaim"]["claimName"] == "kvspill-models", f"router volumes {rvols}")
     check("WARNING" not in notes, f"CPU example warns:\n{notes}")
 
 

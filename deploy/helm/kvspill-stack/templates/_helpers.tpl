@@ -64,3 +64,47 @@ release: {{ .Release.Name }}
 {{- end -}}
 {{- if not $m.modelURL -}}{{- fail (printf "servingEngineSpec.modelSpec %q: modelURL is required (a GGUF path, an http(s) URL or a Hugging Face org/repo[:file.gguf])" $m.name) -}}{{- end -}}
 {{- end }}
+
+{{/* The HF_TOKEN env entry of one modelSpec entry (dict "root" $ "spec" $modelSpec), when
+     it has an hf_token: a string (in the release's Secret) or {secretName, secretKey}. */}}
+{{- define "kvspill.hfTokenEnv" -}}
+{{- $m := .spec -}}
+{{- if $m.hf_token -}}
+- name: HF_TOKEN
+  valueFrom:
+    secretKeyRef:
+      {{- if kindIs "map" $m.hf_token }}
+      name: {{ $m.hf_token.secretName }}
+      key: {{ $m.hf_token.secretKey }}
+      {{- else }}
+      name: {{ .root.Release.Name }}-secrets
+      key: hf_token_{{ $m.name }}
+      {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* How the router reads the model for prefixaware's chunk keys: "fetch" (a URL or
+     org/repo:file.gguf, downloaded into the router's own cache), "mount:NAME" (a path on
+     the modelSpec's extraVolumeMount NAME, mounted read-only in the router too), or
+     nothing: the router then hashes the prompt's characters and NOTES.txt says why. Only
+     for prefixaware with routerSpec.chunkKeys and one model (one router reads one
+     tokenizer). */}}
+{{- define "kvspill.routerModel" -}}
+{{- $r := .Values.routerSpec -}}
+{{- $models := .Values.servingEngineSpec.modelSpec | default list -}}
+{{- if and (eq $r.routingLogic "prefixaware") $r.chunkKeys (eq (len $models) 1) -}}
+{{- $m := index $models 0 -}}
+{{- $bare := regexReplaceAll "#.*$" $m.modelURL "" -}}
+{{- if include "kvspill.modelIsUrl" $m -}}
+{{- if or (regexMatch "^https?://" $bare) (contains ":" $bare) -}}fetch{{- end -}}
+{{- else -}}
+{{- $found := "" -}}
+{{- range $vm := $m.extraVolumeMounts | default list -}}
+{{- if and (not $found) (hasPrefix (printf "%s/" (trimSuffix "/" $vm.mountPath)) $m.modelURL) -}}
+{{- $found = $vm.name -}}
+{{- end -}}
+{{- end -}}
+{{- if $found -}}mount:{{ $found }}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
