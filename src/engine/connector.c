@@ -25,7 +25,8 @@ double connector_now(void)
 }
 
 int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
-                     const kvs_layout *layout, connector **out, engine_error *err)
+                     const kvs_layout *layout, load_est *est, connector **out,
+                     engine_error *err)
 {
     *out = NULL;
     if (cfg->chunk_size == 0 || cfg->chunk_size > KVS_CHUNK_MAX_TOKENS)
@@ -50,7 +51,8 @@ int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
     c->save_unfull = cfg->save_unfull_chunk;
     kvs_stats tiers;
     kvs_cache_stats(c->cache, &tiers);
-    load_est_init(&c->est, &tiers);
+    c->est = est;
+    load_est_init(est, &tiers); /* the tiers' priors; no step has run yet */
     for (uint32_t t = 0; t < tiers.n_tiers && t < KVS_MAX_TIERS; t++)
         snprintf(c->tier_names[t], sizeof c->tier_names[t], "%.*s",
                  (int)sizeof tiers.tiers[t].name, tiers.tiers[t].name);
@@ -136,7 +138,7 @@ static uint32_t plan_load(connector *c, const conn_seq *cs, uint32_t first, uint
             min_u32(end, use_end) - max_u32(start, have)};
     }
     double load_s;
-    uint32_t k = load_plan(&c->est, items, n_use - first, &load_s, compute_s);
+    uint32_t k = load_plan(c->est, items, n_use - first, &load_s, compute_s);
     free(items);
     return first + k;
 }
@@ -330,7 +332,7 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
          * it running. */
         double dt = connector_now() - cs->load_start, window = seen_done - cs->load_seen;
         bool exact = window <= TIMING_SLACK * dt || window <= TIMING_SLACK_S;
-        load_est_observe(&c->est, cs->load_got, dt, exact ? LOAD_EXACT : LOAD_AT_MOST);
+        load_est_observe(c->est, cs->load_got, dt, exact ? LOAD_EXACT : LOAD_AT_MOST);
     }
     double now = connector_now();
     bool over = !ok || cs->load_next == cs->n_loads;
@@ -340,7 +342,7 @@ bool connector_poll(connector *c, conn_seq *cs, uint32_t slot, int wait_ms, uint
             return false;
         /* Slower than recomputing would have been: keep what is scattered, recompute the
          * rest. The tiers the plan counted on are slower than estimated. */
-        load_est_observe(&c->est, cs->load_plan_bytes, now - cs->load_start, LOAD_AT_LEAST);
+        load_est_observe(c->est, cs->load_plan_bytes, now - cs->load_start, LOAD_AT_LEAST);
     }
     *loaded_end = cs->load_at;
     pthread_mutex_lock(&c->mu);
@@ -472,16 +474,6 @@ void connector_destroy(connector *c)
 }
 
 void connector_tick(connector *c) { inflight_tick(c); }
-
-void connector_note_compute(connector *c, uint32_t tokens, double seconds)
-{
-    load_est_note_compute(&c->est, tokens, seconds);
-}
-
-void connector_load_rates(const connector *c, double tier_bps[KVS_MAX_TIERS])
-{
-    memcpy(tier_bps, c->est.tier_bps, sizeof c->est.tier_bps);
-}
 
 const char *connector_tier_name(const connector *c, unsigned i)
 {

@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "engine/kv_paged.h"
+#include "engine/load_plan.h"
 #include "kvspill.h"
 #include "model/backend.h"
 
@@ -45,9 +46,13 @@ typedef struct conn_seq {
     double load_seen;       /* the last time the load was seen running */
 } conn_seq;
 
-/* kv's blocks are in be's memory; both must outlive the connector. */
+/* kv's blocks are in be's memory; both must outlive the connector. est is the engine's
+ * load-or-compute estimate (load_plan.h), which must outlive it too: the connector sets its
+ * tiers' priors, plans loads with it and feeds it their timings; the engine feeds it the
+ * prefill steps. Scheduler thread only. */
 int connector_create(const engine_config *cfg, backend *be, kv_paged *kv,
-                     const kvs_layout *layout, connector **out, engine_error *err) ENGINE_MUST_CHECK;
+                     const kvs_layout *layout, load_est *est, connector **out,
+                     engine_error *err) ENGINE_MUST_CHECK;
 /* Waits for the gathers in flight, hands their chunks to the cache, waits for queued
  * stores (bounded), frees everything. */
 void connector_destroy(connector *c);
@@ -73,13 +78,8 @@ void connector_store(connector *c, conn_seq *cs, const kvs_key *ns, uint32_t slo
 /* The sequence leaves (finished, cancelled, preempted): drops its state; a load in flight
  * is abandoned (reaped later). */
 void connector_seq_reset(connector *c, conn_seq *cs);
-/* Stores the chunks whose gather is done, reaps finished stores and abandoned loads; a
- * step's prefill throughput for the load-or-compute estimate (load_plan.h). */
+/* Stores the chunks whose gather is done, reaps finished stores and abandoned loads. */
 void connector_tick(connector *c);
-void connector_note_compute(connector *c, uint32_t tokens, double seconds);
-/* The measured (or, before a first load, prior) read rate of each tier, bytes/s, indexed
- * as kvs_stats.tiers. Scheduler thread only. */
-void connector_load_rates(const connector *c, double tier_bps[KVS_MAX_TIERS]);
 /* The tokens of tokens[0, n_tokens)'s prefix that each tier holds (indexed as
  * kvs_stats.tiers; full chunks, each credited to the fastest tier that has it), for a
  * router. Any thread: it reads no state of the connector. */

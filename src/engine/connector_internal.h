@@ -52,7 +52,7 @@ struct connector {
     char tier_names[KVS_MAX_TIERS][17]; /* kvs_stats names; "" past the last tier */
     engine_kv_role role;
     bool save_decode, always_load, save_unfull;
-    load_est est;                 /* per-tier bandwidth and prefill speed */
+    load_est *est;                /* the engine's: per-tier bandwidth and prefill speed */
     pending_list puts, orphans;   /* stores in flight, abandoned loads */
     gathering_list gathers;       /* stores whose gather is not done yet */
 

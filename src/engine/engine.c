@@ -171,9 +171,9 @@ static int open_cache(engine *e, engine_error *err)
         if (e->be->kind == BACKEND_CUDA)
             e->offload.gpu = engine_gpu_ops(e->be);
         e->cfg.offload = &e->offload;
-        if (connector_create(c, e->be, e->kv, &d->layout, &e->conn, err))
+        if (connector_create(c, e->be, e->kv, &d->layout, &e->est, &e->conn, err))
             return -1;
-        connector_load_rates(e->conn, e->rates.tier_bps);
+        e->rates = e->est;
     }
     return 0;
 }
@@ -195,7 +195,8 @@ int engine_create(const engine_config *cfg, engine **out, engine_error *err)
     pthread_mutex_init(&e->trie_mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     kvs_stats no_tiers = {0};
-    load_est_init(&e->rates, &no_tiers); /* the prefill prior; the tiers' come with the cache */
+    load_est_init(&e->est, &no_tiers); /* the prefill prior; the tiers' come with the cache */
+    e->rates = e->est;
     histogram_init(&e->st.ttft, 0.001, 2.0);
     histogram_init(&e->st.inter_token, 0.001, 2.0);
     histogram_init(&e->st.ttft_cached, 0.001, 2.0);
@@ -409,7 +410,7 @@ int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
         out->prefill_queued_tokens += s->n_tokens;
     out->decode_running = e->decode_running;
     out->prefill_tps = e->rates.compute_tps;
-    out->prefill_tps_measured = e->prefill_measured;
+    out->prefill_tps_measured = e->rates.compute_measured;
     memcpy(out->tier_load_bps, e->rates.tier_bps, sizeof out->tier_load_bps);
     pthread_mutex_unlock(&e->mu);
     out->kv_blocks_total = kv_paged_n_blocks(e->kv);

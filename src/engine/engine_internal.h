@@ -87,12 +87,10 @@ struct engine {
     size_t n_cancels, cap_cancels;
     uint64_t next_id;
     engine_stats st;           /* kv_blocks_*, requests_* refreshed by the scheduler */
-    /* For engine_lookup_prefix, refreshed by the scheduler: the prefill queue, the measured
-     * prefill speed (rates.compute_tps, this engine's own steps) and the connector's
-     * measured load rates (rates.tier_bps). */
+    /* For engine_lookup_prefix, refreshed by the scheduler: the prefill queue and a copy of
+     * the load-or-compute estimate (est, below). */
     uint64_t prefill_queued, decode_running;
     load_est rates;
-    bool prefill_measured;
 
     /* Scheduler thread only. */
     eng_seq *wait_head, *wait_tail;
@@ -104,6 +102,9 @@ struct engine {
     eng_seq **b_out_seq;
     uint32_t *b_out_pos;       /* the position of each row of logits */
     float *logits, *scratch;
+    /* The load-or-compute estimate (load_plan.h): the prefill steps' speed, fed here, and
+     * the tiers' load rates, fed by the connector, which plans with it. */
+    load_est est;
 };
 
 int scheduler_start(engine *e, engine_error *err) ENGINE_MUST_CHECK;

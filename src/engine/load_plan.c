@@ -72,6 +72,8 @@ void load_est_observe(load_est *e, const uint64_t bytes[KVS_MAX_TIERS], double s
 
 void load_est_note_compute(load_est *e, uint32_t tokens, double seconds)
 {
-    if (seconds > 0 && tokens > 0)
-        e->compute_tps = ema(e->compute_tps, tokens / seconds);
+    if (seconds <= 0 || tokens == 0)
+        return;
+    e->compute_tps = e->compute_measured ? ema(e->compute_tps, tokens / seconds) : tokens / seconds;
+    e->compute_measured = true;
 }

@@ -10,6 +10,7 @@
 #ifndef KVSPILL_ENGINE_LOAD_PLAN_H
 #define KVSPILL_ENGINE_LOAD_PLAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kvspill.h"
@@ -17,6 +18,7 @@
 typedef struct load_est {
     double tier_bps[KVS_MAX_TIERS]; /* bytes/s per tier, indexed as kvs_stats.tiers */
     double compute_tps;             /* prefill tokens/s */
+    bool compute_measured;          /* compute_tps is this engine's, not the prior */
 } load_est;
 
 /* One hit chunk: the tier that holds it, its payload bytes, and the prompt tokens its
@@ -48,7 +50,8 @@ uint32_t load_plan(const load_est *e, const load_item *items, uint32_t n, double
  * involved tier's estimate is scaled by expected ÷ measured time (exact for one tier). */
 void load_est_observe(load_est *e, const uint64_t bytes[KVS_MAX_TIERS], double seconds,
                       load_timing timing);
-/* A prefill step computed `tokens` in `seconds`. */
+/* A prefill step computed `tokens` in `seconds`: the first replaces the prior (a model's
+ * speed is nothing like a constant's), later ones move the average. */
 void load_est_note_compute(load_est *e, uint32_t tokens, double seconds);
 
 #endif

@@ -435,18 +435,8 @@ static void run_step(engine *e)
     }
     /* Only steps with prompt tokens: the estimate is of prefill speed, which a decode step's
      * fixed per-step cost (the output layer) would understate many times over. */
-    if (n > n_out) {
-        double dt = now_s() - t0;
-        if (e->conn)
-            connector_note_compute(e->conn, n, dt);
-        pthread_mutex_lock(&e->mu);
-        if (!e->prefill_measured && dt > 0)
-            e->rates.compute_tps = n / dt; /* the first measurement replaces the prior */
-        else
-            load_est_note_compute(&e->rates, n, dt);
-        e->prefill_measured = e->prefill_measured || dt > 0;
-        pthread_mutex_unlock(&e->mu);
-    }
+    if (n > n_out)
+        load_est_note_compute(&e->est, n, now_s() - t0);
     for (uint32_t i = 0; i < e->n_running; i++) {
         eng_seq *s = e->running[i];
         if (!s->scheduled)
@@ -532,17 +522,13 @@ static void publish_gauges(engine *e)
         else if (s->n_tokens > from)
             queued += s->n_tokens - from;
     }
-    double tier_bps[KVS_MAX_TIERS];
-    if (e->conn)
-        connector_load_rates(e->conn, tier_bps);
     pthread_mutex_lock(&e->mu);
     e->st.requests_running = e->n_running;
     e->st.requests_waiting = n_waiting;
     e->st.kv_blocks_free = kv_paged_n_free(e->kv);
     e->prefill_queued = queued;
     e->decode_running = decoding;
-    if (e->conn)
-        memcpy(e->rates.tier_bps, tier_bps, sizeof tier_bps);
+    e->rates = e->est;
     pthread_mutex_unlock(&e->mu);
 }
 

@@ -137,6 +137,7 @@ typedef struct fence_setup {
     kv_paged *kv;
     kvs_config kc;
     connector *c;
+    load_est est; /* the engine's estimate, which the connector plans with */
 } fence_setup;
 
 static void fence_setup_open(fence_setup *f)
@@ -156,7 +157,7 @@ static void fence_setup_open(fence_setup *f)
     cfg.chunk_size = CHUNK;
     cfg.offload_always_load = true;
     kvs_layout layout = {hp->n_layer, hp->n_head_kv, hp->head_dim, KVS_DTYPE_F16};
-    assert_int_equal(connector_create(&cfg, &f->be->base, f->kv, &layout, &f->c, &err), 0);
+    assert_int_equal(connector_create(&cfg, &f->be->base, f->kv, &layout, &f->est, &f->c, &err), 0);
 }
 
 /* Destroys the connector (if still there), the cache, the backend and the model. */

@@ -119,11 +119,18 @@ static void test_estimates_follow_measurements(void **state)
     assert_true(e.tier_bps[1] < 1e6);
     assert_int_equal(load_plan(&e, items, 3, &load_s, &compute_s), 1);
 
-    /* Prefill: 512 tokens in 0.256 s is 2000 tokens/s; a quarter of the way from 1000. */
-    load_est_note_compute(&e, 512, 0.256);
-    assert_float_equal(e.compute_tps, 1250, 1e-9);
+    /* Prefill: the first measurement (512 tokens in 0.256 s) replaces the prior of 1000;
+     * the next (4000 tokens/s) moves the average a quarter of the way; no time, no sample. */
+    assert_false(e.compute_measured);
     load_est_note_compute(&e, 512, 0);
-    assert_float_equal(e.compute_tps, 1250, 1e-9);
+    assert_false(e.compute_measured);
+    load_est_note_compute(&e, 512, 0.256);
+    assert_true(e.compute_measured);
+    assert_float_equal(e.compute_tps, 2000, 1e-9);
+    load_est_note_compute(&e, 512, 0.128);
+    assert_float_equal(e.compute_tps, 2500, 1e-9);
+    load_est_note_compute(&e, 512, 0);
+    assert_float_equal(e.compute_tps, 2500, 1e-9);
 }
 
 static void test_priors_by_tier_kind(void **state)
