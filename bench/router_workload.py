@@ -13,7 +13,10 @@ environment: ROUTER_BENCH_USER_WORDS (150), ROUTER_BENCH_SHARED (1; 0: no shared
 ROUTER_BENCH_LOGICS (a comma-separated subset of the logics; roundrobin first),
 ROUTER_BENCH_BASELINE (another kvspill binary: each logic is run with it, then with
 KVSPILL_BIN, side by side in one run; its rows are marked "(baseline)" and their ratios
-are to its own roundrobin)"""
+are to its own roundrobin), ROUTER_BENCH_REPEATS (1: every logic runs that many times,
+the logics interleaved in each repetition; then a summary per logic of the medians, with
+ranges, and the median over repetitions of its p50 against the same repetition's
+roundrobin)"""
 import json
 import os
 import random
@@ -36,6 +39,7 @@ USER_WORDS = int(os.environ.get("ROUTER_BENCH_USER_WORDS", "150"))
 SHARED_TIER = os.environ.get("ROUTER_BENCH_SHARED", "1") != "0"
 LOGICS = os.environ.get("ROUTER_BENCH_LOGICS", "roundrobin,session,prefixaware,kvaware").split(",")
 BASELINE = os.environ.get("ROUTER_BENCH_BASELINE")
+REPEATS = int(os.environ.get("ROUTER_BENCH_REPEATS", "1"))
 SYSTEM = ("You are the operator's assistant for a cluster of inference replicas that share "
           "their KV cache through host memory, local disks and a shared file system. ") * 12
 
@@ -188,17 +192,21 @@ def main():
                         "--ctx", "4096"], check=True, stdout=subprocess.DEVNULL)
         print("load average: %s" % open("/proc/loadavg").read().split()[:3])
         rows = []
-        for lg in LOGICS:
-            if BASELINE:
-                rows.append(run_logic(os.path.abspath(BASELINE), model, lg, users, turns, work))
-                rows[-1]["logic"] += " (baseline)"
-            rows.append(run_logic(kv, model, lg, users, turns, work))
+        for rep in range(REPEATS):
+            for lg in LOGICS:
+                if BASELINE:
+                    rows.append(run_logic(os.path.abspath(BASELINE), model, lg, users, turns, work))
+                    rows[-1]["logic"] += " (baseline)"
+                    rows[-1]["rep"] = rep
+                rows.append(run_logic(kv, model, lg, users, turns, work))
+                rows[-1]["rep"] = rep
         print("load average after: %s" % open("/proc/loadavg").read().split()[:3])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    base = {}  # per binary: the first logic's p50 (roundrobin's)
+    base = {}  # per repetition and binary: the first logic's p50 (roundrobin's)
     for r in rows:
-        base.setdefault(r["logic"].endswith("(baseline)"), r["ttft_p50_s"])
+        r["p50_ratio"] = r["ttft_p50_s"] / base.setdefault(
+            (r["rep"], r["logic"].endswith("(baseline)")), r["ttft_p50_s"])
     print("| logic | turns | TTFT p50 ms | TTFT p99 ms | turns/s | cached share | prefix-cache "
           "hit share | mem-tier hits | p50 / roundrobin |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -206,7 +214,22 @@ def main():
         print("| %s | %d | %.1f | %.1f | %.2f | %.2f | %.2f | %d | %.2f |" % (
             r["logic"], r["turns"], 1e3 * r["ttft_p50_s"], 1e3 * r["ttft_p99_s"],
             r["turns_per_s"], r["cached_share"], r["apc_hit_share"], r["mem_tier_hits"],
-            r["ttft_p50_s"] / base[r["logic"].endswith("(baseline)")]))
+            r["p50_ratio"]))
+    if REPEATS > 1:
+        print("\nMedians over %d repetitions [min-max]; the last column is the median of each "
+              "repetition's p50 / that repetition's roundrobin p50:" % REPEATS)
+        print("| logic | TTFT p50 ms | TTFT p99 ms | turns/s | cached share | p50 / roundrobin |")
+        print("|---|---|---|---|---|---|")
+        for lg in dict.fromkeys(r["logic"] for r in rows):
+            mine = [r for r in rows if r["logic"] == lg]
+
+            def span(key, scale=1.0, fmt="%.1f"):
+                v = sorted(scale * r[key] for r in mine)
+                return (fmt + " [" + fmt + "-" + fmt + "]") % (statistics.median(v), v[0], v[-1])
+            print("| %s | %s | %s | %s | %.2f | %s |" % (
+                lg, span("ttft_p50_s", 1e3), span("ttft_p99_s", 1e3),
+                span("turns_per_s", fmt="%.2f"),
+                statistics.median(r["cached_share"] for r in mine), span("p50_ratio", fmt="%.2f")))
     print(json.dumps(rows))
 
 

@@ -128,6 +128,25 @@ class Server:
         with open("/proc/%d/status" % self.p.pid) as f:
             return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
 
+    def rss_parts_kb(self):
+        """RssAnon, RssFile and RssShmem of /proc/PID/status (kB)."""
+        with open("/proc/%d/status" % self.p.pid) as f:
+            text = f.read()
+        return {k: int(re.search(r"^%s:\s+(\d+) kB" % k, text, re.M).group(1))
+                for k in ("RssAnon", "RssFile", "RssShmem")}
+
+    def mappings_kb(self):
+        """The Rss of each mapping in /proc/PID/smaps (kB), keyed by start address and name."""
+        out, cur = {}, None
+        with open("/proc/%d/smaps" % self.p.pid) as f:
+            for line in f:
+                m = re.match(r"^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$", line)
+                if m:
+                    cur = "%s %s" % (m.group(1), m.group(2) or "[anon]")
+                elif cur and line.startswith("Rss:"):
+                    out[cur] = int(line.split()[1])
+        return out
+
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.p.pid))
 
@@ -403,6 +422,16 @@ def memory_gauges(server):
 # the RSS slope is reported after warm-up, after that moment, and for RSS less the queued
 # bytes (the queue is bounded by its budget; the rest of the process must be flat).
 queue_full_at = {}
+# Each process's mappings at the end of warm-up: what grew since is named at the end, so a
+# slope can be told apart (malloc arena, thread stack, a file's page cache, a tier's pool).
+maps_at_warm = {}
+
+
+def grown_mappings(server, top=3):
+    """The mappings whose Rss grew most since warm-up, as "name +N kB" strings."""
+    before, after = maps_at_warm.get(server.name, {}), server.mappings_kb()
+    grown = sorted(((kb - before.get(k, 0), k) for k, kb in after.items()), reverse=True)
+    return ["%s +%d kB" % (k, d) for d, k in grown[:top] if d > 0]
 
 
 def watch(servers, answers, marks, series):
@@ -433,7 +462,11 @@ def watch(servers, answers, marks, series):
                 base[s.name] = max(base.get(s.name, 0), rss)
                 continue
             marks["rss_warm_" + s.name] = base[s.name]
+            if s.name not in maps_at_warm:
+                maps_at_warm[s.name] = s.mappings_kb()
             series.setdefault(s.name, []).append((now - start, rss))
+            for part, kb in s.rss_parts_kb().items():
+                series.setdefault("%s_%s" % (s.name, part), []).append((now - start, kb))
             series.setdefault(s.name + "_less_queue", []).append((now - start, rss - queued_kb))
             if not isinstance(s, Router):
                 series.setdefault(s.name + "_heap_in_use", []).append((now - start, in_use // 1024))
@@ -477,7 +510,9 @@ def main():
             marks["rss_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(series.get(s.name, [])))
             marks["rss_less_queue_slope_kb_per_min_" + s.name] = int(slope_kb_per_min(
                 series.get(s.name + "_less_queue", [])))
-            for part in ("heap_in_use", "heap_free"):
+            print("soak: %s mappings grown most since warm-up: %s" % (
+                s.name, "; ".join(grown_mappings(s)) or "none"))
+            for part in ("heap_in_use", "heap_free", "RssAnon", "RssFile", "RssShmem"):
                 if series.get("%s_%s" % (s.name, part)):
                     marks["%s_slope_kb_per_min_%s" % (part, s.name)] = int(slope_kb_per_min(
                         series["%s_%s" % (s.name, part)]))
@@ -487,6 +522,9 @@ def main():
                 half = (points[0][0] + points[-1][0]) / 2
                 marks["rss_slope_last_half_" + s.name] = int(slope_kb_per_min(
                     [p for p in points if p[0] >= half]))
+                for part in ("RssAnon", "RssFile"):
+                    marks["%s_slope_last_half_%s" % (part, s.name)] = int(slope_kb_per_min(
+                        [p for p in series.get("%s_%s" % (s.name, part), []) if p[0] >= half]))
             if s.name in queue_full_at:
                 marks["rss_slope_after_queue_full_" + s.name] = int(slope_kb_per_min(
                     [p for p in series.get(s.name, []) if p[0] >= queue_full_at[s.name]]))
