@@ -31,8 +31,10 @@ typedef struct rset {
 
 static int rx_fail(rx *x, const char *what)
 {
-    return grammar_fail(x->err, "regex: %s at offset %zu of '%.80s'", what,
-                        (size_t)(x->pos - x->s), x->s);
+    /* The pattern is counted, not NUL-terminated (a JSON string may hold a NUL). */
+    size_t len = (size_t)(x->end - x->s);
+    return grammar_fail(x->err, "regex: %s at offset %zu of '%.*s'", what,
+                        (size_t)(x->pos - x->s), (int)(len < 80 ? len : 80), x->s);
 }
 
 static int add_range(rx *x, rset *s, uint32_t lo, uint32_t hi)

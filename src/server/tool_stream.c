@@ -78,6 +78,8 @@ int tool_stream_finish(tool_stream *ts, tool_parse_result *res, const char **res
     if (tool_parse(ts->format, ts->text.p ? ts->text.p : "", ts->text.n, ts->forced, res))
         return -1;
     if (json_array_size(res->calls) == 0) {
+        if (!ts->text.p) /* no text at all (held back or not): nothing is left to send */
+            return 0;
         *rest = ts->text.p + ts->sent;
         *rest_n = ts->text.n - ts->sent;
     } else if (res->content && res->content_len > ts->sent &&
