@@ -267,7 +267,7 @@ static int parse_quant(rx *x)
         x->pos++;
     } else if (c == '{') {
         x->pos++;
-        unsigned long m, n;
+        unsigned long m = 0, n = 0;
         if (parse_count(x, &m))
             return -1;
         if (x->pos < x->end && *x->pos == ',') {

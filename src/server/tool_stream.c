@@ -63,7 +63,9 @@ int tool_stream_push(tool_stream *ts, const char *p, size_t n, const char **send
                                         ts->format == TOOL_HERMES ? TOOL_HERMES_OPEN
                                                                   : TOOL_MISTRAL_MARK) == 0))
         ts->held = true;
-    if (safe > ts->sent) {
+    /* White space alone is no content (tool_parse says so too): it waits for more text,
+     * else a reply of calls would stream a content the whole reply does not have. */
+    if (safe > ts->sent && (ts->sent > 0 || tool_skip_space(ts->text.p, safe, 0) < safe)) {
         *send = ts->text.p + ts->sent;
         *send_n = safe - ts->sent;
         ts->sent = safe;
