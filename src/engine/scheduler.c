@@ -104,14 +104,15 @@ static void remove_running(engine *e, eng_seq *s)
         }
 }
 
-static void publish_gauges(engine *e);
-
-/* Final event and free; s is in no list any more. The gauges are published first, so a
- * client that has its last event never reads itself still counted as running. */
+/* Final event and free; s is in no list any more. The running count is published first,
+ * so a client that has its last event never reads itself still counted as running (the
+ * other gauges follow after the step: publish_gauges walks every sequence). */
 static void finish(engine *e, eng_seq *s, engine_finish why, const char *message)
 {
     release_slot(e, s);
-    publish_gauges(e);
+    pthread_mutex_lock(&e->mu);
+    e->st.requests_running = e->n_running;
+    pthread_mutex_unlock(&e->mu);
     emit(s, NULL, why, message);
     eng_seq_free(s);
 }
@@ -503,8 +504,7 @@ static void poll_loads(engine *e)
 }
 
 /* Called after admission as well as after each step, so that a request's first event
- * never reaches a client before the gauges count the request as running (and by finish,
- * so that its last never does while they still count it). */
+ * never reaches a client before the gauges count the request as running. */
 static void publish_gauges(engine *e)
 {
     uint64_t n_waiting = 0, queued = 0, decoding = 0;

@@ -13,7 +13,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 MODELS="$S/models" TMP="$TMP" python3 - <<'PY'
-import json, os, re, socket, sys, time, urllib.error, urllib.request
+import json, os, re, select, socket, sys, time, urllib.error, urllib.request
 sys.path.insert(0, os.environ["KVSPILL_SOURCE_DIR"] + "/tests/support")
 from kvspill_server import KV_TRANSFER, Server
 
@@ -127,7 +127,6 @@ try:
     # The requests above may still hold their slots for a moment after the client closed
     # (the server releases a slot after the socket): until every slow connection is open,
     # start over, so the one past the cap is the only one refused.
-    import select
     for attempt in range(10):
         slow = []
         for _ in range(PER_IP):
