@@ -103,8 +103,8 @@ int bench_engine(int argc, char **argv)
                "\"prompt_tokens\":%u,\"gen_tokens\":%ld,\"prefill_s\":%.4f,\"decode_s\":%.4f,"
                "\"prefill_tps\":%.3f,\"decode_tps\":%.3f,\"baseline_isa\":\"%s\","
                "\"decode_bytes\":%.0f,\"read_gbs\":%.4g,\"decode_roofline_tps\":%.3f,"
-               "\"decode_fraction\":%.3f,\"prefill_gflops\":%.4g,\"peak_kind\":\"%s\","
-               "\"peak_gflops\":%.4g,\"prefill_fraction\":%.3f}\n",
+               "\"decode_fraction\":%.4g,\"prefill_gflops\":%.4g,\"peak_kind\":\"%s\","
+               "\"peak_gflops\":%.4g,\"prefill_fraction\":%.4g}\n",
                o.model_path, e.m->arch, model_weight_type_name(e.m), hp->n_layer, hp->n_embd,
                hp->n_vocab, e.be->device_name, o.threads,
                e.kv->dtype == KV_F32 ? "f32" : "f16", np, n_gen, t_prefill, t_decode, pp, tg,
