@@ -414,18 +414,30 @@ int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
     memcpy(out->tier_load_bps, e->rates.tier_bps, sizeof out->tier_load_bps);
     pthread_mutex_unlock(&e->mu);
     out->kv_blocks_total = kv_paged_n_blocks(e->kv);
+    kvs_namespace_desc d = e->ns_desc;
+    d.cache_salt = cache_salt;
+    kvs_key ns;
+    kvs_error kerr;
+    if (kvs_namespace_id(&d, &ns, &kerr) != KVS_OK)
+        return engine_fail(err, "lookup: cache namespace: %s", kerr.msg);
+    if (e->pc && n_tokens > KV_PAGED_BLOCK) {
+        /* As admission looks: at most (n - 1) / 16 blocks, the last token always computed. */
+        uint32_t max_hit = (uint32_t)(n_tokens - 1) / KV_PAGED_BLOCK;
+        kvs_key *hashes = malloc((size_t)max_hit * sizeof *hashes);
+        if (!hashes)
+            return engine_fail(err, "lookup: out of memory for %u block hashes", max_hit);
+        uint32_t n_hashes =
+            prefix_hash_extend(&ns, tokens, max_hit * KV_PAGED_BLOCK, hashes, 0);
+        out->resident_tokens =
+            prefix_cache_count_prefix(e->pc, hashes, n_hashes) * KV_PAGED_BLOCK;
+        free(hashes);
+    }
     if (e->conn) {
         out->chunk_tokens = e->cfg.chunk_size;
         const char *name;
         while (out->n_tiers < KVS_MAX_TIERS &&
                (name = connector_tier_name(e->conn, (unsigned)out->n_tiers)))
             snprintf(out->tier_names[out->n_tiers++], sizeof out->tier_names[0], "%s", name);
-        kvs_namespace_desc d = e->ns_desc;
-        d.cache_salt = cache_salt;
-        kvs_key ns;
-        kvs_error kerr;
-        if (kvs_namespace_id(&d, &ns, &kerr) != KVS_OK)
-            return engine_fail(err, "lookup: cache namespace: %s", kerr.msg);
         if (connector_lookup_prefix(e->conn, &ns, tokens, (uint32_t)n_tokens, out->tier_tokens,
                                     err))
             return -1;
@@ -438,7 +450,12 @@ int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
             load_s += (double)kvs_payload_bytes(&e->ns_desc.layout, out->tier_tokens[t]) /
                       out->tier_load_bps[t];
     }
-    uint64_t uncached = cached < n_tokens ? n_tokens - cached : 0;
+    /* Blocks still resident need no load: the tiers' share of the prefix beyond them is
+     * what would be read (which tier holds which chunk is not known, only how many). */
+    uint64_t resident = out->resident_tokens;
+    load_s = cached > resident ? load_s * (double)(cached - resident) / (double)cached : 0;
+    uint64_t held = cached > resident ? cached : resident;
+    uint64_t uncached = held < n_tokens ? n_tokens - held : 0;
     out->estimated_ttft_s =
         (double)(out->prefill_queued_tokens + uncached) / out->prefill_tps + load_s;
     return 0;

@@ -188,13 +188,14 @@ typedef struct engine_stats {
 void engine_get_stats(engine *e, engine_stats *out);
 
 /* What a router weighs choosing this replica for a prompt (kvaware, docs/router.md): the
- * tokens of its prefix each offload tier holds, the load, and this replica's own estimate
- * of the prompt's time to first token:
+ * tokens of its prefix still resident in the paged KV cache (the prefix cache) and those
+ * each offload tier holds, the load, and this replica's own estimate of the prompt's time
+ * to first token, with held = max(resident, the tiers' sum):
  *
- *   estimated_ttft_s = (prefill_queued_tokens + the prompt's tokens no tier holds)
- *                        / prefill_tps
+ *   estimated_ttft_s = (prefill_queued_tokens + n_tokens - held) / prefill_tps
  *                      + sum over the tiers slower than host RAM of
- *                        the prompt's bytes there / that tier's load rate
+ *                        the prompt's bytes there / that tier's load rate,
+ *                        times the share of the tiers' tokens beyond the resident ones
  *
  * The rates are measured (moving averages of prefill steps and of loads); until a first
  * prefill step, prefill_tps is the load-or-compute prior (load_plan.h) and
@@ -205,6 +206,7 @@ typedef struct engine_prefix_lookup {
     char tier_names[KVS_MAX_TIERS][16];   /* as kvs_tier_stats.name */
     uint32_t tier_tokens[KVS_MAX_TIERS];  /* full chunks, at the fastest tier holding each */
     double tier_load_bps[KVS_MAX_TIERS];  /* bytes/s loading from each tier */
+    uint64_t resident_tokens;             /* full blocks the prefix cache would reuse */
     uint64_t running, waiting;
     uint64_t kv_blocks_total, kv_blocks_free;
     /* Prompt tokens still to compute: requests not admitted yet (whole: their cache hits
@@ -223,7 +225,7 @@ typedef struct engine_prefix_lookup {
 void engine_cache_keying(const engine *e, kvs_namespace_desc *desc, uint32_t *chunk_tokens);
 
 /* A lookup only (nothing loaded), safe from any thread. With offload off, every tier count
- * is 0 and n_tiers is 0. */
+ * is 0 and n_tiers is 0; with prefix caching off, resident_tokens is 0. */
 int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
                          const char *cache_salt, engine_prefix_lookup *out,
                          engine_error *err) ENGINE_MUST_CHECK;

@@ -1,8 +1,10 @@
 /* The hash → block map of the prefix cache: separate chaining where the chain links are
  * the blocks themselves (a block holds at most one hash), so the map never allocates after
- * creation. */
+ * creation. The scheduler thread alone changes the map and reads it unlocked; its changes
+ * take the write lock so that prefix_cache_count_prefix can read from any thread. */
 #include "engine/prefix_cache.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@ struct prefix_cache {
     kvs_key *hash;      /* per block */
     bool *cached;       /* per block: hash is valid and in the map */
     uint32_t size;
+    pthread_rwlock_t lock;
+    bool lock_made;
 };
 
 static uint32_t bucket_of(const prefix_cache *pc, const kvs_key *h)
@@ -29,12 +33,14 @@ static void forget(void *user, uint32_t block)
     prefix_cache *pc = user;
     if (!pc->cached[block])
         return;
+    pthread_rwlock_wrlock(&pc->lock);
     uint32_t *link = &pc->buckets[bucket_of(pc, &pc->hash[block])];
     while (*link != block)
         link = &pc->chain[*link];
     *link = pc->chain[block];
     pc->cached[block] = false;
     pc->size--;
+    pthread_rwlock_unlock(&pc->lock);
 }
 
 static uint32_t find(const prefix_cache *pc, const kvs_key *hash)
@@ -59,8 +65,9 @@ int prefix_cache_create(kv_paged *kv, prefix_cache **out, engine_error *err)
         pc->chain = malloc(n * sizeof *pc->chain);
         pc->hash = malloc(n * sizeof *pc->hash);
         pc->cached = calloc(n, sizeof *pc->cached);
+        pc->lock_made = pthread_rwlock_init(&pc->lock, NULL) == 0;
     }
-    if (!pc || !pc->buckets || !pc->chain || !pc->hash || !pc->cached) {
+    if (!pc || !pc->buckets || !pc->chain || !pc->hash || !pc->cached || !pc->lock_made) {
         prefix_cache_destroy(pc);
         return engine_fail(err, "prefix cache: out of memory for %u blocks", n);
     }
@@ -80,6 +87,8 @@ void prefix_cache_destroy(prefix_cache *pc)
     free(pc->chain);
     free(pc->hash);
     free(pc->cached);
+    if (pc->lock_made)
+        pthread_rwlock_destroy(&pc->lock);
     free(pc);
 }
 
@@ -105,12 +114,24 @@ void prefix_cache_put(prefix_cache *pc, const kvs_key *hash, uint32_t block)
 {
     if (pc->cached[block] || find(pc, hash) != KV_PAGED_NONE)
         return;
+    pthread_rwlock_wrlock(&pc->lock);
     pc->hash[block] = *hash;
     uint32_t *head = &pc->buckets[bucket_of(pc, hash)];
     pc->chain[block] = *head;
     *head = block;
     pc->cached[block] = true;
     pc->size++;
+    pthread_rwlock_unlock(&pc->lock);
+}
+
+uint32_t prefix_cache_count_prefix(prefix_cache *pc, const kvs_key *hashes, uint32_t n)
+{
+    pthread_rwlock_rdlock(&pc->lock);
+    uint32_t i = 0;
+    while (i < n && find(pc, &hashes[i]) != KV_PAGED_NONE)
+        i++;
+    pthread_rwlock_unlock(&pc->lock);
+    return i;
 }
 
 uint32_t prefix_cache_size(const prefix_cache *pc) { return pc->size; }

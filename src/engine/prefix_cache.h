@@ -29,6 +29,9 @@ uint32_t prefix_cache_get(prefix_cache *pc, const kvs_key *hash);
 /* Registers a full block's hash; a no-op when the hash is already cached (another
  * sequence computed the same block) or the block already has one. */
 void prefix_cache_put(prefix_cache *pc, const kvs_key *hash, uint32_t block);
+/* How many of hashes[0..n) lead the chain unbroken in the cache: the blocks a request for
+ * those hashes would find now. Safe from any thread (the other calls are the scheduler's). */
+uint32_t prefix_cache_count_prefix(prefix_cache *pc, const kvs_key *hashes, uint32_t n);
 /* Blocks currently findable. */
 uint32_t prefix_cache_size(const prefix_cache *pc);
 

@@ -31,6 +31,7 @@ int kvaware_parse_probe(const char *json, size_t len, kvaware_probe *out)
     out->prompt_tokens = field(root, "prompt_tokens");
     out->running = field(root, "running");
     out->waiting = field(root, "waiting");
+    out->resident_tokens = field(root, "resident_tokens");
     const char *name;
     json_t *v;
     json_object_foreach(tiers, name, v) {
@@ -60,6 +61,8 @@ static double answered_cost(const kvaware_probe *p, int in_flight)
     if (unseen <= 0)
         return p->estimated_ttft_s;
     uint64_t held = p->ram_tokens + p->other_tokens;
+    if (p->resident_tokens > held)
+        held = p->resident_tokens;
     double uncached = p->prompt_tokens > held ? (double)(p->prompt_tokens - held) : 0;
     return p->estimated_ttft_s + unseen * uncached / p->prefill_tps;
 }

@@ -4,7 +4,7 @@
  * engine_prefix_lookup):
  *
  *   estimated_ttft_s = (prompt tokens queued for prefill + this prompt's tokens it does
- *                       not hold) / its measured prefill rate
+ *                       not hold, in its paged KV cache or a tier) / its measured prefill rate
  *                      + this prompt's bytes on tiers slower than RAM / their load rates
  *
  * plus the requests the router sent it that its report does not count yet (in flight but
@@ -24,11 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What a replica said: tokens in host RAM, tokens on slower tiers, load, and its estimate
- * (has_estimate: estimated_ttft_s and a positive prefill_tps were in the answer). */
+/* What a replica said: tokens still in its paged KV cache (resident), in host RAM, on slower
+ * tiers, load, and its estimate (has_estimate: estimated_ttft_s and a positive prefill_tps
+ * were in the answer). */
 typedef struct kvaware_probe {
     bool answered;
-    uint64_t prompt_tokens, ram_tokens, other_tokens, running, waiting;
+    uint64_t prompt_tokens, resident_tokens, ram_tokens, other_tokens, running, waiting;
     bool has_estimate;
     double estimated_ttft_s, prefill_tps;
 } kvaware_probe;

@@ -1,5 +1,5 @@
 /* POST /kvspill/lookup: how much of a request's prompt this replica's offload tiers hold,
- * and how loaded it is, for `kvspill router --routing-logic kvaware` (docs/router.md). The
+ * and its paged KV cache still holds (resident_tokens), and how loaded it is, for `kvspill router --routing-logic kvaware` (docs/router.md). The
  * body is the completion or chat request itself (the router forwards the client's body);
  * the prompt is rendered and tokenized as the request would be, then only looked up.
  * GET /kvspill/keying: what names this replica's chunks (the namespace description and
@@ -37,9 +37,10 @@ void ep_kvspill_lookup(server *s, const http_request *req, http_response *resp)
     }
     server_reply_json(
         resp, 200,
-        json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:o, s:f}",
+        json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:o, s:f}",
                   "prompt_tokens", (json_int_t)ids.n, "chunk_tokens",
-                  (json_int_t)look.chunk_tokens, "cached_tokens", tiers, "running",
+                  (json_int_t)look.chunk_tokens, "cached_tokens", tiers, "resident_tokens",
+                  (json_int_t)look.resident_tokens, "running",
                   (json_int_t)look.running, "waiting", (json_int_t)look.waiting,
                   "kv_blocks_total", (json_int_t)look.kv_blocks_total, "kv_blocks_free",
                   (json_int_t)look.kv_blocks_free, "prefill_queued_tokens",

@@ -228,14 +228,14 @@ done
   { echo "router on an unresolvable name: health $code"; cat "$DIR/router-nx.log"; exit 1; }
 echo "router --backends-dns: ok"
 
-# kvaware: two replicas with their own host-RAM tier; each prompt is first sent to one of
-# them directly, then through the router, which must send it where its chunks are (by
-# prefix hashing alone, all four would land right with probability 1/16).
+# kvaware: two replicas with their own host-RAM tier and prefix cache; each prompt is first
+# sent to one of them directly, then through the router, which must send it where its
+# chunks are (by prefix hashing alone, all four would land right with probability 1/16).
 K1=$(free_port); K2=$(free_port); KV=$(free_port)
 for p in $K1 $K2; do
   LMCACHE_CHUNK_SIZE=16 LMCACHE_LOCAL_CPU=True LMCACHE_MAX_LOCAL_CPU_SIZE=0.05 \
     "$KVSPILL_BIN" serve --model "$MODEL" --host 127.0.0.1 --port "$p" --api-key sekret \
-    --max-model-len 512 --threads 1 --served-model-name tiny --no-enable-prefix-caching \
+    --max-model-len 512 --threads 1 --served-model-name tiny --enable-prefix-caching \
     --kv-transfer-config '{"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"}' \
     >>"$DIR/serve-$p.log" 2>&1 &
   PIDS+=($!)
@@ -260,11 +260,14 @@ def routed(port):
 reps = [os.environ["K1"], os.environ["K2"]]
 def estimate_holds(look):
     """The fields a replica reports for kvaware, and its estimate made of them
-    (docs/router.md): (queued + the prompt's tokens no tier holds) / rate, RAM loads free."""
-    for k in ("prefill_queued_tokens", "decode_running", "running", "waiting"):
+    (docs/router.md): (queued + the prompt's tokens neither its prefix cache nor a tier
+    holds) / rate, RAM loads free."""
+    for k in ("prefill_queued_tokens", "decode_running", "running", "waiting", "resident_tokens"):
         assert isinstance(look[k], int) and look[k] >= 0, (k, look)
     assert look["prefill_tokens_per_s"] > 0 and look["load_bytes_per_s"]["mem"] > 0, look
-    uncached = look["prompt_tokens"] - sum(look["cached_tokens"].values())
+    assert look["resident_tokens"] % 16 == 0 and look["resident_tokens"] < look["prompt_tokens"], look
+    held = max(look["resident_tokens"], sum(look["cached_tokens"].values()))
+    uncached = look["prompt_tokens"] - held
     want = (look["prefill_queued_tokens"] + uncached) / look["prefill_tokens_per_s"]
     assert abs(look["estimated_ttft_s"] - want) <= 1e-9 + 1e-6 * want, (want, look)
 cold = {"prompt": "nobody has sent this prompt yet " * 4, "max_tokens": 1}
@@ -291,9 +294,9 @@ for p in reps:
         assert look["prefill_rate_measured"] is True, look
         assert look["prefill_queued_tokens"] == 0 and look["decode_running"] == 0, look
         estimate_holds(look)
-    assert fresh["cached_tokens"]["mem"] == 0, fresh
-    if p == reps[1]:  # the last prompt's home
-        assert held["cached_tokens"]["mem"] >= 48, held
+    assert fresh["cached_tokens"]["mem"] == 0 and fresh["resident_tokens"] == 0, fresh
+    if p == reps[1]:  # the last prompt's home: in RAM and still in its paged KV cache
+        assert held["cached_tokens"]["mem"] >= 48 and held["resident_tokens"] >= 48, held
         assert 0 < held["estimated_ttft_s"] < fresh["estimated_ttft_s"], (held, fresh)
 print("kvaware: 4 of 4 prompts routed to the replica holding them; probes' estimates hold")
 PY

@@ -115,6 +115,14 @@ static void test_prefix_map(void **state)
     assert_int_equal(prefix_cache_get(pc, &h2[0]), KV_PAGED_NONE);
     assert_int_equal(prefix_cache_get(pc, &h[1]), b);
     assert_int_equal(kv_paged_refcount(p, b), 2);
+    /* The leading run found, taking no reference: 2 of 3 (h[2] was never put), 0 when
+     * the chain's first block is not there though a later one is. */
+    assert_int_equal(prefix_cache_count_prefix(pc, h, 3), 2);
+    assert_int_equal(prefix_cache_count_prefix(pc, h, 1), 1);
+    assert_int_equal(prefix_cache_count_prefix(pc, h2, 3), 0);
+    assert_int_equal(prefix_cache_count_prefix(pc, &h[1], 1), 1);
+    assert_int_equal(prefix_cache_count_prefix(pc, (kvs_key[2]){h2[0], h[1]}, 2), 0);
+    assert_int_equal(kv_paged_refcount(p, b), 2);
     kv_paged_unref(p, b);
     kv_paged_unref(p, b);
     kv_paged_unref(p, a);
@@ -125,6 +133,7 @@ static void test_prefix_map(void **state)
         (void)kv_paged_alloc(p);
     assert_int_equal(prefix_cache_size(pc), 0);
     assert_int_equal(prefix_cache_get(pc, &h[0]), KV_PAGED_NONE);
+    assert_int_equal(prefix_cache_count_prefix(pc, h, 3), 0);
     prefix_cache_destroy(pc);
     kv_cache_destroy(kv_paged_cache(p));
 }

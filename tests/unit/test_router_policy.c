@@ -70,13 +70,15 @@ static void kvaware_probe_answers(void **state)
     (void)state;
     kvaware_probe p;
     const char ok[] = "{\"prompt_tokens\":600,\"chunk_tokens\":64,\"cached_tokens\":"
-                      "{\"mem\":256,\"local_disk\":128,\"redis\":64},\"running\":2,\"waiting\":1,"
+                      "{\"mem\":256,\"local_disk\":128,\"redis\":64},\"resident_tokens\":512,"
+                      "\"running\":2,\"waiting\":1,"
                       "\"prefill_tokens_per_s\":2000.0,\"estimated_ttft_s\":0.25}";
     assert_int_equal(kvaware_parse_probe(ok, sizeof ok - 1, &p), 0);
     assert_true(p.answered);
     assert_int_equal(p.prompt_tokens, 600);
     assert_int_equal(p.ram_tokens, 256);
     assert_int_equal(p.other_tokens, 192);
+    assert_int_equal(p.resident_tokens, 512);
     assert_int_equal(p.running, 2);
     assert_int_equal(p.waiting, 1);
     assert_true(p.has_estimate);
@@ -132,6 +134,13 @@ static void kvaware_weighs_prefix_against_prefill_queue(void **state)
     busy1[1] = 7;
     assert_int_equal(kvaware_pick(p, busy1, ids, all, 3, 7),
                      router_rendezvous(7, ids, (bool[3]){true, false, true}, 3));
+    /* the same 800 tokens resident in its paged KV cache, none in a tier: the requests on
+     * their way cost the same 200 uncached tokens each, not all 1000 (which would be
+     * 1.4 + 3 x 1.0 = 4.4 s with 5 in flight) */
+    p[1].ram_tokens = 0;
+    p[1].resident_tokens = 800;
+    busy1[1] = 5;
+    assert_int_equal(kvaware_pick(p, busy1, ids, all, 3, 7), 1);
 }
 
 static void kvaware_scores_silent_replicas_worst(void **state)
