@@ -409,10 +409,11 @@ int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
     for (const eng_seq *s = e->in_head; s; s = s->next)
         out->prefill_queued_tokens += s->n_tokens;
     out->decode_running = e->decode_running;
-    out->prefill_tps = e->rates.compute_tps;
-    out->prefill_tps_measured = e->rates.compute_measured;
-    memcpy(out->tier_load_bps, e->rates.tier_bps, sizeof out->tier_load_bps);
+    load_est rates = e->rates;
     pthread_mutex_unlock(&e->mu);
+    out->prefill_tps = rates.compute_tps;
+    out->prefill_tps_measured = rates.compute_measured;
+    memcpy(out->tier_load_bps, rates.tier_bps, sizeof out->tier_load_bps);
     out->kv_blocks_total = kv_paged_n_blocks(e->kv);
     kvs_namespace_desc d = e->ns_desc;
     d.cache_salt = cache_salt;
@@ -456,7 +457,8 @@ int engine_lookup_prefix(engine *e, const int32_t *tokens, size_t n_tokens,
     load_s = cached > resident ? load_s * (double)(cached - resident) / (double)cached : 0;
     uint64_t held = cached > resident ? cached : resident;
     uint64_t uncached = held < n_tokens ? n_tokens - held : 0;
-    out->estimated_ttft_s =
-        (double)(out->prefill_queued_tokens + uncached) / out->prefill_tps + load_s;
+    out->estimated_ttft_s = ttft_estimate_s(&rates, out->prefill_queued_tokens, uncached,
+                                            out->decode_running,
+                                            e->cfg.max_num_batched_tokens, load_s);
     return 0;
 }

@@ -192,10 +192,13 @@ void engine_get_stats(engine *e, engine_stats *out);
  * each offload tier holds, the load, and this replica's own estimate of the prompt's time
  * to first token, with held = max(resident, the tiers' sum):
  *
- *   estimated_ttft_s = (prefill_queued_tokens + n_tokens - held) / prefill_tps
+ *   estimated_ttft_s = (prefill + steps × decode_running) / prefill_tps
  *                      + sum over the tiers slower than host RAM of
  *                        the prompt's bytes there / that tier's load rate,
  *                        times the share of the tiers' tokens beyond the resident ones
+ *
+ * where prefill = prefill_queued_tokens + n_tokens - held, and steps = the scheduler steps
+ * that prefill takes beside a token of each decoding sequence (ttft_estimate_s).
  *
  * The rates are measured (moving averages of prefill steps and of loads); until a first
  * prefill step, prefill_tps is the load-or-compute prior (load_plan.h) and

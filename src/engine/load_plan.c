@@ -77,3 +77,12 @@ void load_est_note_compute(load_est *e, uint32_t tokens, double seconds)
     e->compute_tps = e->compute_measured ? ema(e->compute_tps, tokens / seconds) : tokens / seconds;
     e->compute_measured = true;
 }
+
+double ttft_estimate_s(const load_est *e, uint64_t queued_tokens, uint64_t uncached_tokens,
+                       uint64_t decode_running, uint32_t step_tokens, double load_s)
+{
+    uint64_t prefill = queued_tokens + uncached_tokens;
+    uint64_t per_step = step_tokens > decode_running ? step_tokens - decode_running : 1;
+    uint64_t steps = prefill ? (prefill + per_step - 1) / per_step : 1;
+    return (double)(prefill + steps * decode_running) / e->compute_tps + load_s;
+}

@@ -54,4 +54,13 @@ void load_est_observe(load_est *e, const uint64_t bytes[KVS_MAX_TIERS], double s
  * speed is nothing like a constant's), later ones move the average. */
 void load_est_note_compute(load_est *e, uint32_t tokens, double seconds);
 
+/* A prompt's time to first token here (engine_prefix_lookup, docs/router.md), from the
+ * prompt tokens to prefill ahead of it and its own uncached ones: each scheduler step of
+ * `step_tokens` carries a token of each of the `decode_running` sequences first, so the
+ * prefill takes ceil(prefill / (step_tokens - decode_running)) steps (at least one) and
+ * every step costs its decode tokens too, all at the measured rate; plus load_s, the slow
+ * tiers' share. */
+double ttft_estimate_s(const load_est *e, uint64_t queued_tokens, uint64_t uncached_tokens,
+                       uint64_t decode_running, uint32_t step_tokens, double load_s);
+
 #endif

@@ -4,7 +4,8 @@
  * engine_prefix_lookup):
  *
  *   estimated_ttft_s = (prompt tokens queued for prefill + this prompt's tokens it does
- *                       not hold, in its paged KV cache or a tier) / its measured prefill rate
+ *                       not hold, in its paged KV cache or a tier + a token of each
+ *                       decoding sequence per step that takes) / its measured prefill rate
  *                      + this prompt's bytes on tiers slower than RAM / their load rates
  *
  * plus the requests the router sent it that its report does not count yet (in flight but

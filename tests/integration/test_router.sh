@@ -261,14 +261,16 @@ reps = [os.environ["K1"], os.environ["K2"]]
 def estimate_holds(look):
     """The fields a replica reports for kvaware, and its estimate made of them
     (docs/router.md): (queued + the prompt's tokens neither its prefix cache nor a tier
-    holds) / rate, RAM loads free."""
+    holds + the decode tokens of the steps that takes) / rate, RAM loads free."""
     for k in ("prefill_queued_tokens", "decode_running", "running", "waiting", "resident_tokens"):
         assert isinstance(look[k], int) and look[k] >= 0, (k, look)
     assert look["prefill_tokens_per_s"] > 0 and look["load_bytes_per_s"]["mem"] > 0, look
     assert look["resident_tokens"] % 16 == 0 and look["resident_tokens"] < look["prompt_tokens"], look
     held = max(look["resident_tokens"], sum(look["cached_tokens"].values()))
-    uncached = look["prompt_tokens"] - held
-    want = (look["prefill_queued_tokens"] + uncached) / look["prefill_tokens_per_s"]
+    prefill = look["prefill_queued_tokens"] + look["prompt_tokens"] - held
+    d = look["decode_running"]  # a token of each in every step of 2048 (the default)
+    steps = max(1, -(-prefill // max(1, 2048 - d)))
+    want = (prefill + steps * d) / look["prefill_tokens_per_s"]
     assert abs(look["estimated_ttft_s"] - want) <= 1e-9 + 1e-6 * want, (want, look)
 cold = {"prompt": "nobody has sent this prompt yet " * 4, "max_tokens": 1}
 look = post(reps[1], "/kvspill/lookup", cold)

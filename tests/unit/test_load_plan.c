@@ -2,7 +2,8 @@
  * loads everything; a fast prefix before a slow tail loads the prefix only; a slow chunk
  * that later fast chunks make up for is loaded with them; everything slower than compute
  * loads nothing; measurements move the estimates (split over tiers in proportion, bounds
- * only in their direction) and with them the plan. */
+ * only in their direction) and with them the plan; the time-to-first-token estimate counts
+ * the steps' decode tokens. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -133,6 +134,22 @@ static void test_estimates_follow_measurements(void **state)
     assert_float_equal(e.compute_tps, 2500, 1e-9);
 }
 
+/* At 1000 tokens/s, steps of 512 tokens. */
+static void test_ttft_counts_decode_per_step(void **state)
+{
+    (void)state;
+    load_est e = est(1e9, 1e8);
+    /* idle: the prompt's own 300 tokens, plus the load */
+    assert_float_equal(ttft_estimate_s(&e, 0, 300, 0, 512, 0.05), 0.35, 1e-12);
+    /* 12 sequences decoding: 500 prefill tokens a step; 1200 tokens (700 queued + 500)
+     * take 3 steps, each with 12 decode tokens: (1200 + 36) / 1000 */
+    assert_float_equal(ttft_estimate_s(&e, 700, 500, 12, 512, 0), 1.236, 1e-12);
+    /* nothing to prefill (all held) still waits one step of the decoders */
+    assert_float_equal(ttft_estimate_s(&e, 0, 0, 12, 512, 0), 0.012, 1e-12);
+    /* more decoders than the step holds: one prefill token a step */
+    assert_float_equal(ttft_estimate_s(&e, 0, 2, 600, 512, 0), (2 + 2 * 600) / 1000.0, 1e-12);
+}
+
 static void test_priors_by_tier_kind(void **state)
 {
     (void)state;
@@ -159,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_all_slow_loads_nothing),
         cmocka_unit_test(test_estimates_follow_measurements),
         cmocka_unit_test(test_priors_by_tier_kind),
+        cmocka_unit_test(test_ttft_counts_decode_per_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
