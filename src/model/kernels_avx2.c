@@ -169,67 +169,90 @@ void kern_avx2_act_f16(const float *x, uint16_t *out, int k)
         out[i] = kern_f32_to_f16(x[i]);
 }
 
-void kern_avx2_attn_scores_f32(const float *q, const float *k, size_t stride, int n, int d,
-                            float scale, float *scores)
-{
-    for (int i = 0; i < n; i++) {
-        const float *kr = k + (size_t)i * stride;
-        __m256 acc = _mm256_setzero_ps();
-        int j = 0;
-        for (; j + 8 <= d; j += 8)
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(kr + j), acc);
-        float s = hsum8(acc);
-        for (; j < d; j++)
-            s += q[j] * kr[j];
-        scores[i] = s * scale;
+/* Attention over a block of KV rows. A row's dot product is one chain of d/8 dependent FMAs
+ * and the weighted sum one chain per 8 output lanes over n rows, so one row or one lane
+ * group at a time waits on FMA latency; these run four rows' dot products, and eight lane
+ * groups of the sum, side by side. Each score and output lane still adds its terms in the
+ * one-row order, so results are bit-identical whichever way a block is split. */
+#define ATTN_KERNELS(SFX, T, VLOAD, SLOAD)                                                   \
+    static inline float attn_dot_tail_##SFX(const float *q, const T *kr, int j, int d,      \
+                                            float s)                                        \
+    {                                                                                       \
+        for (; j < d; j++)                                                                  \
+            s += q[j] * SLOAD(kr + j);                                                      \
+        return s;                                                                           \
+    }                                                                                       \
+                                                                                            \
+    void kern_avx2_attn_scores_##SFX(const float *q, const T *k, size_t stride, int n,      \
+                                     int d, float scale, float *scores)                     \
+    {                                                                                       \
+        int dv = d / 8 * 8, i = 0;                                                          \
+        for (; i + 4 <= n; i += 4) {                                                        \
+            const T *k0 = k + (size_t)i * stride, *k1 = k0 + stride, *k2 = k1 + stride,     \
+                    *k3 = k2 + stride;                                                      \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                     \
+            for (int j = 0; j < dv; j += 8) {                                               \
+                __m256 qv = _mm256_loadu_ps(q + j);                                         \
+                a0 = _mm256_fmadd_ps(qv, VLOAD(k0 + j), a0);                                \
+                a1 = _mm256_fmadd_ps(qv, VLOAD(k1 + j), a1);                                \
+                a2 = _mm256_fmadd_ps(qv, VLOAD(k2 + j), a2);                                \
+                a3 = _mm256_fmadd_ps(qv, VLOAD(k3 + j), a3);                                \
+            }                                                                               \
+            scores[i] = attn_dot_tail_##SFX(q, k0, dv, d, hsum8(a0)) * scale;               \
+            scores[i + 1] = attn_dot_tail_##SFX(q, k1, dv, d, hsum8(a1)) * scale;           \
+            scores[i + 2] = attn_dot_tail_##SFX(q, k2, dv, d, hsum8(a2)) * scale;           \
+            scores[i + 3] = attn_dot_tail_##SFX(q, k3, dv, d, hsum8(a3)) * scale;           \
+        }                                                                                   \
+        for (; i < n; i++) {                                                                \
+            const T *kr = k + (size_t)i * stride;                                           \
+            __m256 acc = _mm256_setzero_ps();                                               \
+            for (int j = 0; j < dv; j += 8)                                                 \
+                acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), VLOAD(kr + j), acc);          \
+            scores[i] = attn_dot_tail_##SFX(q, kr, dv, d, hsum8(acc)) * scale;              \
+        }                                                                                   \
+    }                                                                                       \
+                                                                                            \
+    void kern_avx2_attn_accum_##SFX(const float *w, const T *v, size_t stride, int n, int d, \
+                                    float *out)                                             \
+    {                                                                                       \
+        int j = 0;                                                                          \
+        for (; j + 64 <= d; j += 64) {                                                      \
+            __m256 acc[8];                                                                  \
+            for (int c = 0; c < 8; c++)                                                     \
+                acc[c] = _mm256_loadu_ps(out + j + 8 * c);                                  \
+            for (int i = 0; i < n; i++) {                                                   \
+                __m256 wv = _mm256_set1_ps(w[i]);                                           \
+                const T *vr = v + (size_t)i * stride + j;                                   \
+                for (int c = 0; c < 8; c++)                                                 \
+                    acc[c] = _mm256_fmadd_ps(wv, VLOAD(vr + 8 * c), acc[c]);                \
+            }                                                                               \
+            for (int c = 0; c < 8; c++)                                                     \
+                _mm256_storeu_ps(out + j + 8 * c, acc[c]);                                  \
+        }                                                                                   \
+        for (; j + 8 <= d; j += 8) {                                                        \
+            __m256 acc = _mm256_loadu_ps(out + j);                                          \
+            for (int i = 0; i < n; i++)                                                     \
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(w[i]), VLOAD(v + (size_t)i * stride + j), \
+                                      acc);                                                 \
+            _mm256_storeu_ps(out + j, acc);                                                 \
+        }                                                                                   \
+        for (; j < d; j++)                                                                  \
+            for (int i = 0; i < n; i++)                                                     \
+                out[j] += w[i] * SLOAD(v + (size_t)i * stride + j);                         \
     }
+
+static inline float sload_kv_f32(const float *p)
+{
+    return *p;
 }
 
-void kern_avx2_attn_scores_f16(const float *q, const uint16_t *k, size_t stride, int n, int d,
-                            float scale, float *scores)
+static inline float sload_kv_f16(const uint16_t *p)
 {
-    for (int i = 0; i < n; i++) {
-        const uint16_t *kr = k + (size_t)i * stride;
-        __m256 acc = _mm256_setzero_ps();
-        int j = 0;
-        for (; j + 8 <= d; j += 8)
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), load_f16x8(kr + j), acc);
-        float s = hsum8(acc);
-        for (; j < d; j++)
-            s += q[j] * _cvtsh_ss(kr[j]);
-        scores[i] = s * scale;
-    }
+    return _cvtsh_ss(*p);
 }
 
-void kern_avx2_attn_accum_f32(const float *w, const float *v, size_t stride, int n, int d,
-                           float *out)
-{
-    int j = 0;
-    for (; j + 8 <= d; j += 8) {
-        __m256 acc = _mm256_loadu_ps(out + j);
-        for (int i = 0; i < n; i++)
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(w[i]), _mm256_loadu_ps(v + (size_t)i * stride + j), acc);
-        _mm256_storeu_ps(out + j, acc);
-    }
-    for (; j < d; j++)
-        for (int i = 0; i < n; i++)
-            out[j] += w[i] * v[(size_t)i * stride + j];
-}
-
-void kern_avx2_attn_accum_f16(const float *w, const uint16_t *v, size_t stride, int n, int d,
-                           float *out)
-{
-    int j = 0;
-    for (; j + 8 <= d; j += 8) {
-        __m256 acc = _mm256_loadu_ps(out + j);
-        for (int i = 0; i < n; i++)
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(w[i]), load_f16x8(v + (size_t)i * stride + j), acc);
-        _mm256_storeu_ps(out + j, acc);
-    }
-    for (; j < d; j++)
-        for (int i = 0; i < n; i++)
-            out[j] += w[i] * _cvtsh_ss(v[(size_t)i * stride + j]);
-}
+ATTN_KERNELS(f32, float, _mm256_loadu_ps, sload_kv_f32)
+ATTN_KERNELS(f16, uint16_t, load_f16x8, sload_kv_f16)
 
 void kern_avx2_swiglu(const float *gate, const float *up, float *out, int n)
 {

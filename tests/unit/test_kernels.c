@@ -374,9 +374,9 @@ static void test_attention_kernels(void **state)
         q[i] = frand();
     for (int i = 0; i < N; i++)
         w[i] = fabsf(frand());
-    int dims[3] = {16, 64, 20};
+    int dims[4] = {16, 64, 20, 150}; /* 150: two 64-lane groups, one of 8, a scalar tail */
     for (int s = 0; s < n_sets; s++)
-        for (int di = 0; di < 3; di++) {
+        for (int di = 0; di < 4; di++) {
             int d = dims[di];
             float s32[N], s16[N], o32[STRIDE] = {0}, o16[STRIDE] = {0};
             sets[s]->attn_scores_f32(q, kf, STRIDE, N, d, 0.25f, s32);
@@ -397,6 +397,15 @@ static void test_attention_kernels(void **state)
                 assert_float_equal(o32[j], ref, 1e-5);
                 assert_float_equal(o16[j], ref, 1e-5);
             }
+            /* A block split into single rows (scores) or two calls (sums) gives the same
+             * bits: the engine's results must not depend on where a KV block ends. */
+            float one[N], part[STRIDE] = {0};
+            for (int i = 0; i < N; i++)
+                sets[s]->attn_scores_f16(q, kh + i * STRIDE, STRIDE, 1, d, 0.25f, one + i);
+            assert_memory_equal(one, s16, sizeof one);
+            sets[s]->attn_accum_f16(w, kh, STRIDE, 5, d, part);
+            sets[s]->attn_accum_f16(w + 5, kh + 5 * STRIDE, STRIDE, N - 5, d, part);
+            assert_memory_equal(part, o16, (size_t)d * sizeof *part);
             float g[37], u[37], o[37];
             for (int i = 0; i < 37; i++)
                 g[i] = 4 * frand(), u[i] = frand();

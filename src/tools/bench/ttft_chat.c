@@ -17,7 +17,7 @@ typedef struct client {
     engine *e;
     uint32_t id, turns, vocab;
     double *ttft;      /* turns entries */
-    uint64_t generated;
+    uint64_t generated, prompt, computed; /* prompt: submitted; computed: of them not cached */
     int failed;
 } client;
 
@@ -49,6 +49,8 @@ static void *client_main(void *arg)
         } else {
             c->ttft[t] = s.ttft_s;
             c->generated += s.n_tokens;
+            c->prompt += n;
+            c->computed += n - s.cached;
             memcpy(h + n, s.tokens, s.n_tokens * sizeof *h);
             n += s.n_tokens;
         }
@@ -66,6 +68,7 @@ static int cmp_double(const void *a, const void *b)
 
 typedef struct chat_result {
     double tokens_per_s, p50, p99;
+    uint64_t prompt, computed; /* prompt tokens submitted; of them computed */
 } chat_result;
 
 static int run(engine *e, uint32_t clients, uint32_t turns, chat_result *out)
@@ -80,15 +83,17 @@ static int run(engine *e, uint32_t clients, uint32_t turns, chat_result *out)
     uint32_t started = 0;
     for (; started < clients; started++) {
         cs[started] = (client){e, started, turns, engine_model(e)->hp.n_vocab,
-                               all + (size_t)started * turns, 0, 0};
+                               all + (size_t)started * turns, 0, 0, 0, 0};
         if (pthread_create(&th[started], NULL, client_main, &cs[started]))
             break;
     }
-    uint64_t generated = 0;
+    uint64_t generated = 0, prompt = 0, computed = 0;
     int failed = started < clients;
     for (uint32_t i = 0; i < started; i++) {
         pthread_join(th[i], NULL);
         generated += cs[i].generated;
+        prompt += cs[i].prompt;
+        computed += cs[i].computed;
         failed |= cs[i].failed;
     }
     double wall = bench_now_s() - t0;
@@ -99,6 +104,8 @@ static int run(engine *e, uint32_t clients, uint32_t turns, chat_result *out)
     out->tokens_per_s = generated / wall;
     out->p50 = all[n / 2];
     out->p99 = all[(size_t)((n - 1) * 0.99)];
+    out->computed = computed;
+    out->prompt = prompt;
     rc = 0;
 out:
     free(cs);
@@ -132,16 +139,20 @@ int ttft_chat_bench(const ttft_setup *base, uint32_t clients, uint32_t turns, bo
     if (json)
         printf("{\"clients\":%u,\"turns\":%u,\"off\":{\"tokens_per_s\":%.2f,\"ttft_p50_s\":%.6f,"
                "\"ttft_p99_s\":%.6f},\"on\":{\"tokens_per_s\":%.2f,\"ttft_p50_s\":%.6f,"
-               "\"ttft_p99_s\":%.6f},\"throughput_ratio\":%.3f}\n",
+               "\"ttft_p99_s\":%.6f,\"prompt_tokens\":%llu,\"computed_tokens\":%llu},"
+               "\"throughput_ratio\":%.3f}\n",
                clients, turns, r[0].tokens_per_s, r[0].p50, r[0].p99, r[1].tokens_per_s,
-               r[1].p50, r[1].p99, r[1].tokens_per_s / r[0].tokens_per_s);
+               r[1].p50, r[1].p99, (unsigned long long)r[1].prompt,
+               (unsigned long long)r[1].computed, r[1].tokens_per_s / r[0].tokens_per_s);
     else
         printf("%u clients x %u turns (system %d, user %d, reply %d tokens)\n"
                "cache off: %.1f generated tok/s, TTFT p50 %.1f ms, p99 %.1f ms\n"
-               "cache on:  %.1f generated tok/s, TTFT p50 %.1f ms, p99 %.1f ms\n"
+               "cache on:  %.1f generated tok/s, TTFT p50 %.1f ms, p99 %.1f ms; "
+               "computed %llu of %llu prompt tokens\n"
                "on/off throughput: %.2fx\n",
                clients, turns, SYSTEM_TOKENS, USER_TOKENS, REPLY_TOKENS, r[0].tokens_per_s,
                r[0].p50 * 1e3, r[0].p99 * 1e3, r[1].tokens_per_s, r[1].p50 * 1e3,
-               r[1].p99 * 1e3, r[1].tokens_per_s / r[0].tokens_per_s);
+               r[1].p99 * 1e3, (unsigned long long)r[1].computed,
+               (unsigned long long)r[1].prompt, r[1].tokens_per_s / r[0].tokens_per_s);
     return 0;
 }
