@@ -374,7 +374,7 @@ static void test_attention_kernels(void **state)
         q[i] = frand();
     for (int i = 0; i < N; i++)
         w[i] = fabsf(frand());
-    int dims[4] = {16, 64, 20, 150}; /* 150: two 64-lane groups, one of 8, a scalar tail */
+    int dims[4] = {16, 64, 20, 150}; /* 150: two 64-lane groups, two of 8, a scalar tail of 6 */
     for (int s = 0; s < n_sets; s++)
         for (int di = 0; di < 4; di++) {
             int d = dims[di];
